@@ -1,0 +1,690 @@
+//! The kernel boundary: typed wrappers for `bpf(2)`, `perf_event_open(2)`, the perf
+//! ioctls, `mmap(2)`, epoll and `setrlimit(2)`.
+//!
+//! This module is the one home of `unsafe` in the crate. Every system call made here
+//! goes through one private chokepoint, `syscall`, so that unit tests anywhere in
+//! the crate can inject results (`EPERM`, `E2BIG`, `ENOSPC`, …) with
+//! `with_syscall_override` (test builds only) instead of needing a kernel.
+//!
+//! Conventions:
+//! - every descriptor returned is an [`OwnedFd`]; descriptors taken as arguments are
+//!   [`BorrowedFd`]s;
+//! - every failure is a [`SysError`] naming the call (`"BPF_PROG_LOAD"`,
+//!   `"perf_event_open"`, …) and carrying the `io::Error`;
+//! - buffers the kernel writes into are checked against the sizes the kernel itself
+//!   reported before the call, so no safe function here can make the kernel write
+//!   past the end of a Rust buffer.
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+pub mod bpf;
+pub mod epoll;
+pub mod fs;
+pub mod mmap;
+pub mod perf;
+pub mod pod;
+
+pub use fs::{is_bpffs, is_tracefs};
+pub use pod::Pod;
+
+#[cfg(test)]
+mod kernel_tests;
+
+use std::ffi::{c_int, c_void};
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::OnceLock;
+
+#[cfg(test)]
+pub(crate) use test_override::with_syscall_override;
+
+/// The error of one failed system call: which call, and what the kernel said.
+///
+/// `call` names the operation the way `strace` would show it: the `bpf(2)` command
+/// (`"BPF_MAP_CREATE"`), `"perf_event_open"`, the ioctl (`"PERF_EVENT_IOC_SET_BPF"`),
+/// `"mmap"`, `"epoll_wait"`, ….
+#[derive(Debug, thiserror::Error)]
+#[error("{call}: {source}")]
+pub struct SysError {
+    /// The system call or `bpf(2)` command that failed.
+    pub call: &'static str,
+    /// The underlying error; an OS error (`errno`) unless the arguments were rejected
+    /// before the kernel was asked.
+    pub source: io::Error,
+}
+
+impl SysError {
+    /// An error for `call` with the given `errno`.
+    pub fn new(call: &'static str, errno: i32) -> Self {
+        SysError {
+            call,
+            source: io::Error::from_raw_os_error(errno),
+        }
+    }
+
+    /// Wraps an `io::Error` for `call`.
+    pub(crate) fn from_io(call: &'static str, source: io::Error) -> Self {
+        SysError { call, source }
+    }
+
+    /// An error for arguments rejected before the kernel was asked (too-short buffers,
+    /// counts that do not fit the kernel's fields, …). Its [`errno`](Self::errno) is 0.
+    pub(crate) fn invalid(call: &'static str, msg: impl Into<String>) -> Self {
+        SysError {
+            call,
+            source: io::Error::new(io::ErrorKind::InvalidInput, msg.into()),
+        }
+    }
+
+    /// The `errno` the kernel returned, or 0 when the call was rejected before it
+    /// reached the kernel.
+    pub fn errno(&self) -> i32 {
+        self.source.raw_os_error().unwrap_or(0)
+    }
+}
+
+/// The result of a call in this module.
+pub type SysResult<T> = Result<T, SysError>;
+
+/// One system call, as it reaches the chokepoint.
+///
+/// Test overrides see every call in this shape and may answer it instead of the kernel.
+pub(crate) enum Syscall<'a> {
+    /// `bpf(cmd, attr, attr.len())`; `attr` is the command's attribute struct viewed as
+    /// bytes, exactly as long as the size passed to the kernel.
+    Bpf {
+        /// The command.
+        cmd: bpf::BpfCmd,
+        /// The attribute bytes (the kernel may write outputs into them).
+        attr: &'a mut [u8],
+    },
+    /// `perf_event_open(attr, pid, cpu, group_fd, flags)`.
+    PerfEventOpen {
+        /// The attribute (the kernel may write `size` back on `E2BIG`).
+        attr: &'a mut perf::PerfEventAttr,
+        /// Process/thread to monitor (0 = calling thread, -1 = all).
+        pid: i32,
+        /// CPU to monitor (-1 = any).
+        cpu: i32,
+        /// Group leader, if any.
+        group_fd: Option<BorrowedFd<'a>>,
+        /// `PERF_FLAG_*` (always includes `PERF_FLAG_FD_CLOEXEC`).
+        flags: u64,
+    },
+    /// An ioctl on a perf event descriptor.
+    PerfIoctl {
+        /// The perf event.
+        fd: BorrowedFd<'a>,
+        /// Which ioctl.
+        request: perf::PerfIoctl<'a>,
+    },
+    /// `mmap(addr, len, prot, flags, fd, offset)`.
+    Mmap {
+        /// Address hint, or the exact address with `MAP_FIXED`.
+        addr: *mut c_void,
+        /// Length in bytes.
+        len: usize,
+        /// `PROT_*`.
+        prot: c_int,
+        /// `MAP_*`.
+        flags: c_int,
+        /// The mapped file, or `None` for anonymous memory.
+        fd: Option<BorrowedFd<'a>>,
+        /// Offset into the file.
+        offset: i64,
+    },
+    /// `munmap(addr, len)`.
+    Munmap {
+        /// Start of the range.
+        addr: *mut c_void,
+        /// Length in bytes.
+        len: usize,
+    },
+    /// `epoll_create1(EPOLL_CLOEXEC)`.
+    EpollCreate,
+    /// `epoll_ctl(epfd, op, fd, event)`.
+    EpollCtl {
+        /// The epoll instance.
+        epfd: BorrowedFd<'a>,
+        /// `EPOLL_CTL_ADD` / `MOD` / `DEL`.
+        op: c_int,
+        /// The watched descriptor.
+        fd: BorrowedFd<'a>,
+        /// The event mask and token (`None` for `EPOLL_CTL_DEL`).
+        event: Option<&'a mut libc::epoll_event>,
+    },
+    /// `epoll_wait(epfd, events, events.len(), timeout_ms)`.
+    EpollWait {
+        /// The epoll instance.
+        epfd: BorrowedFd<'a>,
+        /// Output buffer.
+        events: &'a mut [epoll::Event],
+        /// Timeout in milliseconds (-1 = forever).
+        timeout_ms: c_int,
+    },
+    /// `setrlimit(RLIMIT_MEMLOCK, {cur, max})`.
+    SetMemlockRlimit {
+        /// Soft limit.
+        cur: u64,
+        /// Hard limit.
+        max: u64,
+    },
+}
+
+impl Syscall<'_> {
+    /// The name used in [`SysError::call`] for this call.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Syscall::Bpf { cmd, .. } => cmd.name(),
+            Syscall::PerfEventOpen { .. } => "perf_event_open",
+            Syscall::PerfIoctl { request, .. } => request.name(),
+            Syscall::Mmap { .. } => "mmap",
+            Syscall::Munmap { .. } => "munmap",
+            Syscall::EpollCreate => "epoll_create1",
+            Syscall::EpollCtl { .. } => "epoll_ctl",
+            Syscall::EpollWait { .. } => "epoll_wait",
+            Syscall::SetMemlockRlimit { .. } => "setrlimit",
+        }
+    }
+
+    /// True when a successful result is a new file descriptor owned by the caller.
+    #[cfg_attr(not(test), allow(dead_code))]
+    fn creates_fd(&self) -> bool {
+        match self {
+            Syscall::Bpf { cmd, .. } => cmd.creates_fd(),
+            Syscall::PerfEventOpen { .. } | Syscall::EpollCreate => true,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for Syscall<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Syscall::Bpf { cmd, attr } => f
+                .debug_struct("Bpf")
+                .field("cmd", cmd)
+                .field("size", &attr.len())
+                .finish(),
+            Syscall::PerfEventOpen {
+                attr,
+                pid,
+                cpu,
+                group_fd,
+                flags,
+            } => f
+                .debug_struct("PerfEventOpen")
+                .field("type", &attr.type_)
+                .field("config", &attr.config)
+                .field("pid", pid)
+                .field("cpu", cpu)
+                .field("group_fd", group_fd)
+                .field("flags", flags)
+                .finish(),
+            Syscall::PerfIoctl { fd, request } => f
+                .debug_struct("PerfIoctl")
+                .field("fd", fd)
+                .field("request", request)
+                .finish(),
+            Syscall::Mmap {
+                addr,
+                len,
+                prot,
+                flags,
+                fd,
+                offset,
+            } => f
+                .debug_struct("Mmap")
+                .field("addr", addr)
+                .field("len", len)
+                .field("prot", prot)
+                .field("flags", flags)
+                .field("fd", fd)
+                .field("offset", offset)
+                .finish(),
+            Syscall::Munmap { addr, len } => f
+                .debug_struct("Munmap")
+                .field("addr", addr)
+                .field("len", len)
+                .finish(),
+            Syscall::EpollCreate => f.write_str("EpollCreate"),
+            Syscall::EpollCtl { epfd, op, fd, .. } => f
+                .debug_struct("EpollCtl")
+                .field("epfd", epfd)
+                .field("op", op)
+                .field("fd", fd)
+                .finish(),
+            Syscall::EpollWait {
+                epfd,
+                events,
+                timeout_ms,
+            } => f
+                .debug_struct("EpollWait")
+                .field("epfd", epfd)
+                .field("max_events", &events.len())
+                .field("timeout_ms", timeout_ms)
+                .finish(),
+            Syscall::SetMemlockRlimit { cur, max } => f
+                .debug_struct("SetMemlockRlimit")
+                .field("cur", cur)
+                .field("max", max)
+                .finish(),
+        }
+    }
+}
+
+/// The chokepoint: performs `call` and returns the kernel's non-negative result, or the
+/// `errno` as an `io::Error`.
+///
+/// In test builds a hook installed by `with_syscall_override` sees the call first and
+/// may answer it.
+///
+/// # Safety
+///
+/// Every address the kernel will dereference must be valid for the access the kernel
+/// makes: the pointers stored (as `u64`) inside a `bpf(2)` attribute must point to live
+/// buffers at least as long as the lengths stored beside them (and writable where the
+/// kernel writes); an `Mmap` with `MAP_FIXED` must only replace memory the caller owns;
+/// a `Munmap` range must be a mapping the caller owns and no longer uses.
+pub(crate) unsafe fn syscall(call: Syscall<'_>) -> io::Result<i64> {
+    #[cfg(test)]
+    if let Some(result) = test_override::call(&call) {
+        return match result {
+            // An injected success for a call that creates a descriptor stands for a new
+            // descriptor the caller will own. Hand out a real one (of /dev/null) so that
+            // wrapping it in an `OwnedFd` can never close somebody else's descriptor.
+            Ok(_) if call.creates_fd() => test_override::fresh_fd(),
+            // An injected success for `mmap` cannot stand for a real mapping; run the
+            // real call instead.
+            // SAFETY: the caller upholds this function's contract for `call`.
+            Ok(_) if matches!(call, Syscall::Mmap { .. }) => unsafe { raw_syscall(call) },
+            other => other,
+        };
+    }
+    // SAFETY: the caller upholds this function's contract for `call`.
+    unsafe { raw_syscall(call) }
+}
+
+/// Performs `call` for real.
+///
+/// # Safety
+///
+/// As for [`syscall`].
+// `c_long`/`c_int` results widen to i64; on some targets that is the identity.
+#[allow(clippy::useless_conversion)]
+unsafe fn raw_syscall(call: Syscall<'_>) -> io::Result<i64> {
+    let ret: i64 = match call {
+        Syscall::Bpf { cmd, attr } => {
+            let size = libc::c_uint::try_from(attr.len())
+                .map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
+            // SAFETY: `attr` is a live, writable buffer of `size` bytes; the pointers
+            // inside it are valid per this function's contract.
+            let r = unsafe { libc::syscall(libc::SYS_bpf, cmd as c_int, attr.as_mut_ptr(), size) };
+            i64::from(r)
+        }
+        Syscall::PerfEventOpen {
+            attr,
+            pid,
+            cpu,
+            group_fd,
+            flags,
+        } => {
+            let group = group_fd.map_or(-1, |fd| fd.as_raw_fd());
+            let attr: *mut perf::PerfEventAttr = attr;
+            // SAFETY: `attr` points to a live, writable `PerfEventAttr` whose `size`
+            // field is at most its real size (enforced by `perf_event_open`), so the
+            // kernel reads and writes only inside it.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_perf_event_open,
+                    attr,
+                    pid as c_int,
+                    cpu as c_int,
+                    group as c_int,
+                    flags as libc::c_ulong,
+                )
+            };
+            i64::from(r)
+        }
+        Syscall::PerfIoctl { fd, request } => {
+            let (code, arg) = request.code_and_arg();
+            // SAFETY: the perf ioctls issued here take an integer argument (or none);
+            // the kernel dereferences no user memory for them.
+            let r = unsafe { libc::ioctl(fd.as_raw_fd(), code, arg) };
+            i64::from(r)
+        }
+        Syscall::Mmap {
+            addr,
+            len,
+            prot,
+            flags,
+            fd,
+            offset,
+        } => {
+            let raw_fd = fd.map_or(-1, |fd| fd.as_raw_fd());
+            let offset = libc::off_t::try_from(offset)
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+            // SAFETY: per this function's contract, a MAP_FIXED request only replaces
+            // memory the caller owns; otherwise the kernel picks a fresh range.
+            let p = unsafe { libc::mmap(addr, len, prot, flags, raw_fd, offset) };
+            if p == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            return Ok(p as usize as i64);
+        }
+        Syscall::Munmap { addr, len } => {
+            // SAFETY: per this function's contract the range is a mapping the caller
+            // owns and no longer references.
+            let r = unsafe { libc::munmap(addr, len) };
+            i64::from(r)
+        }
+        Syscall::EpollCreate => {
+            // SAFETY: no pointers are involved.
+            let r = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+            i64::from(r)
+        }
+        Syscall::EpollCtl {
+            epfd,
+            op,
+            fd,
+            event,
+        } => {
+            let ev = event.map_or(std::ptr::null_mut(), |e| e as *mut libc::epoll_event);
+            // SAFETY: `ev` is null or points to a live `epoll_event`.
+            let r = unsafe { libc::epoll_ctl(epfd.as_raw_fd(), op, fd.as_raw_fd(), ev) };
+            i64::from(r)
+        }
+        Syscall::EpollWait {
+            epfd,
+            events,
+            timeout_ms,
+        } => {
+            let max = c_int::try_from(events.len()).unwrap_or(c_int::MAX);
+            // SAFETY: `Event` is a transparent wrapper of `epoll_event`, and
+            // `events` is a live, writable buffer of at least `max` of them.
+            let r = unsafe {
+                libc::epoll_wait(
+                    epfd.as_raw_fd(),
+                    events.as_mut_ptr().cast::<libc::epoll_event>(),
+                    max,
+                    timeout_ms,
+                )
+            };
+            i64::from(r)
+        }
+        Syscall::SetMemlockRlimit { cur, max } => {
+            let lim = libc::rlimit {
+                rlim_cur: cur as libc::rlim_t,
+                rlim_max: max as libc::rlim_t,
+            };
+            // SAFETY: `lim` is a live `rlimit`.
+            let r = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
+            i64::from(r)
+        }
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Wraps the result of a call that creates a file descriptor.
+///
+/// Only for results of calls whose success value is a new descriptor owned by the
+/// caller (see `Syscall::creates_fd`); that is what makes taking ownership sound.
+fn owned_fd(call: &'static str, ret: i64) -> SysResult<OwnedFd> {
+    let raw = RawFd::try_from(ret)
+        .ok()
+        .filter(|fd| *fd >= 0)
+        .ok_or_else(|| {
+            SysError::from_io(
+                call,
+                io::Error::other(format!("kernel returned invalid fd {ret}")),
+            )
+        })?;
+    // SAFETY: `ret` is the result of a call that just created this descriptor for us
+    // (or a fresh /dev/null descriptor substituted by a test hook); nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// The size of a memory page, in bytes.
+pub fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let r = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(r)
+            .ok()
+            .filter(|p| p.is_power_of_two())
+            .unwrap_or(4096)
+    })
+}
+
+/// The number of possible CPUs, as the kernel counts them for per-CPU maps
+/// (`num_possible_cpus()`), read from `/sys/devices/system/cpu/possible`.
+pub fn possible_cpus() -> SysResult<u32> {
+    static CPUS: OnceLock<u32> = OnceLock::new();
+    if let Some(n) = CPUS.get() {
+        return Ok(*n);
+    }
+    const PATH: &str = "/sys/devices/system/cpu/possible";
+    let text =
+        std::fs::read_to_string(PATH).map_err(|e| SysError::from_io("read cpu/possible", e))?;
+    let n = parse_cpu_list(&text).ok_or_else(|| {
+        SysError::from_io(
+            "read cpu/possible",
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("cannot parse {PATH}: {text:?}"),
+            ),
+        )
+    })?;
+    Ok(*CPUS.get_or_init(|| n))
+}
+
+/// Counts the CPUs in a kernel CPU list such as `"0-3,5,7-8"`; `None` if malformed or
+/// empty.
+fn parse_cpu_list(text: &str) -> Option<u32> {
+    let mut count: u32 = 0;
+    for part in text.trim().split(',') {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?),
+            None => {
+                let v = part.trim().parse::<u32>().ok()?;
+                (v, v)
+            }
+        };
+        if hi < lo {
+            return None;
+        }
+        count = count.checked_add((hi - lo).checked_add(1)?)?;
+    }
+    (count > 0).then_some(count)
+}
+
+/// Raises `RLIMIT_MEMLOCK` to infinity.
+///
+/// Kernels before 5.11 charge BPF maps and programs against the locked-memory limit,
+/// whose default (64 KiB or 8 MiB) is easily exceeded; newer kernels use memory cgroups
+/// and do not need this.
+pub fn bump_memlock_rlimit() -> SysResult<()> {
+    let call = Syscall::SetMemlockRlimit {
+        cur: libc::RLIM_INFINITY,
+        max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit takes no user pointers from us (the struct is built inside).
+    unsafe { syscall(call) }
+        .map(|_| ())
+        .map_err(|e| SysError::from_io("setrlimit", e))
+}
+
+#[cfg(test)]
+mod test_override {
+    //! The thread-local hook behind `with_syscall_override`.
+
+    use super::Syscall;
+    use std::cell::Cell;
+    use std::io;
+    use std::os::fd::IntoRawFd;
+    use std::ptr::NonNull;
+
+    type Hook<'f> = dyn FnMut(&Syscall<'_>) -> Option<io::Result<i64>> + 'f;
+
+    thread_local! {
+        static HOOK: Cell<Option<NonNull<Hook<'static>>>> = const { Cell::new(None) };
+    }
+
+    /// Puts a hook pointer back into `HOOK` when dropped (also on unwinding).
+    struct Put(Option<NonNull<Hook<'static>>>);
+
+    impl Drop for Put {
+        fn drop(&mut self) {
+            HOOK.with(|h| h.set(self.0));
+        }
+    }
+
+    /// Runs `body` with `hook` answering this thread's system calls.
+    ///
+    /// For each call made through the chokepoint, `hook` returns `None` to let it reach
+    /// the kernel, or `Some(result)` to answer it. An injected `Ok` for a call that
+    /// creates a descriptor (`BPF_MAP_CREATE`, `BPF_PROG_LOAD`, `perf_event_open`, …)
+    /// yields a fresh descriptor of `/dev/null` owned by the caller, whatever number was
+    /// injected; an injected `Ok` for `mmap` is ignored and the real call runs. Calls the
+    /// hook itself makes reach the kernel. Overrides nest; the previous one is restored
+    /// when `body` returns or unwinds.
+    pub(crate) fn with_syscall_override<R>(
+        mut hook: impl FnMut(&Syscall<'_>) -> Option<io::Result<i64>>,
+        body: impl FnOnce() -> R,
+    ) -> R {
+        let hook: &mut Hook<'_> = &mut hook;
+        let ptr = NonNull::from(hook);
+        // SAFETY: only the lifetime bound of the trait object is changed. The pointer is
+        // removed from HOOK (by `_restore`) before `hook` goes out of scope, it is only
+        // used on this thread, and only while `body` runs.
+        let ptr = unsafe { std::mem::transmute::<NonNull<Hook<'_>>, NonNull<Hook<'static>>>(ptr) };
+        let prev = HOOK.with(|h| h.replace(Some(ptr)));
+        let _restore = Put(prev);
+        body()
+    }
+
+    /// Asks the installed hook, if any, to answer `call`.
+    pub(super) fn call(call: &Syscall<'_>) -> Option<io::Result<i64>> {
+        let ptr = HOOK.with(|h| h.take())?;
+        let _put_back = Put(Some(ptr));
+        // SAFETY: the hook is alive while it is installed (see `with_syscall_override`),
+        // and it was taken out of HOOK for the duration of this call, so no other
+        // reference to it exists (a syscall made by the hook finds no hook).
+        let hook = unsafe { &mut *ptr.as_ptr() };
+        hook(call)
+    }
+
+    /// A new descriptor the caller owns, standing for an injected successful fd.
+    pub(super) fn fresh_fd() -> io::Result<i64> {
+        let f = std::fs::File::open("/dev/null")?;
+        Ok(i64::from(f.into_raw_fd()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errno(e: i32) -> Option<io::Result<i64>> {
+        Some(Err(io::Error::from_raw_os_error(e)))
+    }
+
+    #[test]
+    fn sys_error_display_and_errno() {
+        let e = SysError::new("BPF_MAP_CREATE", libc::EPERM);
+        assert_eq!(e.errno(), libc::EPERM);
+        let s = e.to_string();
+        assert!(s.starts_with("BPF_MAP_CREATE: "), "{s}");
+        assert!(s.contains("os error 1"), "{s}");
+        let e = SysError::invalid("BPF_MAP_LOOKUP_ELEM", "short buffer");
+        assert_eq!(e.errno(), 0);
+        assert_eq!(e.to_string(), "BPF_MAP_LOOKUP_ELEM: short buffer");
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn cpu_list_parsing() {
+        assert_eq!(parse_cpu_list("0-7\n"), Some(8));
+        assert_eq!(parse_cpu_list("0"), Some(1));
+        assert_eq!(parse_cpu_list("0-3,5,7-8"), Some(7));
+        assert_eq!(parse_cpu_list(""), None);
+        assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("a-b"), None);
+        assert_eq!(parse_cpu_list("0-4294967295,1-2"), None);
+        assert!(possible_cpus().unwrap() >= 1);
+    }
+
+    #[test]
+    fn page_size_is_sane() {
+        assert!(page_size() >= 4096 && page_size().is_power_of_two());
+    }
+
+    #[test]
+    fn override_injects_and_nests() {
+        let mut seen = Vec::new();
+        let r = with_syscall_override(
+            |c| {
+                seen.push(c.name());
+                errno(libc::EPERM)
+            },
+            || {
+                let outer = bump_memlock_rlimit().unwrap_err();
+                let inner = with_syscall_override(|_| errno(libc::ENOMEM), bump_memlock_rlimit);
+                let again = bump_memlock_rlimit().unwrap_err();
+                (outer.errno(), inner.unwrap_err().errno(), again.errno())
+            },
+        );
+        assert_eq!(r, (libc::EPERM, libc::ENOMEM, libc::EPERM));
+        assert_eq!(seen, vec!["setrlimit", "setrlimit"]);
+    }
+
+    #[test]
+    fn override_restored_after_panic() {
+        let caught = std::panic::catch_unwind(|| {
+            with_syscall_override(|_| errno(libc::EPERM), || panic!("boom"))
+        });
+        assert!(caught.is_err());
+        // No hook left behind: the call reaches the kernel (as root it succeeds; as
+        // an unprivileged user raising the hard limit fails with EPERM from the kernel,
+        // which we cannot tell apart, so only check the hook is gone).
+        let mut hits = 0;
+        with_syscall_override(
+            |_| {
+                hits += 1;
+                errno(libc::EIO)
+            },
+            || assert_eq!(bump_memlock_rlimit().unwrap_err().errno(), libc::EIO),
+        );
+        assert_eq!(hits, 1);
+    }
+
+    #[test]
+    fn injected_fd_is_a_real_owned_fd() {
+        let fd = with_syscall_override(|_| Some(Ok(12345)), owned_fd_from_epoll);
+        let fd = fd.unwrap();
+        assert_ne!(fd.as_raw_fd(), 12345);
+        // It is a real descriptor: fstat works.
+        assert!(std::fs::File::from(fd).metadata().is_ok());
+    }
+
+    fn owned_fd_from_epoll() -> SysResult<OwnedFd> {
+        // SAFETY: no pointers involved.
+        let r = unsafe { syscall(Syscall::EpollCreate) }
+            .map_err(|e| SysError::from_io("epoll_create1", e))?;
+        owned_fd("epoll_create1", r)
+    }
+
+    #[test]
+    fn invalid_fd_results_are_errors() {
+        assert!(owned_fd("x", -1).is_err());
+        assert!(owned_fd("x", i64::from(i32::MAX) + 1).is_err());
+    }
+}
