@@ -1,0 +1,432 @@
+//! Map definitions: BTF-defined (`.maps`), legacy (`maps`), global data and `.kconfig`.
+
+use crate::btf::{linkage, Btf, Kind};
+
+use super::elf::{Elf, Section, SymSection};
+use super::{GlobalKind, MapKind, MapSpec, ObjectError, Pinning};
+
+/// `BPF_MAP_TYPE_ARRAY`.
+pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
+/// `BPF_F_RDONLY_PROG`: programs may only read the map.
+pub const BPF_F_RDONLY_PROG: u32 = 0x80;
+/// `BPF_F_MMAPABLE`: user space may mmap the array.
+pub const BPF_F_MMAPABLE: u32 = 0x400;
+/// `LIBBPF_PIN_BY_NAME`.
+pub const LIBBPF_PIN_BY_NAME: u32 = 1;
+
+fn map_err(map: &str, reason: impl Into<String>) -> ObjectError {
+    ObjectError::BadMap {
+        map: map.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn btf_err(map: &str, what: &str, e: crate::btf::BtfError) -> ObjectError {
+    map_err(map, format!("{what}: {e}"))
+}
+
+/// An empty spec to fill in.
+fn blank(name: String, kind: MapKind, section_index: usize) -> MapSpec {
+    MapSpec {
+        name,
+        kind,
+        map_type: 0,
+        key_size: 0,
+        value_size: 0,
+        max_entries: 0,
+        map_flags: 0,
+        numa_node: 0,
+        map_extra: 0,
+        pinning: Pinning::None,
+        btf_key_type_id: 0,
+        btf_value_type_id: 0,
+        data: Vec::new(),
+        section_index,
+        symbol_offset: 0,
+    }
+}
+
+/// `__uint(name, N)`, i.e. `int (*name)[N]`: N.
+fn int_field(btf: &Btf, map: &str, field: &str, type_id: u32) -> Result<u32, ObjectError> {
+    let what = format!("field '{field}'");
+    let ptr = btf
+        .skip_mods_and_typedefs(type_id)
+        .map_err(|e| btf_err(map, &what, e))?;
+    let t = btf.type_by_id(ptr).map_err(|e| btf_err(map, &what, e))?;
+    if t.kind != Kind::Ptr {
+        return Err(map_err(
+            map,
+            format!(
+                "{what} must be a pointer to an array (__uint), not {}",
+                t.kind.name()
+            ),
+        ));
+    }
+    let arr = btf
+        .type_by_id(t.ref_type())
+        .map_err(|e| btf_err(map, &what, e))?;
+    if arr.kind != Kind::Array {
+        return Err(map_err(
+            map,
+            format!(
+                "{what} must point to an array (__uint), not {}",
+                arr.kind.name()
+            ),
+        ));
+    }
+    Ok(arr.array().map_err(|e| btf_err(map, &what, e))?.nelems)
+}
+
+/// `__ulong(name, N)` (a one-value enum) or `__uint(name, N)`: N.
+fn long_field(btf: &Btf, map: &str, field: &str, type_id: u32) -> Result<u64, ObjectError> {
+    let what = format!("field '{field}'");
+    let id = btf
+        .skip_mods_and_typedefs(type_id)
+        .map_err(|e| btf_err(map, &what, e))?;
+    let t = btf.type_by_id(id).map_err(|e| btf_err(map, &what, e))?;
+    match t.kind {
+        Kind::Ptr => int_field(btf, map, field, type_id).map(u64::from),
+        Kind::Enum | Kind::Enum64 => {
+            let mut vals = t.enum_values();
+            match (vals.next(), vals.next()) {
+                (Some(v), None) => Ok(v.value),
+                _ => Err(map_err(
+                    map,
+                    format!("{what}: an __ulong enum must have exactly one value"),
+                )),
+            }
+        }
+        k => Err(map_err(
+            map,
+            format!("{what} must be __ulong or __uint, not {}", k.name()),
+        )),
+    }
+}
+
+/// `__type(name, T)`, i.e. `T *name`: (size of T, T).
+fn type_field(btf: &Btf, map: &str, field: &str, type_id: u32) -> Result<(u32, u32), ObjectError> {
+    let what = format!("field '{field}'");
+    let t = btf
+        .type_by_id(type_id)
+        .map_err(|e| btf_err(map, &what, e))?;
+    if t.kind != Kind::Ptr {
+        return Err(map_err(
+            map,
+            format!("{what} must be a pointer (__type), not {}", t.kind.name()),
+        ));
+    }
+    let target = t.ref_type();
+    let size = btf
+        .resolve_size(target)
+        .map_err(|e| btf_err(map, &format!("{what}: size of type [{target}]"), e))?;
+    let size = u32::try_from(size)
+        .map_err(|_| map_err(map, format!("{what}: type of {size} bytes is too large")))?;
+    Ok((size, target))
+}
+
+/// Sets a size, refusing a conflict with one set before (libbpf's "conflicting key size").
+fn set_size(map: &str, what: &str, slot: &mut Option<u32>, size: u32) -> Result<(), ObjectError> {
+    match *slot {
+        Some(prev) if prev != size => Err(map_err(
+            map,
+            format!("conflicting {what} size: {prev} != {size} (its {what} type and {what}_size disagree)"),
+        )),
+        _ => {
+            *slot = Some(size);
+            Ok(())
+        }
+    }
+}
+
+/// The maps of the `.maps` section, from its DATASEC (sizes and offsets already fixed up).
+pub fn btf_maps(btf: &Btf, sec: &Section<'_>) -> Result<Vec<MapSpec>, ObjectError> {
+    let dsec_id = btf
+        .find_by_name_kind(".maps", Kind::Datasec)
+        .ok_or_else(|| ObjectError::BadSection {
+            section: sec.name.clone(),
+            reason: "the BTF has no DATASEC '.maps' describing the maps".into(),
+        })?;
+    let dsec = btf.type_by_id(dsec_id).map_err(|e| ObjectError::Btf {
+        what: "DATASEC '.maps'".into(),
+        source: e,
+    })?;
+    let mut maps = Vec::new();
+    for v in dsec.datasec_vars() {
+        let vt = btf.type_by_id(v.type_id).map_err(|e| ObjectError::Btf {
+            what: "a variable of DATASEC '.maps'".into(),
+            source: e,
+        })?;
+        if vt.kind != Kind::Var {
+            return Err(ObjectError::BadSection {
+                section: sec.name.clone(),
+                reason: format!(
+                    "DATASEC entry [{}] is a {}, not a VAR",
+                    v.type_id,
+                    vt.kind.name()
+                ),
+            });
+        }
+        let name = btf
+            .str_at(vt.name_off)
+            .map_err(|e| ObjectError::Btf {
+                what: format!("name of map variable [{}]", v.type_id),
+                source: e,
+            })?
+            .to_string();
+        match vt.linkage() {
+            linkage::EXTERN => {
+                // Declared, not defined here: references to it fail as missing maps.
+                log::debug!("map '{name}' in .maps is extern; skipping it");
+                continue;
+            }
+            linkage::STATIC | linkage::GLOBAL => {}
+            l => return Err(map_err(&name, format!("unsupported variable linkage {l}"))),
+        }
+        let end = u64::from(v.offset) + u64::from(v.size);
+        if end > sec.size {
+            return Err(map_err(
+                &name,
+                format!(
+                    "definition at {}..{end} is outside section '.maps' of {} bytes",
+                    v.offset, sec.size
+                ),
+            ));
+        }
+        let def_id = btf
+            .skip_mods_and_typedefs(vt.ref_type())
+            .map_err(|e| btf_err(&name, "definition type", e))?;
+        let def = btf
+            .type_by_id(def_id)
+            .map_err(|e| btf_err(&name, "definition type", e))?;
+        if def.kind != Kind::Struct {
+            return Err(map_err(
+                &name,
+                format!("definition is a {}, not a struct", def.kind.name()),
+            ));
+        }
+        let mut m = blank(name.clone(), MapKind::Btf, sec.index);
+        m.symbol_offset = u64::from(v.offset);
+        let (mut key_size, mut value_size) = (None, None);
+        for mem in def.members() {
+            let field = btf
+                .str_at(mem.name_off)
+                .map_err(|e| btf_err(&name, "member name", e))?;
+            let ty = mem.type_id;
+            match field {
+                "type" => m.map_type = int_field(btf, &name, field, ty)?,
+                "max_entries" => m.max_entries = int_field(btf, &name, field, ty)?,
+                "map_flags" => m.map_flags = int_field(btf, &name, field, ty)?,
+                "numa_node" => m.numa_node = int_field(btf, &name, field, ty)?,
+                "key_size" => set_size(
+                    &name,
+                    "key",
+                    &mut key_size,
+                    int_field(btf, &name, field, ty)?,
+                )?,
+                "value_size" => set_size(
+                    &name,
+                    "value",
+                    &mut value_size,
+                    int_field(btf, &name, field, ty)?,
+                )?,
+                "key" => {
+                    let (size, id) = type_field(btf, &name, field, ty)?;
+                    set_size(&name, "key", &mut key_size, size)?;
+                    m.btf_key_type_id = id;
+                }
+                "value" => {
+                    let (size, id) = type_field(btf, &name, field, ty)?;
+                    set_size(&name, "value", &mut value_size, size)?;
+                    m.btf_value_type_id = id;
+                }
+                "values" => {
+                    return Err(ObjectError::Unsupported {
+                        what: format!(
+                            "map '{name}': initial 'values' (map-in-map or program array slots)"
+                        ),
+                    })
+                }
+                "pinning" => {
+                    m.pinning = match int_field(btf, &name, field, ty)? {
+                        0 => Pinning::None,
+                        LIBBPF_PIN_BY_NAME => Pinning::ByName,
+                        p => {
+                            return Err(map_err(
+                                &name,
+                                format!("invalid pinning value {p} (0 or LIBBPF_PIN_BY_NAME)"),
+                            ))
+                        }
+                    }
+                }
+                "map_extra" => m.map_extra = long_field(btf, &name, field, ty)?,
+                other => {
+                    return Err(map_err(
+                        &name,
+                        format!("unknown field '{other}' in the map definition"),
+                    ))
+                }
+            }
+        }
+        if m.map_type == 0 {
+            return Err(map_err(&name, "map type isn't specified (no `type` field)"));
+        }
+        m.key_size = key_size.unwrap_or(0);
+        m.value_size = value_size.unwrap_or(0);
+        maps.push(m);
+    }
+    Ok(maps)
+}
+
+/// Size of `struct bpf_map_def`: type, key_size, value_size, max_entries, map_flags.
+const LEGACY_DEF_SIZE: usize = 20;
+
+/// The maps of a legacy `maps` section: one `struct bpf_map_def` per symbol.
+pub fn legacy_maps(elf: &Elf<'_>, sec: &Section<'_>) -> Result<Vec<MapSpec>, ObjectError> {
+    let mut syms: Vec<_> = elf
+        .symbols
+        .iter()
+        .filter(|s| s.section == SymSection::Section(sec.index) && !s.is_section())
+        .collect();
+    if syms.is_empty() {
+        return Ok(Vec::new());
+    }
+    syms.sort_by_key(|s| s.value);
+    let bad = |reason: String| ObjectError::BadSection {
+        section: sec.name.clone(),
+        reason,
+    };
+    if sec.data.len() as u64 != sec.size {
+        return Err(bad("the legacy maps section has no contents".into()));
+    }
+    let n = syms.len();
+    if sec.data.len() % n != 0 || sec.data.is_empty() {
+        return Err(bad(format!(
+            "cannot tell the map definition size: {n} maps in {} bytes",
+            sec.data.len()
+        )));
+    }
+    let def_size = sec.data.len() / n;
+    let mut maps = Vec::with_capacity(n);
+    for s in syms {
+        let start = usize::try_from(s.value)
+            .ok()
+            .filter(|&v| v <= sec.data.len() - def_size);
+        let Some(start) = start else {
+            return Err(map_err(
+                &s.name,
+                format!("definition at offset {} is outside section 'maps'", s.value),
+            ));
+        };
+        let bytes = &sec.data[start..start + def_size];
+        let mut def = [0u8; LEGACY_DEF_SIZE];
+        let known = def_size.min(LEGACY_DEF_SIZE);
+        def[..known].copy_from_slice(&bytes[..known]);
+        if bytes[known..].iter().any(|&b| b != 0) {
+            return Err(ObjectError::Unsupported {
+                what: format!(
+                    "legacy map '{}': non-zero definition fields beyond struct bpf_map_def ({def_size} bytes)",
+                    s.name
+                ),
+            });
+        }
+        let f = |i: usize| {
+            u32::from_le_bytes([def[4 * i], def[4 * i + 1], def[4 * i + 2], def[4 * i + 3]])
+        };
+        let mut m = blank(s.name.clone(), MapKind::Legacy, sec.index);
+        m.map_type = f(0);
+        m.key_size = f(1);
+        m.value_size = f(2);
+        m.max_entries = f(3);
+        m.map_flags = f(4);
+        m.symbol_offset = s.value;
+        maps.push(m);
+    }
+    Ok(maps)
+}
+
+/// The kind of global data a section holds, by its name (libbpf's `.data`, `.data.*`, ...).
+pub fn global_kind(name: &str) -> Option<GlobalKind> {
+    let is =
+        |base: &str| name == base || name.strip_prefix(base).is_some_and(|r| r.starts_with('.'));
+    if is(".data") {
+        Some(GlobalKind::Data)
+    } else if is(".rodata") {
+        Some(GlobalKind::Rodata)
+    } else if is(".bss") {
+        Some(GlobalKind::Bss)
+    } else {
+        None
+    }
+}
+
+/// libbpf's `map_is_mmapable`: the DATASEC has a variable that is not static.
+fn has_non_static_var(btf: &Btf, dsec: u32) -> bool {
+    let Ok(t) = btf.type_by_id(dsec) else {
+        return false;
+    };
+    t.datasec_vars().any(|v| {
+        btf.type_by_id(v.type_id)
+            .map(|vt| vt.kind == Kind::Var && vt.linkage() != linkage::STATIC)
+            .unwrap_or(false)
+    })
+}
+
+fn global_flags(kind: GlobalKind, btf: Option<&Btf>, dsec: u32) -> u32 {
+    let mut flags = 0;
+    if matches!(kind, GlobalKind::Rodata | GlobalKind::Kconfig) {
+        flags |= BPF_F_RDONLY_PROG;
+    }
+    if let Some(btf) = btf {
+        if dsec != 0 && has_non_static_var(btf, dsec) {
+            flags |= BPF_F_MMAPABLE;
+        }
+    }
+    flags
+}
+
+/// The global data map of an allocated, non-empty `.data*`/`.rodata*`/`.bss*` section.
+pub fn global_data_map(
+    sec: &Section<'_>,
+    kind: GlobalKind,
+    btf: Option<&Btf>,
+) -> Result<MapSpec, ObjectError> {
+    let value_size = u32::try_from(sec.size).map_err(|_| ObjectError::BadSection {
+        section: sec.name.clone(),
+        reason: format!("{} bytes is too large for a map value", sec.size),
+    })?;
+    let dsec = btf
+        .and_then(|b| b.find_by_name_kind(&sec.name, Kind::Datasec))
+        .unwrap_or(0);
+    let mut m = blank(sec.name.clone(), MapKind::GlobalData(kind), sec.index);
+    m.map_type = BPF_MAP_TYPE_ARRAY;
+    m.key_size = 4;
+    m.value_size = value_size;
+    m.max_entries = 1;
+    m.map_flags = global_flags(kind, btf, dsec);
+    m.btf_value_type_id = dsec;
+    if kind != GlobalKind::Bss && sec.sh_type != object::elf::SHT_NOBITS {
+        m.data = sec.data.to_vec();
+    }
+    Ok(m)
+}
+
+/// The `.kconfig` map, sized from its (laid out) DATASEC.
+pub fn kconfig_map(btf: &Btf) -> Option<MapSpec> {
+    let dsec = btf.find_by_name_kind(crate::btf::fixup::KCONFIG_SEC, Kind::Datasec)?;
+    let size = btf.type_by_id(dsec).ok()?.size();
+    if size == 0 {
+        return None;
+    }
+    let mut m = blank(
+        crate::btf::fixup::KCONFIG_SEC.to_string(),
+        MapKind::GlobalData(GlobalKind::Kconfig),
+        0,
+    );
+    m.map_type = BPF_MAP_TYPE_ARRAY;
+    m.key_size = 4;
+    m.value_size = size;
+    m.max_entries = 1;
+    m.map_flags = global_flags(GlobalKind::Kconfig, Some(btf), dsec);
+    m.btf_value_type_id = dsec;
+    Some(m)
+}

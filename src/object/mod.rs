@@ -1,0 +1,797 @@
+//! The object model: an ELF file from `clang -target bpf -g -O2` turned into an
+//! [`ObjectSpec`] — programs, maps, global data, BTF and `.BTF.ext` — deterministically
+//! and without touching the kernel.
+//!
+//! Semantics follow libbpf's `bpf_object__open()`: `bpf_object__elf_collect` (which
+//! sections mean what), `bpf_object__init_user_btf_maps`/`parse_btf_map_def` (BTF map
+//! definitions), `btf_fixup_datasec` (see [`crate::btf::fixup`]),
+//! `bpf_object__collect_relos`/`bpf_program__record_reloc` (relocations) and
+//! `bpf_object__reloc_code` (appending `.text` subprograms to each program).
+//!
+//! What the loader still has to do with a [`ProgramSpec`]'s instructions:
+//!
+//! - for each [`MapReloc`] at `insn` (always the first slot of an `ld_imm64`):
+//!   [`MapRelocKind::Fd`]: `insns[insn].src_reg = BPF_PSEUDO_MAP_FD`, `imm = fd`;
+//!   [`MapRelocKind::Value`]: `src_reg = BPF_PSEUDO_MAP_VALUE`, `insns[insn].imm = fd`,
+//!   `insns[insn + 1].imm = offset`. The instructions are left as clang wrote them.
+//! - [`ExternReloc`]s (`.kconfig`/`.ksyms`) are recorded, not resolved.
+//! - CO-RE relocations are in `core_relos` (instruction offsets), not applied.
+//!
+//! Calls to subprograms and `ld_imm64` of callback addresses are already linked
+//! (relative immediates; `src_reg = BPF_PSEUDO_FUNC` on the latter).
+
+mod elf;
+mod link;
+mod maps;
+pub mod section;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::btf::fixup::{self, VarSymbol, KCONFIG_SEC, KSYMS_SEC};
+use crate::btf::{Btf, BtfError, BtfExt, Kind};
+use crate::insn::Insn;
+
+pub use crate::btf::ext::{CoreRelo, FuncInfo, LineInfo};
+pub use elf::EM_BPF;
+pub use maps::{BPF_F_MMAPABLE, BPF_F_RDONLY_PROG};
+pub use section::ProgramKind;
+
+use link::{CodeSection, Func, Linker, ResolveCtx, Target};
+
+/// Errors from turning an ELF file into an [`ObjectSpec`]. Each names the section,
+/// program, map or symbol involved.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    /// Reading the file failed.
+    #[error("reading {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not an ELF file, or a malformed or truncated one.
+    #[error("invalid ELF: {reason}")]
+    Elf {
+        /// What failed.
+        reason: String,
+    },
+    /// An ELF file for another machine.
+    #[error(
+        "ELF machine is {name} ({machine}), not BPF ({EM_BPF}): compile with `clang -target bpf`"
+    )]
+    WrongMachine {
+        /// `e_machine`.
+        machine: u16,
+        /// Its name (`x86_64`, ...).
+        name: &'static str,
+    },
+    /// An executable or shared object instead of a relocatable object.
+    #[error("ELF type {e_type} is not a relocatable object (ET_REL, from `clang -c`)")]
+    NotRelocatable {
+        /// `e_type`.
+        e_type: u16,
+    },
+    /// Big-endian ELF (`-target bpfeb`).
+    #[error("big-endian ELF is not supported (compile with `-target bpf` on a little-endian host or `-target bpfel`)")]
+    BigEndian,
+    /// A section holding code whose name is no known program type.
+    #[error("section '{name}' holds code, but its name is no known program type (missing BPF prog type)")]
+    UnknownSection {
+        /// Section name.
+        name: String,
+    },
+    /// A feature this loader does not support (yet).
+    #[error("not supported: {what}")]
+    Unsupported {
+        /// What, naming the section or map.
+        what: String,
+    },
+    /// A section whose contents are invalid.
+    #[error("section '{section}': {reason}")]
+    BadSection {
+        /// Section name.
+        section: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A program or subprogram whose symbol is invalid.
+    #[error("program '{program}' in section '{section}': {reason}")]
+    BadProgram {
+        /// Function name.
+        program: String,
+        /// Section name.
+        section: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// BTF that the object needs is missing or invalid.
+    #[error("{what}: {source}")]
+    Btf {
+        /// What needed it.
+        what: String,
+        /// The BTF error.
+        #[source]
+        source: BtfError,
+    },
+    /// An invalid map definition.
+    #[error("map '{map}': {reason}")]
+    BadMap {
+        /// Map name.
+        map: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An invalid relocation record.
+    #[error("relocation in section '{section}' at offset {offset:#x}: {reason}")]
+    BadReloc {
+        /// The section the relocation applies to.
+        section: String,
+        /// Its byte offset there.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An `ld_imm64` refers to a map or variable the object does not define.
+    #[error("program '{program}' references '{symbol}' at instruction {insn}, which the object does not define")]
+    MissingMap {
+        /// The (sub)program.
+        program: String,
+        /// The symbol.
+        symbol: String,
+        /// Instruction index within the (sub)program.
+        insn: usize,
+    },
+    /// A call of a function the object does not define (and that is no `__ksym` extern).
+    #[error("program '{program}' calls '{symbol}' at instruction {insn}, which the object does not define")]
+    MissingFunction {
+        /// The (sub)program.
+        program: String,
+        /// The symbol.
+        symbol: String,
+        /// Instruction index within the (sub)program.
+        insn: usize,
+    },
+    /// A bpf-to-bpf call (or callback address) that does not lead to a `.text` function.
+    #[error("program '{program}': call at instruction {insn}: {reason}")]
+    BadCall {
+        /// The (sub)program.
+        program: String,
+        /// Instruction index within it.
+        insn: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A program that links to more instructions than any kernel accepts.
+    #[error("program '{program}' is too large: {reason}")]
+    TooLarge {
+        /// The program.
+        program: String,
+        /// Which limit.
+        reason: String,
+    },
+}
+
+/// Kinds of global data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GlobalKind {
+    /// `.data`, `.data.*`.
+    Data,
+    /// `.rodata`, `.rodata.*` (including string literal sections like `.rodata.str1.1`).
+    Rodata,
+    /// `.bss`, `.bss.*`.
+    Bss,
+    /// `.kconfig` externs.
+    Kconfig,
+}
+
+/// Where a map definition comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MapKind {
+    /// A BTF-defined map in `.maps`.
+    Btf,
+    /// A `struct bpf_map_def` in the legacy `maps` section.
+    Legacy,
+    /// A global data section (or `.kconfig`), as a one-element array.
+    GlobalData(GlobalKind),
+}
+
+/// Map pinning (`LIBBPF_PIN_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Pinning {
+    /// Not pinned.
+    #[default]
+    None,
+    /// Pinned by name under the pin root (`LIBBPF_PIN_BY_NAME`).
+    ByName,
+}
+
+/// A map, as the object defines it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapSpec {
+    /// C name (`counts`), or the section name for global data (`.rodata`, `.data.foo`, `.bss`, `.kconfig`).
+    pub name: String,
+    /// Where it comes from.
+    pub kind: MapKind,
+    /// `BPF_MAP_TYPE_*`.
+    pub map_type: u32,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Maximum number of entries.
+    pub max_entries: u32,
+    /// `BPF_F_*` flags. Global data: `BPF_F_RDONLY_PROG` for `.rodata*`/`.kconfig`, and
+    /// `BPF_F_MMAPABLE` when its DATASEC has a non-static variable (libbpf's rule).
+    pub map_flags: u32,
+    /// NUMA node.
+    pub numa_node: u32,
+    /// `map_extra` (bloom filter hashes, ...).
+    pub map_extra: u64,
+    /// Pinning.
+    pub pinning: Pinning,
+    /// BTF type of the key (0 when none).
+    pub btf_key_type_id: u32,
+    /// BTF type of the value (0 when none; the DATASEC for global data).
+    pub btf_value_type_id: u32,
+    /// Initial value: the section bytes of `.data*`/`.rodata*`; empty otherwise.
+    pub data: Vec<u8>,
+    /// ELF section the definition or data lives in (0 for `.kconfig`, which has none).
+    pub section_index: usize,
+    /// Offset of the definition within its section (`.maps`, `maps`); 0 for global data.
+    pub symbol_offset: u64,
+}
+
+/// How an `ld_imm64` refers to a map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MapRelocKind {
+    /// The map itself (its fd): `BPF_PSEUDO_MAP_FD`.
+    Fd,
+    /// An address within its (single) value: `BPF_PSEUDO_MAP_VALUE` plus `offset`.
+    Value {
+        /// Byte offset within the value.
+        offset: u32,
+    },
+}
+
+/// An `ld_imm64` the loader must point at a map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MapReloc {
+    /// Index of the `ld_imm64`'s first slot in [`ProgramSpec::insns`].
+    pub insn: usize,
+    /// Index into [`ObjectSpec::maps`].
+    pub map: usize,
+    /// Map or value address.
+    pub kind: MapRelocKind,
+}
+
+/// Which extern section an extern belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExternKind {
+    /// `__kconfig`: a value from the kernel configuration, in the `.kconfig` map.
+    Kconfig,
+    /// `__ksym`: a kernel variable or function (kfunc).
+    Ksym,
+}
+
+/// An instruction referring to a `.kconfig`/`.ksyms` extern.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ExternReloc {
+    /// Index of the instruction (`ld_imm64` first slot, or `call`) in [`ProgramSpec::insns`].
+    pub insn: usize,
+    /// The extern's name.
+    pub symbol: String,
+    /// A `call` (kfunc) rather than an `ld_imm64`.
+    pub is_call: bool,
+    /// `.kconfig` or `.ksyms`.
+    pub kind: ExternKind,
+}
+
+/// A program, linked with the subprograms it calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramSpec {
+    /// Function symbol name.
+    pub name: String,
+    /// Section name without a leading `?`.
+    pub section: String,
+    /// False when the section name starts with `?` (libbpf: not loaded by default).
+    pub autoload: bool,
+    /// Program type and attach information from the section name.
+    pub kind: ProgramKind,
+    /// The body, then each `.text` subprogram it reaches, once, in order of first use.
+    pub insns: Vec<Insn>,
+    /// `ld_imm64`s of maps and global data, sorted by instruction.
+    pub map_relocs: Vec<MapReloc>,
+    /// BTF function info, `insn_off` in instructions, sorted.
+    pub func_info: Vec<FuncInfo>,
+    /// BTF line info, `insn_off` in instructions, sorted.
+    pub line_info: Vec<LineInfo>,
+    /// CO-RE relocations, `insn_off` in instructions, sorted; applied by the CO-RE pass.
+    pub core_relos: Vec<CoreRelo>,
+    /// References to `.kconfig`/`.ksyms` externs, sorted by instruction.
+    pub extern_relocs: Vec<ExternReloc>,
+}
+
+/// Everything an object file defines.
+#[derive(Debug)]
+pub struct ObjectSpec {
+    /// Object name: the file name without `.bpf.o`/`.o`, or as given.
+    pub name: String,
+    /// From `SEC("license")`, up to its NUL; "" when absent.
+    pub license: String,
+    /// From `SEC("version")`.
+    pub kernel_version: Option<u32>,
+    /// The object's BTF with DATASEC sizes and VAR offsets fixed up; `None` if absent or
+    /// invalid (then a warning is logged).
+    pub btf: Option<Btf>,
+    /// `.BTF.ext` as in the file (byte offsets); `None` if absent or invalid.
+    pub btf_ext: Option<BtfExt>,
+    /// BTF-defined maps, legacy maps, global data maps (section order), then `.kconfig`.
+    pub maps: Vec<MapSpec>,
+    /// Programs, by section index then offset.
+    pub programs: Vec<ProgramSpec>,
+}
+
+impl ObjectSpec {
+    /// Reads and parses an object file; its name is the file name without `.bpf.o`/`.o`.
+    pub fn from_file(path: &Path) -> Result<ObjectSpec, ObjectError> {
+        let data = std::fs::read(path).map_err(|source| ObjectError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = file
+            .strip_suffix(".bpf.o")
+            .or_else(|| file.strip_suffix(".o"))
+            .map(str::to_string)
+            .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        Self::parse(&data, &name)
+    }
+
+    /// Parses an object file's bytes.
+    pub fn parse(data: &[u8], name: &str) -> Result<ObjectSpec, ObjectError> {
+        let aligned = elf::aligned(data);
+        let elf = elf::parse(aligned.bytes())?;
+        Parser::new(&elf, name)?.run()
+    }
+
+    /// The map named `name`.
+    pub fn map(&self, name: &str) -> Option<&MapSpec> {
+        self.maps.iter().find(|m| m.name == name)
+    }
+
+    /// The program named `name`.
+    pub fn program(&self, name: &str) -> Option<&ProgramSpec> {
+        self.programs.iter().find(|p| p.name == name)
+    }
+}
+
+/// The sections that mean something, found in one pass.
+struct Parser<'e, 'a> {
+    elf: &'e elf::Elf<'a>,
+    name: String,
+    license: String,
+    kernel_version: Option<u32>,
+    btf_maps: Option<usize>,
+    legacy_maps: Option<usize>,
+    btf_sec: Option<usize>,
+    ext_sec: Option<usize>,
+    text: Option<usize>,
+    programs: Vec<usize>,
+    data: Vec<(usize, GlobalKind)>,
+}
+
+impl<'e, 'a> Parser<'e, 'a> {
+    fn new(elf: &'e elf::Elf<'a>, name: &str) -> Result<Self, ObjectError> {
+        let mut p = Parser {
+            elf,
+            name: name.to_string(),
+            license: String::new(),
+            kernel_version: None,
+            btf_maps: None,
+            legacy_maps: None,
+            btf_sec: None,
+            ext_sec: None,
+            text: None,
+            programs: Vec::new(),
+            data: Vec::new(),
+        };
+        for sec in &elf.sections {
+            if sec.index == 0 {
+                continue;
+            }
+            let bad = |reason: &str| ObjectError::BadSection {
+                section: sec.name.clone(),
+                reason: reason.to_string(),
+            };
+            match sec.name.as_str() {
+                "license" => {
+                    let end = sec
+                        .data
+                        .iter()
+                        .position(|&b| b == 0)
+                        .unwrap_or(sec.data.len());
+                    p.license = String::from_utf8_lossy(&sec.data[..end]).into_owned();
+                }
+                "version" => {
+                    let b: [u8; 4] = sec.data.try_into().map_err(|_| {
+                        bad(&format!(
+                            "{} bytes; the kernel version is a 4-byte u32",
+                            sec.data.len()
+                        ))
+                    })?;
+                    p.kernel_version = Some(u32::from_le_bytes(b));
+                }
+                ".maps" => p.btf_maps = Some(sec.index),
+                "maps" => p.legacy_maps = Some(sec.index),
+                ".BTF" => p.btf_sec = Some(sec.index),
+                ".BTF.ext" => p.ext_sec = Some(sec.index),
+                ".struct_ops" | ".struct_ops.link" => {
+                    return Err(ObjectError::Unsupported {
+                        what: format!("struct_ops maps (section '{}')", sec.name),
+                    })
+                }
+                _ if sec.is_exec() => {
+                    if sec.size == 0 {
+                        continue;
+                    }
+                    if sec.name == ".text" {
+                        p.text = Some(sec.index);
+                        continue;
+                    }
+                    let bare = sec.name.strip_prefix('?').unwrap_or(&sec.name);
+                    if ProgramKind::from_section(bare).is_none() {
+                        return Err(ObjectError::UnknownSection {
+                            name: sec.name.clone(),
+                        });
+                    }
+                    p.programs.push(sec.index);
+                }
+                n => match maps::global_kind(n) {
+                    Some(kind) if sec.is_alloc() && sec.size > 0 => p.data.push((sec.index, kind)),
+                    _ => log::debug!("skipping section '{n}'"),
+                },
+            }
+        }
+        Ok(p)
+    }
+
+    fn section(&self, idx: usize) -> &'e elf::Section<'a> {
+        &self.elf.sections[idx]
+    }
+
+    /// Parses and fixes up `.BTF`; `Ok(None)` (with a warning) when it is absent or bad
+    /// and nothing requires it.
+    fn btf(&self) -> Result<Option<Btf>, ObjectError> {
+        let Some(idx) = self.btf_sec else {
+            if let Some(m) = self.btf_maps {
+                return Err(ObjectError::BadSection {
+                    section: self.section(m).name.clone(),
+                    reason: "BTF-defined maps need BTF, and the object has no .BTF section".into(),
+                });
+            }
+            return Ok(None);
+        };
+        let elf = self.elf;
+        let result = Btf::parse(self.section(idx).data.to_vec()).and_then(|mut btf| {
+            let mut sizes: HashMap<&str, u64> = HashMap::new();
+            for s in elf.sections.iter().rev() {
+                sizes.insert(&s.name, s.size);
+            }
+            let mut globals: HashMap<&str, VarSymbol> = HashMap::new();
+            for s in elf.symbols.iter().rev() {
+                if s.kind == object::elf::STT_OBJECT
+                    && s.is_global()
+                    && matches!(s.section, elf::SymSection::Section(_))
+                {
+                    globals.insert(
+                        &s.name,
+                        VarSymbol {
+                            value: s.value,
+                            hidden: s.is_hidden(),
+                        },
+                    );
+                }
+            }
+            fixup::fixup_datasecs(&mut btf, &|n| sizes.get(n).copied(), &|n| {
+                globals.get(n).copied()
+            })?;
+            Ok(btf)
+        });
+        match result {
+            Ok(btf) => Ok(Some(btf)),
+            Err(source) if self.btf_maps.is_some() => Err(ObjectError::Btf {
+                what: "the BTF that describes the maps in '.maps' is invalid".into(),
+                source,
+            }),
+            Err(e) => {
+                log::warn!("object '{}': ignoring invalid .BTF: {e}", self.name);
+                Ok(None)
+            }
+        }
+    }
+
+    fn run(self) -> Result<ObjectSpec, ObjectError> {
+        let elf = self.elf;
+        let btf = self.btf()?;
+        let mut btf_ext = match (self.ext_sec, &btf) {
+            (Some(idx), Some(b)) => match BtfExt::parse(self.section(idx).data, b) {
+                Ok(x) => Some(x),
+                Err(e) => {
+                    log::warn!("object '{}': ignoring invalid .BTF.ext: {e}", self.name);
+                    None
+                }
+            },
+            _ => None,
+        };
+
+        // Maps: BTF-defined, legacy, global data.
+        let mut maps = Vec::new();
+        if let Some(idx) = self.btf_maps {
+            // `btf()` made sure BTF exists when `.maps` does.
+            if let Some(b) = &btf {
+                maps.extend(maps::btf_maps(b, self.section(idx))?);
+            }
+        }
+        if let Some(idx) = self.legacy_maps {
+            maps.extend(maps::legacy_maps(elf, self.section(idx))?);
+        }
+        for &(idx, kind) in &self.data {
+            maps.push(maps::global_data_map(
+                self.section(idx),
+                kind,
+                btf.as_ref(),
+            )?);
+        }
+
+        // Code sections and their functions.
+        let mut code_secs: Vec<CodeSection> = Vec::new();
+        let mut funcs: Vec<Func> = Vec::new();
+        let mut func_ranges = Vec::new();
+        let mut text_code = None;
+        let mut funcs_by_section: HashMap<usize, Vec<&elf::Symbol>> = HashMap::new();
+        for s in &elf.symbols {
+            if let (true, elf::SymSection::Section(i)) = (s.is_func(), s.section) {
+                funcs_by_section.entry(i).or_default().push(s);
+            }
+        }
+        for idx in self.text.iter().chain(self.programs.iter()).copied() {
+            let sec = self.section(idx);
+            let insns = Insn::decode_all(sec.data).ok_or_else(|| ObjectError::BadSection {
+                section: sec.name.clone(),
+                reason: format!(
+                    "size {} is not a whole number of 8-byte instructions",
+                    sec.data.len()
+                ),
+            })?;
+            let code = code_secs.len();
+            if Some(idx) == self.text {
+                text_code = Some(code);
+            }
+            let mut mine = Vec::new();
+            for s in funcs_by_section.get(&idx).into_iter().flatten() {
+                let bad = |reason: String| ObjectError::BadProgram {
+                    program: s.name.clone(),
+                    section: sec.name.clone(),
+                    reason,
+                };
+                if s.value % 8 != 0 || s.size % 8 != 0 || s.size == 0 {
+                    return Err(bad(format!(
+                        "offset {} and size {} must be non-empty whole instructions",
+                        s.value, s.size
+                    )));
+                }
+                let end = s
+                    .value
+                    .checked_add(s.size)
+                    .filter(|&e| e <= sec.data.len() as u64);
+                if end.is_none() {
+                    return Err(bad(format!(
+                        "{}+{} is outside the section's {} bytes",
+                        s.value,
+                        s.size,
+                        sec.data.len()
+                    )));
+                }
+                mine.push(Func {
+                    name: s.name.clone(),
+                    code,
+                    start: (s.value / 8) as usize,
+                    len: (s.size / 8) as usize,
+                });
+            }
+            mine.sort_by_key(|f| f.start);
+            for w in mine.windows(2) {
+                if w[1].start < w[0].start + w[0].len {
+                    return Err(ObjectError::BadProgram {
+                        program: w[1].name.clone(),
+                        section: sec.name.clone(),
+                        reason: format!("it overlaps '{}'", w[0].name),
+                    });
+                }
+            }
+            func_ranges.push(funcs.len()..funcs.len() + mine.len());
+            funcs.extend(mine);
+            code_secs.push(CodeSection {
+                index: idx,
+                name: sec.name.clone(),
+                insns,
+                relocs: Default::default(),
+                func_info: Vec::new(),
+                line_info: Vec::new(),
+                core_relos: Vec::new(),
+            });
+        }
+
+        // `.BTF.ext` records, converted to instruction indexes per section.
+        if let Some(ext) = &btf_ext {
+            if let Err(e) = attach_ext(ext, &mut code_secs) {
+                log::warn!("object '{}': ignoring invalid .BTF.ext: {e}", self.name);
+                for c in &mut code_secs {
+                    c.func_info.clear();
+                    c.line_info.clear();
+                    c.core_relos.clear();
+                }
+                btf_ext = None;
+            }
+        }
+
+        // Externs, from the `.kconfig`/`.ksyms` DATASECs.
+        let externs = btf.as_ref().map(extern_names).unwrap_or_default();
+
+        // Relocations.
+        let ctx = ResolveCtx {
+            elf,
+            maps: &maps,
+            externs: &externs,
+            text: self.text,
+            map_sections: [self.btf_maps, self.legacy_maps],
+        };
+        let mut rels_by_target: HashMap<usize, Vec<&elf::RelocSection>> = HashMap::new();
+        for rs in &elf.relocs {
+            rels_by_target.entry(rs.target).or_default().push(rs);
+        }
+        for (sec, range) in code_secs.iter_mut().zip(&func_ranges) {
+            let rels = rels_by_target
+                .get(&sec.index)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            link::resolve(&ctx, sec, &funcs[range.clone()], rels)?;
+        }
+        let uses_kconfig = code_secs.iter().any(|c| {
+            c.relocs.values().any(|t| {
+                matches!(
+                    t,
+                    Target::Extern {
+                        kind: ExternKind::Kconfig,
+                        ..
+                    }
+                )
+            })
+        });
+        if uses_kconfig {
+            if let Some(m) = btf.as_ref().and_then(maps::kconfig_map) {
+                maps.push(m);
+            }
+        }
+
+        // Programs, linked.
+        let text_starts = funcs
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| Some(f.code) == text_code)
+            .map(|(i, f)| (f.start, i))
+            .collect();
+        let mut linker = Linker {
+            sections: &code_secs,
+            funcs: &funcs,
+            text: text_code,
+            text_starts,
+            spent: 0,
+        };
+        let mut programs = Vec::new();
+        for (i, f) in funcs.iter().enumerate() {
+            if Some(f.code) == text_code {
+                continue;
+            }
+            let sec_name = &code_secs[f.code].name;
+            let (section, autoload) = match sec_name.strip_prefix('?') {
+                Some(bare) => (bare.to_string(), false),
+                None => (sec_name.clone(), true),
+            };
+            let kind =
+                ProgramKind::from_section(&section).ok_or_else(|| ObjectError::UnknownSection {
+                    name: sec_name.clone(),
+                })?;
+            let l = linker.link(i)?;
+            programs.push(ProgramSpec {
+                name: f.name.clone(),
+                section,
+                autoload,
+                kind,
+                insns: l.insns,
+                map_relocs: l.map_relocs,
+                func_info: l.func_info,
+                line_info: l.line_info,
+                core_relos: l.core_relos,
+                extern_relocs: l.extern_relocs,
+            });
+        }
+
+        Ok(ObjectSpec {
+            name: self.name,
+            license: self.license,
+            kernel_version: self.kernel_version,
+            btf,
+            btf_ext,
+            maps,
+            programs,
+        })
+    }
+}
+
+/// Names of the externs in `.kconfig` and `.ksyms`.
+fn extern_names(btf: &Btf) -> HashMap<String, ExternKind> {
+    let mut out = HashMap::new();
+    for (sec, kind) in [
+        (KCONFIG_SEC, ExternKind::Kconfig),
+        (KSYMS_SEC, ExternKind::Ksym),
+    ] {
+        let Some(id) = btf.find_by_name_kind(sec, Kind::Datasec) else {
+            continue;
+        };
+        let Ok(t) = btf.type_by_id(id) else { continue };
+        for v in t.datasec_vars() {
+            if let Ok(name) = btf.type_name(v.type_id) {
+                out.insert(name.to_string(), kind);
+            }
+        }
+    }
+    out
+}
+
+/// Converts `.BTF.ext` byte offsets into instruction indexes of each code section.
+fn attach_ext(ext: &BtfExt, code_secs: &mut [CodeSection]) -> Result<(), String> {
+    fn conv(off: u32, n: usize, what: &str, sec: &str) -> Result<u32, String> {
+        if off % 8 != 0 || (off / 8) as usize >= n {
+            return Err(format!(
+                "{what} record for section '{sec}' at byte offset {off} is not on one of its {n} instructions"
+            ));
+        }
+        Ok(off / 8)
+    }
+    for c in code_secs.iter_mut() {
+        let n = c.insns.len();
+        for r in ext.func_info_for(&c.name) {
+            c.func_info.push(FuncInfo {
+                insn_off: conv(r.insn_off, n, "func_info", &c.name)?,
+                ..*r
+            });
+        }
+        for r in ext.line_info_for(&c.name) {
+            c.line_info.push(LineInfo {
+                insn_off: conv(r.insn_off, n, "line_info", &c.name)?,
+                ..*r
+            });
+        }
+        for r in ext.core_relos_for(&c.name) {
+            c.core_relos.push(CoreRelo {
+                insn_off: conv(r.insn_off, n, "core_relo", &c.name)?,
+                ..*r
+            });
+        }
+        c.func_info.sort_by_key(|r| r.insn_off);
+        c.line_info.sort_by_key(|r| r.insn_off);
+        c.core_relos.sort_by_key(|r| r.insn_off);
+    }
+    Ok(())
+}
