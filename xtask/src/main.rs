@@ -1,0 +1,99 @@
+//! Build and CI tasks of corebpf, run as `cargo xtask <command>`.
+//!
+//! The `xtask` alias lives in `.cargo/config.toml`; it builds only this
+//! package, so the tasks keep working while the main crate does not compile.
+//! The binary uses the standard library only.
+
+mod cmd;
+mod elf;
+mod progs;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Errors are messages for the person at the terminal; every one says what
+/// failed and, where it can, what to do about it.
+pub type Result<T, E = String> = std::result::Result<T, E>;
+
+const HELP: &str = "\
+cargo xtask — build and CI tasks of corebpf
+
+USAGE:
+    cargo xtask <COMMAND> [OPTIONS]
+
+COMMANDS:
+    build-progs [-v] [NAME...]
+        Compile bpf-progs/*.bpf.c (or only the named ones, e.g. `hello`) into
+        the committed bpf-progs/*.bpf.o with the pinned clang. The objects are
+        byte-for-byte reproducible: same sources and compiler, same bytes, at
+        any checkout path. -v prints the full clang and llvm-strip commands.
+
+    check-progs [-v]
+        Rebuild every object into a temporary directory and fail, naming
+        them, if any committed bpf-progs/*.bpf.o differs from what its source
+        builds to (or is missing, or has no source).
+
+    test [ARGS...]
+        What CI runs, in order (each command is printed before it runs; all
+        run even if one fails, and the exit status is non-zero if any did):
+            cargo test --workspace --all-targets [ARGS...]
+            cargo clippy --workspace --all-targets -- -D warnings
+            cargo fmt --all -- --check
+            RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
+        It ends with a summary and cargo test's `test result:` lines. The
+        kernel tests need root, tracefs and bpffs (see .ci/run).
+
+    help
+        Print this message.
+
+ENVIRONMENT:
+    CLANG        the C compiler for BPF (default: clang-19); its major
+                 version must be 19, the one the committed objects come from
+    LLVM_STRIP   the strip tool (default: llvm-strip-19), also LLVM 19
+    XTASK_ALLOW_ANY_LLVM=1
+                 accept another LLVM major version, with a warning (the
+                 objects will then differ from the committed ones)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{HELP}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "build-progs" => progs::build_progs(rest),
+        "check-progs" => progs::check_progs(rest),
+        "test" => test::run(rest),
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        other => Err(format!(
+            "unknown command `{other}`; run `cargo xtask help` for the list"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the directory holding the root `Cargo.toml`).
+///
+/// `cargo run` sets `CARGO_MANIFEST_DIR` to this package's directory at run
+/// time; the compile-time value is the fallback when the binary is run
+/// directly. Neither depends on the current directory.
+pub fn workspace_root() -> PathBuf {
+    let xtask_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    match xtask_dir.parent() {
+        Some(root) => root.to_path_buf(),
+        None => xtask_dir,
+    }
+}
