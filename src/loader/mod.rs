@@ -1,0 +1,640 @@
+//! Turns an [`ObjectSpec`] into kernel objects: BTF, maps with their initial values,
+//! and verified programs.
+//!
+//! Order, as libbpf: `BTF_LOAD`, then `MAP_CREATE` (+ initial values, `.rodata` frozen)
+//! per map, then `PROG_LOAD` per auto-loaded program. A failure part-way closes
+//! everything already created: nothing is left behind.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use crate::btf::BtfError;
+use crate::insn::{pseudo, Insn};
+use crate::map::{Map, MapDef, MapType};
+use crate::object::{
+    GlobalKind, MapKind, MapRelocKind, MapSpec, ObjectError, ObjectSpec, Pinning, ProgramSpec,
+};
+use crate::program::Program;
+use crate::sys::bpf::MapFd;
+use crate::sys::{self, SysError};
+
+mod log_buf;
+pub use log_buf::VerifierLog;
+
+/// Default bpffs directory for maps with `pinning = LIBBPF_PIN_BY_NAME`.
+pub const DEFAULT_PIN_ROOT: &str = "/sys/fs/bpf";
+
+/// Errors from loading an object.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The object could not be read.
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    /// The object's BTF could not be used.
+    #[error("BTF: {0}")]
+    Btf(#[from] BtfError),
+    /// `BPF_MAP_CREATE` failed.
+    #[error("creating map '{map}': {source}")]
+    MapCreate {
+        /// Map name.
+        map: String,
+        /// The failure.
+        #[source]
+        source: SysError,
+    },
+    /// Writing a map's initial value or freezing it failed.
+    #[error("initializing map '{map}': {source}")]
+    MapInit {
+        /// Map name.
+        map: String,
+        /// The failure.
+        #[source]
+        source: SysError,
+    },
+    /// A pinned map exists but differs from the object's definition.
+    #[error("map '{map}' pinned at {path} does not match the object's definition: {what}")]
+    PinMismatch {
+        /// Map name.
+        map: String,
+        /// Pin path.
+        path: PathBuf,
+        /// What differs.
+        what: String,
+    },
+    /// Pinning or opening a pinned map failed.
+    #[error("pinning map '{map}' at {path}: {reason}")]
+    MapPin {
+        /// Map name.
+        map: String,
+        /// Pin path.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The verifier rejected a program.
+    #[error("program '{program}' was rejected by the verifier ({source}); its log ends:\n{log}")]
+    Verifier {
+        /// Program name.
+        program: String,
+        /// The `BPF_PROG_LOAD` failure.
+        #[source]
+        source: SysError,
+        /// The verifier's log (all of it; `Display` shows the last lines).
+        log: VerifierLog,
+    },
+    /// A relocation could not be applied to the program's instructions.
+    #[error("program '{program}': instruction {insn}: {reason}")]
+    Relocation {
+        /// Program name.
+        program: String,
+        /// Instruction index.
+        insn: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The object uses a feature this loader does not support yet.
+    #[error("program '{program}': {what} is not supported yet")]
+    Unsupported {
+        /// Program name.
+        program: String,
+        /// The feature.
+        what: String,
+    },
+    /// A global variable set through [`Loader::global`] can't be set.
+    #[error("global variable '{name}': {reason}")]
+    NoSuchGlobal {
+        /// Variable name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A program's name or license has an interior NUL.
+    #[error("program '{program}': {what} contains a NUL byte")]
+    BadString {
+        /// Program name.
+        program: String,
+        /// Which string.
+        what: &'static str,
+    },
+}
+
+/// How to load: options with libbpf's defaults.
+#[derive(Clone, Debug)]
+pub struct Loader {
+    pin_root: PathBuf,
+    max_log_size: usize,
+    globals: Vec<(String, Vec<u8>)>,
+}
+
+impl Default for Loader {
+    fn default() -> Self {
+        Loader {
+            pin_root: PathBuf::from(DEFAULT_PIN_ROOT),
+            max_log_size: 64 << 20,
+            globals: Vec::new(),
+        }
+    }
+}
+
+impl Loader {
+    /// Default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Directory for maps declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)`.
+    pub fn pin_root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.pin_root = dir.into();
+        self
+    }
+
+    /// Largest verifier log buffer to grow to on `ENOSPC` (default 64 MiB).
+    pub fn max_log_size(mut self, bytes: usize) -> Self {
+        self.max_log_size = bytes.max(4096);
+        self
+    }
+
+    /// Sets global variable `name` (in `.data*`, `.rodata*` or `.bss*`) to `value` before
+    /// loading, as a libbpf skeleton's `rodata->name = value` does.
+    pub fn global(mut self, name: &str, value: &[u8]) -> Self {
+        self.globals.push((name.to_string(), value.to_vec()));
+        self
+    }
+
+    /// Reads, parses and loads the object at `path`.
+    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, LoadError> {
+        let spec = ObjectSpec::from_file(path.as_ref())?;
+        self.load(&spec)
+    }
+
+    /// Loads `spec`: BTF, maps, then every auto-loaded program.
+    pub fn load(&self, spec: &ObjectSpec) -> Result<Object, LoadError> {
+        let mut spec_maps: Vec<MapSpec> = spec.maps.clone();
+        for (name, value) in &self.globals {
+            set_global(spec, &mut spec_maps, name, value)?;
+        }
+        let btf_fd = self.load_btf(spec);
+        let mut maps = Vec::with_capacity(spec_maps.len());
+        for m in &spec_maps {
+            maps.push(self.create_map(spec, m, btf_fd.as_ref())?);
+        }
+        let mut programs = Vec::new();
+        for p in spec.programs.iter().filter(|p| p.autoload) {
+            programs.push(self.load_program(spec, p, &maps, btf_fd.as_ref())?);
+        }
+        Ok(Object {
+            name: spec.name.clone(),
+            btf_fd,
+            maps,
+            programs,
+        })
+    }
+
+    /// `BPF_BTF_LOAD` of the object's BTF. A kernel that refuses it costs only the
+    /// BTF-dependent extras (func/line info, map key/value types): warn and go on.
+    fn load_btf(&self, spec: &ObjectSpec) -> Option<OwnedFd> {
+        let btf = spec.btf.as_ref()?;
+        match sys::bpf::btf_load(btf.raw(), None, 0) {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                let mut log = vec![0u8; 1 << 20];
+                let detail = match sys::bpf::btf_load(btf.raw(), Some(&mut log), 1) {
+                    Ok(_) => String::new(),
+                    Err(_) => VerifierLog::from_buf(&log, None).tail(5),
+                };
+                log::warn!(
+                    "object '{}': the kernel refused its BTF ({e}); loading without it. {detail}",
+                    spec.name
+                );
+                None
+            }
+        }
+    }
+
+    fn create_map(
+        &self,
+        spec: &ObjectSpec,
+        m: &MapSpec,
+        btf_fd: Option<&OwnedFd>,
+    ) -> Result<Map, LoadError> {
+        let name_bytes = sys::bpf::obj_name(&kernel_map_name(&spec.name, m));
+        let len = name_bytes
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(name_bytes.len());
+        let kernel_name = String::from_utf8_lossy(&name_bytes[..len]).into_owned();
+        let mut def = MapDef {
+            map_type: MapType(m.map_type),
+            key_size: m.key_size,
+            value_size: m.value_size,
+            max_entries: m.max_entries,
+            map_flags: m.map_flags,
+        };
+        if def.map_type == MapType::PERF_EVENT_ARRAY && def.max_entries == 0 {
+            def.max_entries = sys::possible_cpus().unwrap_or(1);
+        }
+        let pin_path = (m.pinning == Pinning::ByName).then(|| self.pin_root.join(&m.name));
+        if let Some(path) = &pin_path {
+            if path.exists() {
+                return reuse_pinned(m, def, path);
+            }
+        }
+        let mut attr = sys::bpf::MapCreateAttr {
+            map_type: def.map_type.0,
+            key_size: def.key_size,
+            value_size: def.value_size,
+            max_entries: def.max_entries,
+            map_flags: def.map_flags,
+            numa_node: m.numa_node,
+            map_name: name_bytes,
+            map_extra: m.map_extra,
+            ..Default::default()
+        };
+        if let (Some(fd), true) = (btf_fd, m.btf_value_type_id != 0) {
+            attr.btf_fd = Some(fd.as_fd());
+            attr.btf_key_type_id = m.btf_key_type_id;
+            attr.btf_value_type_id = m.btf_value_type_id;
+        }
+        let fd = create_with_fallbacks(&mut attr, &m.name)?;
+        let fd = MapFd::new(fd).map_err(|source| LoadError::MapCreate {
+            map: m.name.clone(),
+            source,
+        })?;
+        let map = Map::new(
+            m.name.clone(),
+            kernel_name,
+            fd,
+            MapDef {
+                map_flags: attr.map_flags,
+                ..def
+            },
+        );
+        self.init_map(m, &map)?;
+        let mut map = map;
+        if let Some(path) = pin_path {
+            map.pin(&path).map_err(|e| LoadError::MapPin {
+                map: m.name.clone(),
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(map)
+    }
+
+    /// Writes initial values of global data and freezes `.rodata`.
+    fn init_map(&self, m: &MapSpec, map: &Map) -> Result<(), LoadError> {
+        let MapKind::GlobalData(kind) = m.kind else {
+            return Ok(());
+        };
+        let err = |source| LoadError::MapInit {
+            map: m.name.clone(),
+            source,
+        };
+        if !m.data.is_empty() {
+            let mut value = m.data.clone();
+            value.resize(m.value_size as usize, 0);
+            sys::bpf::map_update_elem(&map.access(), &0u32.to_ne_bytes(), &value, 0)
+                .map_err(err)?;
+        }
+        if kind == GlobalKind::Rodata || kind == GlobalKind::Kconfig {
+            sys::bpf::map_freeze(map.fd()).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    fn load_program(
+        &self,
+        spec: &ObjectSpec,
+        p: &ProgramSpec,
+        maps: &[Map],
+        btf_fd: Option<&OwnedFd>,
+    ) -> Result<Program, LoadError> {
+        if !p.core_relos.is_empty() {
+            return Err(LoadError::Unsupported {
+                program: p.name.clone(),
+                what: format!("CO-RE relocation ({} records)", p.core_relos.len()),
+            });
+        }
+        if let Some(e) = p.extern_relocs.first() {
+            return Err(LoadError::Unsupported {
+                program: p.name.clone(),
+                what: format!("extern '{}'", e.symbol),
+            });
+        }
+        let insns = apply_map_relocs(p, maps)?;
+        let license = CString::new(spec.license.as_str()).map_err(|_| LoadError::BadString {
+            program: p.name.clone(),
+            what: "license",
+        })?;
+        let (func_info, line_info) = match btf_fd {
+            Some(_) => (encode_func_info(p), encode_line_info(p)),
+            None => (Vec::new(), Vec::new()),
+        };
+        let mut attr = sys::bpf::ProgLoadAttr {
+            prog_type: p.kind.prog_type(),
+            expected_attach_type: p.kind.expected_attach_type(),
+            insns: &insns,
+            license: &license,
+            kern_version: spec.kernel_version.unwrap_or(0),
+            prog_name: sys::bpf::obj_name(&p.name),
+            prog_btf_fd: btf_fd.map(|f| f.as_fd()),
+            func_info: &func_info,
+            func_info_rec_size: if func_info.is_empty() {
+                0
+            } else {
+                crate::btf::ext::FUNC_INFO_REC_SIZE
+            },
+            line_info: &line_info,
+            line_info_rec_size: if line_info.is_empty() {
+                0
+            } else {
+                crate::btf::ext::LINE_INFO_REC_SIZE
+            },
+            ..Default::default()
+        };
+        let fd = match sys::bpf::prog_load(&mut attr) {
+            Ok(fd) => fd,
+            Err(first) => self.load_with_log(&mut attr, &p.name, first)?,
+        };
+        Ok(Program::new(
+            p.name.clone(),
+            p.section.clone(),
+            p.kind.clone(),
+            fd,
+        ))
+    }
+
+    /// Retries a failed load with verifier logging, growing the buffer on `ENOSPC`.
+    fn load_with_log(
+        &self,
+        attr: &mut sys::bpf::ProgLoadAttr<'_>,
+        program: &str,
+        first: SysError,
+    ) -> Result<OwnedFd, LoadError> {
+        let mut size = 256 << 10;
+        loop {
+            let mut buf = vec![0u8; size];
+            match sys::bpf::prog_load_with_log(attr, &mut buf, sys::bpf::log_level::LEVEL1) {
+                // A load with a log can succeed where the one without failed only if the
+                // first failure was transient; take the program.
+                Ok(fd) => return Ok(fd),
+                Err(e) if e.errno() == libc::ENOSPC && size < self.max_log_size => {
+                    size = (size * 4).min(self.max_log_size);
+                }
+                Err(e) => {
+                    let log = VerifierLog::from_buf(&buf, Some(attr.log_len));
+                    // A failure with an empty log isn't the verifier's; report the first error.
+                    let source = if log.is_empty() { first } else { e };
+                    return Err(LoadError::Verifier {
+                        program: program.to_string(),
+                        source,
+                        log,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Creates a map, retrying as libbpf does when the kernel refuses an optional part:
+/// BTF key/value types, then `BPF_F_MMAPABLE`; on `EPERM` raises `RLIMIT_MEMLOCK` once
+/// (kernels before 5.11 charge map memory to it).
+fn create_with_fallbacks(
+    attr: &mut sys::bpf::MapCreateAttr<'_>,
+    name: &str,
+) -> Result<OwnedFd, LoadError> {
+    let mut bumped = false;
+    loop {
+        match sys::bpf::map_create(attr) {
+            Ok(fd) => return Ok(fd),
+            Err(e) if e.errno() == libc::EPERM && !bumped => {
+                bumped = true;
+                if sys::bump_memlock_rlimit().is_err() {
+                    return Err(LoadError::MapCreate {
+                        map: name.to_string(),
+                        source: e,
+                    });
+                }
+            }
+            Err(e) if attr.btf_value_type_id != 0 || attr.btf_key_type_id != 0 => {
+                log::warn!(
+                    "map '{name}': kernel refused BTF key/value types ({e}); creating without them"
+                );
+                attr.btf_fd = None;
+                attr.btf_key_type_id = 0;
+                attr.btf_value_type_id = 0;
+            }
+            Err(e)
+                if attr.map_flags & sys::bpf::map_flags::MMAPABLE != 0
+                    && e.errno() == libc::EINVAL =>
+            {
+                log::debug!("map '{name}': kernel refused BPF_F_MMAPABLE; creating without it");
+                attr.map_flags &= !sys::bpf::map_flags::MMAPABLE;
+            }
+            Err(e) => {
+                return Err(LoadError::MapCreate {
+                    map: name.to_string(),
+                    source: e,
+                })
+            }
+        }
+    }
+}
+
+fn reuse_pinned(m: &MapSpec, def: MapDef, path: &Path) -> Result<Map, LoadError> {
+    let pinned = Map::from_pin(path).map_err(|e| LoadError::MapPin {
+        map: m.name.clone(),
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let p = pinned.def();
+    let checks = [
+        ("type", p.map_type.0, def.map_type.0),
+        ("key_size", p.key_size, def.key_size),
+        ("value_size", p.value_size, def.value_size),
+        ("max_entries", p.max_entries, def.max_entries),
+        ("map_flags", p.map_flags, def.map_flags),
+    ];
+    if let Some((what, got, want)) = checks.iter().find(|(_, a, b)| a != b) {
+        return Err(LoadError::PinMismatch {
+            map: m.name.clone(),
+            path: path.to_path_buf(),
+            what: format!("{what} is {got} there, {want} in the object"),
+        });
+    }
+    log::debug!("map '{}': reusing pin {}", m.name, path.display());
+    Ok(pinned)
+}
+
+/// The kernel-visible name: the C name for declared maps, `<object prefix><section>` for
+/// global data (libbpf's scheme, so tools see the same names), at most 15 bytes.
+fn kernel_map_name(object: &str, m: &MapSpec) -> String {
+    match m.kind {
+        MapKind::GlobalData(_) => {
+            let room = 15usize.saturating_sub(m.name.len().min(15));
+            let prefix: String = object.chars().take(room).collect();
+            format!("{prefix}{}", m.name)
+        }
+        _ => m.name.clone(),
+    }
+}
+
+/// Sets a global variable's bytes in the right global-data map, by the object's BTF.
+fn set_global(
+    spec: &ObjectSpec,
+    maps: &mut [MapSpec],
+    name: &str,
+    value: &[u8],
+) -> Result<(), LoadError> {
+    let btf = spec.btf.as_ref().ok_or_else(|| LoadError::NoSuchGlobal {
+        name: name.to_string(),
+        reason: "the object has no BTF".into(),
+    })?;
+    for m in maps.iter_mut() {
+        if !matches!(m.kind, MapKind::GlobalData(_)) || m.btf_value_type_id == 0 {
+            continue;
+        }
+        let sec = btf.type_by_id(m.btf_value_type_id)?;
+        for v in sec.datasec_vars() {
+            if btf.type_name(v.type_id)? != name {
+                continue;
+            }
+            if value.len() != v.size as usize {
+                return Err(LoadError::NoSuchGlobal {
+                    name: name.to_string(),
+                    reason: format!("it is {} bytes, the value given is {}", v.size, value.len()),
+                });
+            }
+            let end = v.offset as usize + value.len();
+            if m.data.len() < end {
+                m.data.resize((m.value_size as usize).max(end), 0);
+            }
+            m.data[v.offset as usize..end].copy_from_slice(value);
+            return Ok(());
+        }
+    }
+    Err(LoadError::NoSuchGlobal {
+        name: name.to_string(),
+        reason: "no global variable has that name".into(),
+    })
+}
+
+/// Copies the program's instructions and fills every map reference with the map's fd.
+fn apply_map_relocs(p: &ProgramSpec, maps: &[Map]) -> Result<Vec<Insn>, LoadError> {
+    let mut insns = p.insns.clone();
+    for r in &p.map_relocs {
+        let bad = |reason: String| LoadError::Relocation {
+            program: p.name.clone(),
+            insn: r.insn,
+            reason,
+        };
+        let map = maps
+            .get(r.map)
+            .ok_or_else(|| bad(format!("map index {} out of range", r.map)))?;
+        if r.insn + 1 >= insns.len() || !insns[r.insn].is_ld_imm64() {
+            return Err(bad(format!(
+                "map '{}' reference is not on an ld_imm64",
+                map.name()
+            )));
+        }
+        let fd: RawFd = map.fd().as_raw_fd();
+        let (src, next_imm) = match r.kind {
+            MapRelocKind::Fd => (pseudo::MAP_FD, 0),
+            MapRelocKind::Value { offset } => {
+                if offset >= map.def().value_size {
+                    return Err(bad(format!(
+                        "offset {offset} is past the end of map '{}' ({} bytes)",
+                        map.name(),
+                        map.def().value_size
+                    )));
+                }
+                (pseudo::MAP_VALUE, offset as i32)
+            }
+        };
+        insns[r.insn].set_src(src);
+        insns[r.insn].imm = fd;
+        insns[r.insn + 1].imm = next_imm;
+    }
+    Ok(insns)
+}
+
+fn encode_func_info(p: &ProgramSpec) -> Vec<u8> {
+    p.func_info
+        .iter()
+        .flat_map(|f| [f.insn_off, f.type_id])
+        .flat_map(u32::to_le_bytes)
+        .collect()
+}
+
+fn encode_line_info(p: &ProgramSpec) -> Vec<u8> {
+    p.line_info
+        .iter()
+        .flat_map(|l| [l.insn_off, l.file_name_off, l.line_off, l.line_col])
+        .flat_map(u32::to_le_bytes)
+        .collect()
+}
+
+/// A loaded object: its maps and programs, owning their fds.
+#[derive(Debug)]
+pub struct Object {
+    name: String,
+    btf_fd: Option<OwnedFd>,
+    maps: Vec<Map>,
+    programs: Vec<Program>,
+}
+
+impl Object {
+    /// The object's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The loaded object BTF, if the kernel took it.
+    pub fn btf_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.btf_fd.as_ref().map(|f| f.as_fd())
+    }
+
+    /// Every map, in object order.
+    pub fn maps(&self) -> &[Map] {
+        &self.maps
+    }
+
+    /// The map named `name` (C name, or `.rodata`/`.bss`/`.data` for global data).
+    pub fn map(&self, name: &str) -> Option<&Map> {
+        self.maps.iter().find(|m| m.name() == name)
+    }
+
+    /// The map named `name`, mutable (to pin it).
+    pub fn map_mut(&mut self, name: &str) -> Option<&mut Map> {
+        self.maps.iter_mut().find(|m| m.name() == name)
+    }
+
+    /// Every map, mutable (to pin them).
+    pub fn maps_mut(&mut self) -> &mut [Map] {
+        &mut self.maps
+    }
+
+    /// Every loaded program, in object order.
+    pub fn programs(&self) -> &[Program] {
+        &self.programs
+    }
+
+    /// The program named `name`.
+    pub fn program(&self, name: &str) -> Option<&Program> {
+        self.programs.iter().find(|p| p.name() == name)
+    }
+
+    /// Attaches every program whose section names its target; returns their links.
+    /// Either all attach or none stay attached.
+    pub fn attach_all(&self) -> Result<Vec<crate::link::Link>, crate::program::ProgramError> {
+        self.programs
+            .iter()
+            .filter(|p| p.can_auto_attach())
+            .map(|p| p.attach())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,164 @@
+//! Loader fallbacks, driven by errno values injected at the `sys` chokepoint; the calls
+//! not answered by the hook reach the running kernel (these tests need root).
+
+use std::io;
+use std::path::Path;
+
+use super::*;
+use crate::sys::{bpf::BpfCmd, with_syscall_override, Syscall};
+
+fn spec(name: &str) -> ObjectSpec {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("bpf-progs")
+        .join(name);
+    ObjectSpec::from_file(&path).expect("parsing a committed object")
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    b.get(off..off + 4)
+        .map_or(0, |s| u32::from_ne_bytes(s.try_into().unwrap()))
+}
+
+/// `bpf_attr.btf_value_type_id` of `BPF_MAP_CREATE`.
+const MAP_CREATE_BTF_VALUE_TYPE_ID: usize = 56;
+/// `bpf_attr.log_level` of `BPF_PROG_LOAD`.
+const PROG_LOAD_LOG_LEVEL: usize = 24;
+
+#[test]
+fn map_create_retries_without_btf_when_refused() {
+    let spec = spec("hello.bpf.o");
+    let mut refused = 0;
+    let obj = with_syscall_override(
+        |call| match call {
+            Syscall::Bpf {
+                cmd: BpfCmd::MapCreate,
+                attr,
+            } if u32_at(attr, MAP_CREATE_BTF_VALUE_TYPE_ID) != 0 => {
+                refused += 1;
+                Some(Err(io::Error::from_raw_os_error(libc::EINVAL)))
+            }
+            _ => None,
+        },
+        || Loader::new().load(&spec),
+    )
+    .expect("load falls back to maps without BTF types");
+    assert!(refused > 0, "no map was created with BTF types to refuse");
+    let counts = obj.map("counts").unwrap();
+    assert_eq!(counts.info().unwrap().btf_value_type_id, 0);
+    assert_eq!(counts.def().value_size, 8);
+}
+
+#[test]
+fn verifier_log_buffer_grows_on_enospc() {
+    let spec = spec("bad_deref.bpf.o");
+    let mut logged_loads = 0;
+    let err = with_syscall_override(
+        |call| match call {
+            Syscall::Bpf {
+                cmd: BpfCmd::ProgLoad,
+                attr,
+            } if u32_at(attr, PROG_LOAD_LOG_LEVEL) != 0 => {
+                logged_loads += 1;
+                // Pretend the first two log buffers were too small.
+                (logged_loads <= 2).then(|| Err(io::Error::from_raw_os_error(libc::ENOSPC)))
+            }
+            _ => None,
+        },
+        || Loader::new().load(&spec),
+    )
+    .expect_err("bad_deref must be rejected");
+    assert_eq!(
+        logged_loads, 3,
+        "expected two ENOSPC retries, then the real load"
+    );
+    match err {
+        LoadError::Verifier { log, source, .. } => {
+            assert!(log.full().contains("invalid mem access"), "{log}");
+            assert_eq!(source.errno(), libc::EACCES);
+        }
+        other => panic!("expected a verifier error, got {other}"),
+    }
+}
+
+#[test]
+fn map_create_eperm_is_a_typed_error_naming_the_map() {
+    let spec = spec("hello.bpf.o");
+    let err = with_syscall_override(
+        |call| match call {
+            Syscall::Bpf {
+                cmd: BpfCmd::MapCreate,
+                ..
+            } => Some(Err(io::Error::from_raw_os_error(libc::EPERM))),
+            _ => None,
+        },
+        || Loader::new().load(&spec),
+    )
+    .expect_err("map creation refused");
+    match &err {
+        LoadError::MapCreate { map, source } => {
+            assert_eq!(map, &spec.maps[0].name);
+            assert_eq!(source.errno(), libc::EPERM);
+        }
+        other => panic!("expected MapCreate, got {other}"),
+    }
+    assert!(err.to_string().contains(&spec.maps[0].name));
+}
+
+#[test]
+fn refused_object_btf_is_a_warning_not_a_failure() {
+    let spec = spec("hello.bpf.o");
+    let obj = with_syscall_override(
+        |call| match call {
+            Syscall::Bpf {
+                cmd: BpfCmd::BtfLoad,
+                ..
+            } => Some(Err(io::Error::from_raw_os_error(libc::EINVAL))),
+            _ => None,
+        },
+        || Loader::new().load(&spec),
+    )
+    .expect("programs load without BTF");
+    assert!(obj.btf_fd().is_none());
+    let p = &obj.programs()[0];
+    assert!(p.info().unwrap().id > 0);
+    // Without BTF, no map carries BTF types.
+    assert_eq!(
+        obj.map("counts").unwrap().info().unwrap().btf_value_type_id,
+        0
+    );
+}
+
+#[test]
+fn a_global_variable_can_be_set_before_load() {
+    let spec = spec("hello.bpf.o");
+    let obj = Loader::new()
+        .global("target_tgid", &1234u32.to_ne_bytes())
+        .load(&spec)
+        .unwrap();
+    let rodata = obj.map(".rodata").unwrap();
+    let v = rodata.lookup(&0u32.to_ne_bytes(), 0).unwrap().unwrap();
+    assert_eq!(&v[..4], &1234u32.to_ne_bytes());
+    // .rodata is frozen: user space can no longer write it.
+    assert!(rodata.update(&0u32.to_ne_bytes(), &v, 0).is_err());
+    let wrong = Loader::new()
+        .global("target_tgid", &[1, 2])
+        .load(&spec)
+        .unwrap_err();
+    assert!(matches!(wrong, LoadError::NoSuchGlobal { .. }), "{wrong}");
+    let missing = Loader::new()
+        .global("no_such_var", &[0; 4])
+        .load(&spec)
+        .unwrap_err();
+    assert!(missing.to_string().contains("no_such_var"));
+}
+
+#[test]
+fn kernel_names_of_global_data_follow_libbpf() {
+    let spec = spec("hello.bpf.o");
+    let ro = spec.maps.iter().find(|m| m.name == ".rodata").unwrap();
+    assert_eq!(kernel_map_name("hello", ro), "hello.rodata");
+    assert_eq!(
+        kernel_map_name("hello_buffer_config", ro),
+        "hello_bu.rodata"
+    );
+}

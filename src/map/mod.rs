@@ -1,0 +1,556 @@
+//! Loaded maps: a generic [`Map`] handle owning the fd, and typed views
+//! ([`HashMap`], [`Array`]) that check key and value sizes once, at conversion.
+
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use crate::sys::{self, bpf::MapFd, Pod, SysError};
+
+/// Kernel map type numbers (`enum bpf_map_type`), as named values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapType(pub u32);
+
+impl MapType {
+    /// `BPF_MAP_TYPE_HASH`.
+    pub const HASH: MapType = MapType(1);
+    /// `BPF_MAP_TYPE_ARRAY`.
+    pub const ARRAY: MapType = MapType(2);
+    /// `BPF_MAP_TYPE_PROG_ARRAY`.
+    pub const PROG_ARRAY: MapType = MapType(3);
+    /// `BPF_MAP_TYPE_PERF_EVENT_ARRAY`.
+    pub const PERF_EVENT_ARRAY: MapType = MapType(4);
+    /// `BPF_MAP_TYPE_PERCPU_HASH`.
+    pub const PERCPU_HASH: MapType = MapType(5);
+    /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
+    pub const PERCPU_ARRAY: MapType = MapType(6);
+    /// `BPF_MAP_TYPE_LRU_HASH`.
+    pub const LRU_HASH: MapType = MapType(9);
+    /// `BPF_MAP_TYPE_LRU_PERCPU_HASH`.
+    pub const LRU_PERCPU_HASH: MapType = MapType(10);
+    /// `BPF_MAP_TYPE_RINGBUF`.
+    pub const RINGBUF: MapType = MapType(27);
+
+    /// The kernel's name for the type, as bpftool prints it.
+    pub fn name(self) -> &'static str {
+        const NAMES: [&str; 34] = [
+            "unspec",
+            "hash",
+            "array",
+            "prog_array",
+            "perf_event_array",
+            "percpu_hash",
+            "percpu_array",
+            "stack_trace",
+            "cgroup_array",
+            "lru_hash",
+            "lru_percpu_hash",
+            "lpm_trie",
+            "array_of_maps",
+            "hash_of_maps",
+            "devmap",
+            "sockmap",
+            "cpumap",
+            "xskmap",
+            "sockhash",
+            "cgroup_storage",
+            "reuseport_sockarray",
+            "percpu_cgroup_storage",
+            "queue",
+            "stack",
+            "sk_storage",
+            "devmap_hash",
+            "struct_ops",
+            "ringbuf",
+            "inode_storage",
+            "task_storage",
+            "bloom_filter",
+            "user_ringbuf",
+            "cgrp_storage",
+            "arena",
+        ];
+        NAMES.get(self.0 as usize).copied().unwrap_or("unknown")
+    }
+}
+
+/// Errors from map access.
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    /// A key or value of the wrong size for this map.
+    #[error("map '{map}': {what} is {got} bytes, the map's is {expected}")]
+    WrongSize {
+        /// Map name.
+        map: String,
+        /// "key" or "value".
+        what: &'static str,
+        /// Size given.
+        got: usize,
+        /// Size the map has.
+        expected: u32,
+    },
+    /// A typed view of a map of another type.
+    #[error("map '{map}' is a {found} map, not {expected}")]
+    WrongType {
+        /// Map name.
+        map: String,
+        /// The map's type.
+        found: &'static str,
+        /// What was wanted.
+        expected: &'static str,
+    },
+    /// An array index past `max_entries`.
+    #[error("map '{map}': index {index} is out of bounds (max_entries {max_entries})")]
+    OutOfBounds {
+        /// Map name.
+        map: String,
+        /// Index given.
+        index: u32,
+        /// Map size.
+        max_entries: u32,
+    },
+    /// bpffs refuses file names with a dot.
+    #[error("cannot pin at {path}: bpffs refuses names containing '.' (use Map::pin_name)")]
+    BadPinName {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The path is not on a bpf filesystem.
+    #[error("{path} is not on a bpf filesystem; mount one with `mount -t bpf bpf /sys/fs/bpf`")]
+    NotBpffs {
+        /// The path checked.
+        path: PathBuf,
+    },
+    /// A syscall failed.
+    #[error("map '{map}': {source}")]
+    Sys {
+        /// Map name.
+        map: String,
+        /// The failure.
+        #[source]
+        source: SysError,
+    },
+}
+
+/// What a map is: type, sizes, flags. Kept so typed views can check sizes without a syscall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapDef {
+    /// Map type.
+    pub map_type: MapType,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Maximum number of entries.
+    pub max_entries: u32,
+    /// `BPF_F_*` flags.
+    pub map_flags: u32,
+}
+
+/// A loaded map. Owns its fd; dropping it releases the map (the kernel frees it when no
+/// program or pin holds it either).
+#[derive(Debug)]
+pub struct Map {
+    name: String,
+    kernel_name: String,
+    fd: MapFd,
+    def: MapDef,
+    pinned: Option<PathBuf>,
+}
+
+impl Map {
+    /// Wraps an fd the loader created.
+    pub(crate) fn new(name: String, kernel_name: String, fd: MapFd, def: MapDef) -> Map {
+        Map {
+            name,
+            kernel_name,
+            fd,
+            def,
+            pinned: None,
+        }
+    }
+
+    /// Opens a map pinned at `path`, reading its definition from the kernel.
+    pub fn from_pin(path: impl AsRef<Path>) -> Result<Map, MapError> {
+        let path = path.as_ref();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let sys_err = |source| MapError::Sys {
+            map: name.clone(),
+            source,
+        };
+        let fd = sys::bpf::obj_get(path, 0).map_err(sys_err)?;
+        let fd = MapFd::new(fd).map_err(sys_err)?;
+        let info = *fd.info();
+        let def = MapDef {
+            map_type: MapType(info.type_),
+            key_size: info.key_size,
+            value_size: info.value_size,
+            max_entries: info.max_entries,
+            map_flags: info.map_flags,
+        };
+        let kernel_name = info.name();
+        let mut map = Map::new(name, kernel_name, fd, def);
+        map.pinned = Some(path.to_path_buf());
+        Ok(map)
+    }
+
+    fn sys_err(&self) -> impl FnOnce(SysError) -> MapError + '_ {
+        move |source| MapError::Sys {
+            map: self.name.clone(),
+            source,
+        }
+    }
+
+    /// The map's name in the object (`counts`, `.rodata`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name the kernel knows the map by (`hello.rodata` for global data).
+    pub fn kernel_name(&self) -> &str {
+        &self.kernel_name
+    }
+
+    /// A file name bpffs accepts for this map: the kernel name with `.` replaced by `_`
+    /// (`hello_rodata`), as libbpf names pins of global data maps.
+    pub fn pin_name(&self) -> String {
+        self.kernel_name.replace('.', "_")
+    }
+
+    /// The map's definition.
+    pub fn def(&self) -> &MapDef {
+        &self.def
+    }
+
+    /// The map type.
+    pub fn map_type(&self) -> MapType {
+        self.def.map_type
+    }
+
+    /// The map's fd.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Checked element access for `sys` calls.
+    pub(crate) fn access(&self) -> sys::bpf::MapAccess<'_> {
+        self.fd.access()
+    }
+
+    /// Where the map is pinned, if this handle pinned or opened it by pin.
+    pub fn pin_path(&self) -> Option<&Path> {
+        self.pinned.as_deref()
+    }
+
+    /// The kernel's view of the map (id, name, sizes).
+    pub fn info(&self) -> Result<sys::bpf::MapInfo, MapError> {
+        sys::bpf::map_info(self.fd()).map_err(self.sys_err())
+    }
+
+    /// Pins the map at `path`, which must be on a bpf filesystem.
+    pub fn pin(&mut self, path: impl AsRef<Path>) -> Result<(), MapError> {
+        let path = path.as_ref();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains('.'))
+        {
+            return Err(MapError::BadPinName {
+                path: path.to_path_buf(),
+            });
+        }
+        check_bpffs(path)?;
+        sys::bpf::obj_pin(self.fd(), path).map_err(self.sys_err())?;
+        self.pinned = Some(path.to_path_buf());
+        Ok(())
+    }
+
+    /// Removes the pin this handle made or was opened from.
+    pub fn unpin(&mut self) -> std::io::Result<()> {
+        if let Some(p) = self.pinned.take() {
+            std::fs::remove_file(p)?;
+        }
+        Ok(())
+    }
+
+    fn check(&self, what: &'static str, got: usize, expected: u32) -> Result<(), MapError> {
+        if got == expected as usize {
+            Ok(())
+        } else {
+            Err(MapError::WrongSize {
+                map: self.name.clone(),
+                what,
+                got,
+                expected,
+            })
+        }
+    }
+
+    /// Looks up `key`; `None` when absent.
+    pub fn lookup(&self, key: &[u8], flags: u64) -> Result<Option<Vec<u8>>, MapError> {
+        self.check("key", key.len(), self.def.key_size)?;
+        let access = self.fd.access();
+        let mut value = vec![0u8; access.value_buf_size()];
+        let found =
+            sys::bpf::map_lookup_elem(&access, key, &mut value, flags).map_err(self.sys_err())?;
+        Ok(found.then_some(value))
+    }
+
+    /// Inserts or updates `key` (flags: [`update::ANY`], [`update::NOEXIST`], [`update::EXIST`]).
+    pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.check("key", key.len(), self.def.key_size)?;
+        let access = self.fd.access();
+        if value.len() != access.value_buf_size() {
+            self.check("value", value.len(), access.value_buf_size() as u32)?;
+        }
+        sys::bpf::map_update_elem(&access, key, value, flags).map_err(self.sys_err())
+    }
+
+    /// Deletes `key`; false when it was absent.
+    pub fn delete(&self, key: &[u8]) -> Result<bool, MapError> {
+        self.check("key", key.len(), self.def.key_size)?;
+        sys::bpf::map_delete_elem(&self.fd.access(), key).map_err(self.sys_err())
+    }
+
+    /// Iterates over the keys (`BPF_MAP_GET_NEXT_KEY`). Concurrent deletes may restart it,
+    /// as with every user of that command.
+    pub fn keys(&self) -> Keys<'_> {
+        Keys {
+            map: self,
+            prev: None,
+            done: false,
+        }
+    }
+
+    /// Reads up to all entries with `BPF_MAP_LOOKUP_BATCH`, `batch` entries per syscall;
+    /// returns keys and values concatenated.
+    pub fn lookup_batch(&self, batch: u32) -> Result<(Vec<u8>, Vec<u8>), MapError> {
+        let access = self.fd.access();
+        let (ks, vs) = (access.key_size(), access.value_buf_size());
+        let batch = batch.max(1);
+        let mut keys = Vec::new();
+        let mut values = Vec::new();
+        let mut kbuf = vec![0u8; ks * batch as usize];
+        let mut vbuf = vec![0u8; vs * batch as usize];
+        // The kernel's opaque batch cursor is a key-sized token for hash maps.
+        let mut cursor = vec![0u8; access.batch_cursor_size()];
+        let mut out_cursor = vec![0u8; access.batch_cursor_size()];
+        let mut first = true;
+        loop {
+            let mut count = batch;
+            let more = sys::bpf::map_lookup_batch(
+                &access,
+                if first { None } else { Some(&cursor) },
+                &mut out_cursor,
+                &mut kbuf,
+                &mut vbuf,
+                &mut count,
+                0,
+                0,
+            )
+            .map_err(self.sys_err())?;
+            let n = count.min(batch) as usize;
+            keys.extend_from_slice(&kbuf[..n * ks]);
+            values.extend_from_slice(&vbuf[..n * vs]);
+            if !more {
+                return Ok((keys, values));
+            }
+            cursor.copy_from_slice(&out_cursor);
+            first = false;
+        }
+    }
+}
+
+/// Flags for [`Map::update`].
+pub mod update {
+    /// Create or update.
+    pub const ANY: u64 = 0;
+    /// Create only.
+    pub const NOEXIST: u64 = 1;
+    /// Update only.
+    pub const EXIST: u64 = 2;
+}
+
+/// Iterator over a map's keys.
+pub struct Keys<'a> {
+    map: &'a Map,
+    prev: Option<Vec<u8>>,
+    done: bool,
+}
+
+impl Iterator for Keys<'_> {
+    type Item = Result<Vec<u8>, MapError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut next = vec![0u8; self.map.def.key_size as usize];
+        match sys::bpf::map_get_next_key(&self.map.fd.access(), self.prev.as_deref(), &mut next) {
+            Ok(true) => {
+                self.prev = Some(next.clone());
+                Some(Ok(next))
+            }
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(self.map.sys_err()(e)))
+            }
+        }
+    }
+}
+
+/// A hash map with typed keys and values, sizes checked once.
+pub struct HashMap<'a, K: Pod, V: Pod> {
+    map: &'a Map,
+    _t: PhantomData<(K, V)>,
+}
+
+impl<'a, K: Pod, V: Pod> TryFrom<&'a Map> for HashMap<'a, K, V> {
+    type Error = MapError;
+
+    fn try_from(map: &'a Map) -> Result<Self, MapError> {
+        let t = map.map_type();
+        if ![MapType::HASH, MapType::LRU_HASH].contains(&t) {
+            return Err(MapError::WrongType {
+                map: map.name.clone(),
+                found: t.name(),
+                expected: "hash or lru_hash",
+            });
+        }
+        map.check("key", std::mem::size_of::<K>(), map.def.key_size)?;
+        map.check("value", std::mem::size_of::<V>(), map.def.value_size)?;
+        Ok(HashMap {
+            map,
+            _t: PhantomData,
+        })
+    }
+}
+
+impl<K: Pod, V: Pod> HashMap<'_, K, V> {
+    /// The value for `key`, if present.
+    pub fn get(&self, key: &K) -> Result<Option<V>, MapError> {
+        let mut v = V::zeroed();
+        let found =
+            sys::bpf::map_lookup_elem(&self.map.fd.access(), key.as_bytes(), v.as_bytes_mut(), 0)
+                .map_err(self.map.sys_err())?;
+        Ok(found.then_some(v))
+    }
+
+    /// Inserts or updates `key` with `flags` from [`update`].
+    pub fn insert(&self, key: &K, value: &V, flags: u64) -> Result<(), MapError> {
+        sys::bpf::map_update_elem(
+            &self.map.fd.access(),
+            key.as_bytes(),
+            value.as_bytes(),
+            flags,
+        )
+        .map_err(self.map.sys_err())
+    }
+
+    /// Removes `key`; false when absent.
+    pub fn remove(&self, key: &K) -> Result<bool, MapError> {
+        sys::bpf::map_delete_elem(&self.map.fd.access(), key.as_bytes()).map_err(self.map.sys_err())
+    }
+
+    /// All keys.
+    pub fn keys(&self) -> impl Iterator<Item = Result<K, MapError>> + '_ {
+        self.map
+            .keys()
+            .map(|k| k.map(|b| K::from_bytes(&b).unwrap_or_else(K::zeroed)))
+    }
+}
+
+/// An array map with typed values, sizes checked once.
+pub struct Array<'a, V: Pod> {
+    map: &'a Map,
+    _t: PhantomData<V>,
+}
+
+impl<'a, V: Pod> TryFrom<&'a Map> for Array<'a, V> {
+    type Error = MapError;
+
+    fn try_from(map: &'a Map) -> Result<Self, MapError> {
+        if map.map_type() != MapType::ARRAY {
+            return Err(MapError::WrongType {
+                map: map.name.clone(),
+                found: map.map_type().name(),
+                expected: "array",
+            });
+        }
+        map.check("value", std::mem::size_of::<V>(), map.def.value_size)?;
+        Ok(Array {
+            map,
+            _t: PhantomData,
+        })
+    }
+}
+
+impl<V: Pod> Array<'_, V> {
+    fn bound(&self, index: u32) -> Result<(), MapError> {
+        if index < self.map.def.max_entries {
+            Ok(())
+        } else {
+            Err(MapError::OutOfBounds {
+                map: self.map.name.clone(),
+                index,
+                max_entries: self.map.def.max_entries,
+            })
+        }
+    }
+
+    /// The value at `index`.
+    pub fn get(&self, index: u32) -> Result<V, MapError> {
+        self.bound(index)?;
+        let mut v = V::zeroed();
+        sys::bpf::map_lookup_elem(
+            &self.map.fd.access(),
+            &index.to_ne_bytes(),
+            v.as_bytes_mut(),
+            0,
+        )
+        .map_err(self.map.sys_err())?;
+        Ok(v)
+    }
+
+    /// Sets the value at `index`.
+    pub fn set(&self, index: u32, value: &V) -> Result<(), MapError> {
+        self.bound(index)?;
+        sys::bpf::map_update_elem(
+            &self.map.fd.access(),
+            &index.to_ne_bytes(),
+            value.as_bytes(),
+            0,
+        )
+        .map_err(self.map.sys_err())
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> u32 {
+        self.map.def.max_entries
+    }
+
+    /// True for a zero-sized array.
+    pub fn is_empty(&self) -> bool {
+        self.map.def.max_entries == 0
+    }
+}
+
+/// Checks that `path`'s directory is on a bpf filesystem.
+pub(crate) fn check_bpffs(path: &Path) -> Result<(), MapError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if sys::is_bpffs(dir) {
+        Ok(())
+    } else {
+        Err(MapError::NotBpffs {
+            path: dir.to_path_buf(),
+        })
+    }
+}

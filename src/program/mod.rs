@@ -1,0 +1,288 @@
+//! Loaded programs and how they attach.
+//!
+//! A [`Program`] owns its fd. Typed views per kind ([`TracePoint`], [`RawTracePoint`])
+//! come from a `&Program` by `TryFrom` and offer `attach(..) -> Link`;
+//! [`Program::attach`] attaches from the section name alone, as libbpf's auto-attach.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use crate::link::Link;
+use crate::object::section::TracepointTarget;
+use crate::object::ProgramKind;
+use crate::sys::{self, SysError};
+
+pub mod tracefs;
+
+/// Errors from attaching or inspecting a program.
+#[derive(Debug, thiserror::Error)]
+pub enum ProgramError {
+    /// The program's kind doesn't match the typed view asked for.
+    #[error("program '{program}' (section '{section}') is not a {expected} program")]
+    WrongKind {
+        /// Program name.
+        program: String,
+        /// Its section.
+        section: String,
+        /// The kind wanted.
+        expected: &'static str,
+    },
+    /// The section doesn't say where to attach, so auto-attach can't.
+    #[error("program '{program}': section '{section}' does not name an attach target; attach it explicitly")]
+    NoAutoAttach {
+        /// Program name.
+        program: String,
+        /// Its section.
+        section: String,
+    },
+    /// The section's attach target can't be parsed.
+    #[error("program '{program}': {reason}")]
+    BadTarget {
+        /// Program name.
+        program: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// tracefs is missing or the event doesn't exist.
+    #[error(transparent)]
+    Tracefs(#[from] tracefs::TracefsError),
+    /// A syscall failed while attaching.
+    #[error("attaching program '{program}' to {target}: {source}")]
+    Attach {
+        /// Program name.
+        program: String,
+        /// The target in words.
+        target: String,
+        /// The failure.
+        #[source]
+        source: SysError,
+    },
+    /// A syscall failed.
+    #[error("program '{program}': {source}")]
+    Sys {
+        /// Program name.
+        program: String,
+        /// The failure.
+        #[source]
+        source: SysError,
+    },
+    /// The pin path is not on a bpf filesystem.
+    #[error("{path} is not on a bpf filesystem; mount one with `mount -t bpf bpf /sys/fs/bpf`")]
+    NotBpffs {
+        /// The directory checked.
+        path: PathBuf,
+    },
+}
+
+/// A loaded program. Dropping it closes the fd; the kernel frees the program once no
+/// link, pin or map holds it either.
+#[derive(Debug)]
+pub struct Program {
+    name: String,
+    section: String,
+    kind: ProgramKind,
+    fd: OwnedFd,
+}
+
+impl Program {
+    pub(crate) fn new(name: String, section: String, kind: ProgramKind, fd: OwnedFd) -> Program {
+        Program {
+            name,
+            section,
+            kind,
+            fd,
+        }
+    }
+
+    /// The program's function name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The section it came from (without a leading `?`).
+    pub fn section(&self) -> &str {
+        &self.section
+    }
+
+    /// What the section says the program is.
+    pub fn kind(&self) -> &ProgramKind {
+        &self.kind
+    }
+
+    /// The program fd.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    fn sys_err(&self) -> impl FnOnce(SysError) -> ProgramError + '_ {
+        move |source| ProgramError::Sys {
+            program: self.name.clone(),
+            source,
+        }
+    }
+
+    /// The kernel's view of the program: id, tag, instruction counts, verified instructions.
+    pub fn info(&self) -> Result<sys::bpf::ProgInfo, ProgramError> {
+        sys::bpf::prog_info(self.fd()).map_err(self.sys_err())
+    }
+
+    /// Pins the program at `path` on a bpf filesystem.
+    pub fn pin(&self, path: impl AsRef<Path>) -> Result<(), ProgramError> {
+        let path = path.as_ref();
+        crate::map::check_bpffs(path).map_err(|_| ProgramError::NotBpffs {
+            path: path.parent().unwrap_or(Path::new("/")).to_path_buf(),
+        })?;
+        sys::bpf::obj_pin(self.fd(), path).map_err(self.sys_err())
+    }
+
+    /// Attaches where the section name says (`tracepoint/CAT/NAME`, `raw_tp/NAME`, ...).
+    pub fn attach(&self) -> Result<Link, ProgramError> {
+        match &self.kind {
+            ProgramKind::Tracepoint { target: Some(t) } => {
+                let t = TracepointTarget::parse(t).map_err(|e| ProgramError::BadTarget {
+                    program: self.name.clone(),
+                    reason: e.to_string(),
+                })?;
+                TracePoint::try_from(self)?.attach(&t.category, &t.name)
+            }
+            ProgramKind::RawTracepoint {
+                target: Some(n), ..
+            } => RawTracePoint::try_from(self)?.attach(n),
+            _ => Err(ProgramError::NoAutoAttach {
+                program: self.name.clone(),
+                section: self.section.clone(),
+            }),
+        }
+    }
+
+    /// True when the section names an attach target that [`Program::attach`] can use.
+    pub fn can_auto_attach(&self) -> bool {
+        matches!(
+            &self.kind,
+            ProgramKind::Tracepoint { target: Some(_) }
+                | ProgramKind::RawTracepoint {
+                    target: Some(_),
+                    ..
+                }
+        )
+    }
+
+    /// Runs the program once with `BPF_PROG_TEST_RUN` on `data`; returns its return value.
+    pub fn test_run(&self, data: &[u8], repeat: u32) -> Result<u32, ProgramError> {
+        let r = sys::bpf::prog_test_run(self.fd(), data, None, None, None, repeat, 0)
+            .map_err(self.sys_err())?;
+        Ok(r.retval)
+    }
+
+    fn wrong_kind(&self, expected: &'static str) -> ProgramError {
+        ProgramError::WrongKind {
+            program: self.name.clone(),
+            section: self.section.clone(),
+            expected,
+        }
+    }
+}
+
+/// A tracepoint program (`SEC("tracepoint/CAT/NAME")` or `SEC("tp/CAT/NAME")`).
+#[derive(Debug, Clone, Copy)]
+pub struct TracePoint<'a> {
+    prog: &'a Program,
+}
+
+impl<'a> TryFrom<&'a Program> for TracePoint<'a> {
+    type Error = ProgramError;
+
+    fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
+        match prog.kind {
+            ProgramKind::Tracepoint { .. } => Ok(TracePoint { prog }),
+            _ => Err(prog.wrong_kind("tracepoint")),
+        }
+    }
+}
+
+impl TracePoint<'_> {
+    /// Attaches to tracepoint `category/name`: a perf event for the tracepoint, then a
+    /// perf link (`BPF_LINK_CREATE`), or `PERF_EVENT_IOC_SET_BPF` + enable on kernels
+    /// without perf links.
+    pub fn attach(&self, category: &str, name: &str) -> Result<Link, ProgramError> {
+        let id = tracefs::tracepoint_id(category, name)?;
+        let target = format!("tracepoint {category}/{name}");
+        let attr = sys::perf::PerfEventAttr::tracepoint(id);
+        let err = |source| ProgramError::Attach {
+            program: self.prog.name.clone(),
+            target: target.clone(),
+            source,
+        };
+        let perf = sys::perf::perf_event_open(&attr, -1, 0, None, 0).map_err(err)?;
+        attach_perf_event(self.prog, perf, None, target.clone())
+    }
+}
+
+/// Attaches `prog` to an open perf event: perf link first, ioctl fallback.
+pub(crate) fn attach_perf_event(
+    prog: &Program,
+    perf: OwnedFd,
+    cleanup: Option<crate::link::TracefsProbe>,
+    target: String,
+) -> Result<Link, ProgramError> {
+    let err = |source| ProgramError::Attach {
+        program: prog.name.clone(),
+        target: target.clone(),
+        source,
+    };
+    match sys::bpf::link_create(
+        prog.fd(),
+        sys::bpf::LinkTarget::Fd(perf.as_fd()),
+        sys::bpf::attach_type::PERF_EVENT,
+        0,
+        sys::bpf::LinkCreateExtra::PerfEvent { bpf_cookie: 0 },
+    ) {
+        Ok(link) => Ok(Link::from_perf_event(perf, Some(link), cleanup, target)),
+        Err(e) if [libc::EINVAL, libc::EOPNOTSUPP, libc::ENOTSUP].contains(&e.errno()) => {
+            log::debug!(
+                "perf link unavailable ({e}); attaching {target} with PERF_EVENT_IOC_SET_BPF"
+            );
+            sys::perf::perf_event_ioc_set_bpf(perf.as_fd(), prog.fd()).map_err(err)?;
+            sys::perf::perf_event_ioc_enable(perf.as_fd()).map_err(err)?;
+            Ok(Link::from_perf_event(perf, None, cleanup, target))
+        }
+        Err(e) => Err(err(e)),
+    }
+}
+
+/// A raw tracepoint program (`SEC("raw_tp/NAME")` or `SEC("raw_tracepoint/NAME")`).
+#[derive(Debug, Clone, Copy)]
+pub struct RawTracePoint<'a> {
+    prog: &'a Program,
+}
+
+impl<'a> TryFrom<&'a Program> for RawTracePoint<'a> {
+    type Error = ProgramError;
+
+    fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
+        match prog.kind {
+            ProgramKind::RawTracepoint { .. } => Ok(RawTracePoint { prog }),
+            _ => Err(prog.wrong_kind("raw tracepoint")),
+        }
+    }
+}
+
+impl RawTracePoint<'_> {
+    /// Attaches to raw tracepoint `name` (`BPF_RAW_TRACEPOINT_OPEN`).
+    pub fn attach(&self, name: &str) -> Result<Link, ProgramError> {
+        let target = format!("raw tracepoint {name}");
+        let cname = std::ffi::CString::new(name).map_err(|_| ProgramError::Attach {
+            program: self.prog.name.clone(),
+            target: target.clone(),
+            source: SysError::new("BPF_RAW_TRACEPOINT_OPEN", libc::EINVAL),
+        })?;
+        let fd = sys::bpf::raw_tracepoint_open(Some(&cname), self.prog.fd()).map_err(|source| {
+            ProgramError::Attach {
+                program: self.prog.name.clone(),
+                target: target.clone(),
+                source,
+            }
+        })?;
+        Ok(Link::from_link_fd(fd, target))
+    }
+}
