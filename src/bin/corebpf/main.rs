@@ -1,0 +1,180 @@
+//! `corebpf`: load, run and inspect eBPF objects, in the spirit of `bpftool`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+mod args;
+mod output;
+
+use args::{Command, LoadArgs, RunArgs};
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = match args::parse(&argv) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("corebpf: {msg}\n\n{}", args::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    output::init_logger(cmd.verbose());
+    let res = match cmd {
+        Command::Help => {
+            println!("{}", args::USAGE);
+            Ok(())
+        }
+        Command::Load(a) => load(&a),
+        Command::Run(a) => run(&a),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("corebpf: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Parses the object, naming the file in the error.
+fn open_object(path: &Path) -> Result<corebpf::ObjectSpec> {
+    corebpf::ObjectSpec::from_file(path).map_err(|e| format!("{}: {e}", path.display()).into())
+}
+
+fn load(a: &LoadArgs) -> Result<()> {
+    let spec = open_object(&a.object)?;
+    let mut obj = corebpf::Loader::new().load(&spec)?;
+    for p in obj.programs() {
+        println!("{}", output::program_line(p)?);
+    }
+    for m in obj.maps() {
+        println!("{}", output::map_line(m)?);
+    }
+    if let Some(dir) = &a.pin {
+        pin_all(&mut obj, dir)?;
+    }
+    Ok(())
+}
+
+/// Pins programs as DIR/<program> and maps as DIR/maps/<map> (global data maps under
+/// their kernel name with `.` as `_`, since bpffs refuses dots: `hello_rodata`).
+fn pin_all(obj: &mut corebpf::Object, dir: &Path) -> Result<()> {
+    ensure_bpffs(dir)?;
+    let maps_dir = dir.join("maps");
+    std::fs::create_dir_all(&maps_dir)
+        .map_err(|e| format!("creating {}: {e}", maps_dir.display()))?;
+    for p in obj.programs() {
+        let path = dir.join(p.name());
+        p.pin(&path)?;
+        println!("pinned program {} at {}", p.name(), path.display());
+    }
+    for m in obj.maps_mut() {
+        let file = if m.name().contains('.') {
+            m.pin_name()
+        } else {
+            m.name().to_string()
+        };
+        let path = maps_dir.join(file);
+        m.pin(&path)?;
+        println!("pinned map {} at {}", m.name(), path.display());
+    }
+    Ok(())
+}
+
+/// Makes sure `dir` (created if missing) is on a bpf filesystem, mounting one at
+/// /sys/fs/bpf when the path lies there and nothing is mounted yet.
+fn ensure_bpffs(dir: &Path) -> Result<()> {
+    let root = Path::new("/sys/fs/bpf");
+    if dir.starts_with(root) && !corebpf::sys::fs::is_bpffs(root) {
+        corebpf::sys::fs::mount_fs("bpf", root).map_err(|e| {
+            format!("bpffs is not mounted and mounting it at /sys/fs/bpf failed: {e}; run `mount -t bpf bpf /sys/fs/bpf`")
+        })?;
+        eprintln!("corebpf: mounted bpffs at /sys/fs/bpf");
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    if !corebpf::sys::fs::is_bpffs(dir) {
+        return Err(format!(
+            "{} is not on a bpf filesystem; pin under /sys/fs/bpf or mount one with `mount -t bpf bpf DIR`",
+            dir.display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Mounts tracefs at /sys/kernel/tracing when no tracefs is mounted, saying so.
+fn ensure_tracefs() -> Result<()> {
+    if corebpf::program::tracefs::tracefs_root().is_ok() {
+        return Ok(());
+    }
+    let target = PathBuf::from("/sys/kernel/tracing");
+    corebpf::sys::fs::mount_fs("tracefs", &target).map_err(|e| {
+        format!("tracefs is not mounted and mounting it failed: {e}; run `mount -t tracefs tracefs /sys/kernel/tracing`")
+    })?;
+    eprintln!("corebpf: mounted tracefs at /sys/kernel/tracing");
+    Ok(())
+}
+
+fn run(a: &RunArgs) -> Result<()> {
+    let spec = open_object(&a.object)?;
+    let decoder = output::EventDecoder::new(&spec, a.event_type.as_deref())?;
+    let obj = corebpf::Loader::new().load(&spec)?;
+    if obj.programs().iter().any(|p| p.can_auto_attach()) {
+        ensure_tracefs()?;
+    }
+    // Block SIGINT/SIGTERM before anything is attached, so Ctrl-C arrives as a readable
+    // signalfd and the drops below detach everything.
+    let signals = output::Signals::new()?;
+    let links = obj.attach_all()?;
+    for l in &links {
+        eprintln!("corebpf: attached {}", l.description());
+    }
+    let rings: Vec<&corebpf::Map> = obj
+        .maps()
+        .iter()
+        .filter(|m| m.map_type() == corebpf::map::MapType::RINGBUF)
+        .collect();
+    let stdout = std::io::stdout();
+    let mut builder = corebpf::RingBufferBuilder::new();
+    for m in &rings {
+        let decoder = &decoder;
+        let stdout = &stdout;
+        builder = builder.add(m, move |rec| {
+            use std::io::Write;
+            let line = decoder.decode(rec);
+            // A closed stdout (`| head`) ends the run.
+            if writeln!(stdout.lock(), "{line}").is_err() {
+                return 1;
+            }
+            0
+        });
+    }
+    let mut ring = builder.build()?;
+    let deadline = a.duration.map(|d| Instant::now() + d);
+    loop {
+        if signals.pending()? {
+            eprintln!("corebpf: interrupted; detaching");
+            break;
+        }
+        let wait = match deadline {
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    break;
+                }
+                (d - now).min(Duration::from_millis(100))
+            }
+            None => Duration::from_millis(100),
+        };
+        match ring.poll(Some(wait)) {
+            Ok(_) => {}
+            Err(corebpf::RingBufError::Stopped(_)) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    drop(ring);
+    drop(links);
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! Output: program/map lines, event decoding, logging, signals.
+
+use std::fmt::Write as _;
+
+use corebpf::btf::{Btf, Kind};
+use corebpf::{Map, ObjectSpec, Program};
+
+/// A logger printing `level: message` to stderr.
+struct StderrLogger {
+    level: log::LevelFilter,
+}
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= self.level
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            eprintln!(
+                "corebpf: {}: {}",
+                r.level().as_str().to_lowercase(),
+                r.args()
+            );
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Warnings by default; `-v` debug, `-vv` trace.
+pub fn init_logger(verbose: u8) {
+    let level = match verbose {
+        0 => log::LevelFilter::Warn,
+        1 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    };
+    if log::set_boxed_logger(Box::new(StderrLogger { level })).is_ok() {
+        log::set_max_level(level);
+    }
+}
+
+/// The kernel's name for a program type, as bpftool prints it.
+pub fn prog_type_name(t: u32) -> &'static str {
+    const NAMES: [&str; 33] = [
+        "unspec",
+        "socket_filter",
+        "kprobe",
+        "sched_cls",
+        "sched_act",
+        "tracepoint",
+        "xdp",
+        "perf_event",
+        "cgroup_skb",
+        "cgroup_sock",
+        "lwt_in",
+        "lwt_out",
+        "lwt_xmit",
+        "sock_ops",
+        "sk_skb",
+        "cgroup_device",
+        "sk_msg",
+        "raw_tracepoint",
+        "cgroup_sock_addr",
+        "lwt_seg6local",
+        "lirc_mode2",
+        "sk_reuseport",
+        "flow_dissector",
+        "cgroup_sysctl",
+        "raw_tracepoint_writable",
+        "cgroup_sockopt",
+        "tracing",
+        "struct_ops",
+        "ext",
+        "lsm",
+        "sk_lookup",
+        "syscall",
+        "netfilter",
+    ];
+    NAMES.get(t as usize).copied().unwrap_or("unknown")
+}
+
+/// `prog NAME type=T id=N insns=N verified=N`.
+pub fn program_line(p: &Program) -> Result<String, corebpf::ProgramError> {
+    let info = p.info()?;
+    Ok(format!(
+        "prog {} type={} id={} insns={} verified={}",
+        p.name(),
+        prog_type_name(info.type_),
+        info.id,
+        info.xlated_prog_len / 8,
+        info.verified_insns
+    ))
+}
+
+/// `map NAME type=T id=N key=K value=V max_entries=N`.
+pub fn map_line(m: &Map) -> Result<String, corebpf::MapError> {
+    let info = m.info()?;
+    Ok(format!(
+        "map {} type={} id={} key={} value={} max_entries={}",
+        m.name(),
+        m.map_type().name(),
+        info.id,
+        info.key_size,
+        info.value_size,
+        info.max_entries
+    ))
+}
+
+/// Decodes ring buffer records through a BTF struct, or as hex.
+pub struct EventDecoder {
+    btf: Option<Btf>,
+    type_id: Option<u32>,
+}
+
+impl EventDecoder {
+    /// Uses struct `name`, or `event` when not given; an explicit name that isn't there is
+    /// an error, a missing default means hex.
+    pub fn new(spec: &ObjectSpec, name: Option<&str>) -> Result<EventDecoder, String> {
+        let Some(btf) = &spec.btf else {
+            return match name {
+                Some(n) => Err(format!("--event-type {n}: the object has no BTF")),
+                None => Ok(EventDecoder {
+                    btf: None,
+                    type_id: None,
+                }),
+            };
+        };
+        let wanted = name.unwrap_or("event");
+        let id = btf
+            .find_by_name_kind(wanted, Kind::Struct)
+            .or_else(|| btf.find_by_name_kind(wanted, Kind::Union))
+            .or_else(|| btf.find_by_name_kind(wanted, Kind::Typedef));
+        if id.is_none() && name.is_some() {
+            return Err(format!("--event-type {wanted}: no struct, union or typedef of that name in the object's BTF"));
+        }
+        // Keep a private copy of the BTF so the decoder doesn't borrow the spec.
+        let btf = Btf::parse(btf.raw().to_vec()).map_err(|e| e.to_string())?;
+        Ok(EventDecoder {
+            btf: Some(btf),
+            type_id: id,
+        })
+    }
+
+    /// One line for one record.
+    pub fn decode(&self, rec: &[u8]) -> String {
+        if let (Some(btf), Some(id)) = (&self.btf, self.type_id) {
+            if let Ok(s) = corebpf::btf::format::format_value(btf, id, rec) {
+                return s;
+            }
+        }
+        let mut s = String::with_capacity(rec.len() * 2);
+        for b in rec {
+            let _ = write!(s, "{b:02x}");
+        }
+        s
+    }
+}
+
+/// SIGINT/SIGTERM delivered through a signalfd, so the run loop can notice them
+/// between polls and unwind normally (dropping links detaches).
+pub struct Signals {
+    fd: nix::sys::signalfd::SignalFd,
+}
+
+impl Signals {
+    /// Blocks the signals for this thread and opens the signalfd.
+    pub fn new() -> Result<Signals, nix::Error> {
+        use nix::sys::signal::{SigSet, Signal};
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGINT);
+        set.add(Signal::SIGTERM);
+        set.thread_block()?;
+        let fd = nix::sys::signalfd::SignalFd::with_flags(
+            &set,
+            nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
+        )?;
+        Ok(Signals { fd })
+    }
+
+    /// True once a signal arrived.
+    pub fn pending(&self) -> Result<bool, nix::Error> {
+        Ok(self.fd.read_signal()?.is_some())
+    }
+}
