@@ -1,0 +1,127 @@
+//! Shared setup for the kernel tests: mounts, object paths, fd census, event triggers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Once;
+use std::time::Duration;
+
+/// A committed object in bpf-progs/.
+pub fn prog(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("bpf-progs")
+        .join(name)
+}
+
+/// Mounts tracefs and bpffs when they are missing (tests run as root).
+pub fn setup() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let tracing = Path::new("/sys/kernel/tracing");
+        if !corebpf::sys::fs::is_tracefs(tracing) {
+            corebpf::sys::fs::mount_fs("tracefs", tracing)
+                .expect("mounting tracefs (tests need root)");
+        }
+        let bpffs = Path::new("/sys/fs/bpf");
+        if !corebpf::sys::fs::is_bpffs(bpffs) {
+            corebpf::sys::fs::mount_fs("bpf", bpffs).expect("mounting bpffs (tests need root)");
+        }
+    });
+}
+
+/// Counts this process's bpf objects and perf events by what /proc/self/fd links to.
+pub fn bpf_and_perf_fds() -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc/self/fd")
+        .expect("reading /proc/self/fd")
+        .flatten()
+    {
+        if let Ok(target) = std::fs::read_link(e.path()) {
+            let t = target.to_string_lossy().into_owned();
+            if t.contains("bpf") || t.contains("btf") || t.contains("perf_event") {
+                out.push(t);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs `/bin/true` as `uid` (None: as ourselves); returns its pid.
+pub fn exec_true(uid: Option<u32>) -> u32 {
+    let mut cmd = Command::new("/bin/true");
+    if let Some(u) = uid {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(u);
+    }
+    let mut child = cmd.spawn().expect("spawning /bin/true");
+    let pid = child.id();
+    child.wait().expect("waiting for /bin/true");
+    pid
+}
+
+/// Polls `ring` until `found` says yes, triggering events with `trigger` between
+/// polls; at most `rounds` rounds of 200 ms (a bound so a broken program fails the
+/// test instead of hanging it; no assertion is made on time).
+pub fn poll_until(
+    ring: &mut corebpf::RingBuffer<'_>,
+    rounds: usize,
+    mut trigger: impl FnMut(),
+    mut found: impl FnMut() -> bool,
+) -> bool {
+    for _ in 0..rounds {
+        trigger();
+        ring.poll(Some(Duration::from_millis(200)))
+            .expect("polling the ring buffer");
+        if found() {
+            return true;
+        }
+    }
+    false
+}
+
+/// Layout of hello.bpf.c's `struct event`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct HelloEvent {
+    pub pid: u32,
+    pub uid: u32,
+    pub comm: [u8; 16],
+    pub filename: [u8; 256],
+}
+
+/// Layout of hello_buffer_config.bpf.c's `struct event`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ConfigEvent {
+    pub pid: u32,
+    pub uid: u32,
+    pub comm: [u8; 16],
+    pub filename: [u8; 256],
+    pub message: [u8; 12],
+}
+
+/// The C string at the start of `b`.
+pub fn cstr(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+/// Reads a `T` from the front of a record, checking its length.
+pub fn read_record<T: Copy>(rec: &[u8]) -> Option<T> {
+    if rec.len() < std::mem::size_of::<T>() {
+        return None;
+    }
+    // The test-only structs above are plain integers and byte arrays.
+    let mut v = std::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: `rec` holds at least size_of::<T>() bytes and T is a repr(C) struct of
+    // integers and byte arrays, valid for every bit pattern.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            rec.as_ptr(),
+            v.as_mut_ptr() as *mut u8,
+            std::mem::size_of::<T>(),
+        );
+        Some(v.assume_init())
+    }
+}
