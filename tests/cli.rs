@@ -167,3 +167,49 @@ fn strace_shows_btf_then_maps_then_programs() {
     expected.extend(std::iter::repeat_n("BPF_PROG_LOAD", spec.programs.len()));
     assert_eq!(cmds, expected, "strace said:\n{text}");
 }
+
+#[test]
+fn run_with_an_unknown_event_type_names_it() {
+    setup();
+    let out = corebpf()
+        .arg("run")
+        .arg(prog("hello.bpf.o"))
+        .args(["--event-type", "no_such_struct", "--duration", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no_such_struct"), "{err}");
+}
+
+#[test]
+fn run_decodes_through_a_named_type_and_stops_on_sigint() {
+    setup();
+    let child = corebpf()
+        .arg("run")
+        .arg(prog("hello_buffer_config.bpf.o"))
+        .args(["--event-type", "event"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    // Exec until our event shows up in the output; the run has no duration, so only
+    // SIGINT ends it.
+    let mut pids = Vec::new();
+    for _ in 0..30 {
+        pids.push(exec_true(None));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {err}", out.status);
+    assert!(err.contains("interrupted; detaching"), "{err}");
+    let line = text
+        .lines()
+        .find(|l| pids.iter().any(|p| l.contains(&format!("pid={p} "))))
+        .unwrap_or_else(|| panic!("no event line for our execs in:\n{text}"));
+    assert!(line.contains(r#"message="Hello World""#), "{line}");
+}

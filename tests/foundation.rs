@@ -16,7 +16,11 @@ fn hello_reports_execs_and_counts_them() {
         .expect("loading hello");
     let counts: HashMap<u32, u64> = obj.map("counts").expect("counts map").try_into().unwrap();
     let before = counts.get(&0).unwrap().unwrap_or(0);
-    let _links = obj.attach_all().expect("attaching hello");
+    let links = obj.attach_all().expect("attaching hello");
+    assert!(
+        links.iter().all(|l| l.link_fd().is_some()),
+        "this kernel has perf links"
+    );
 
     let seen = RefCell::new(Vec::<HelloEvent>::new());
     let mut ring = RingBufferBuilder::new()
@@ -54,6 +58,17 @@ fn hello_reports_execs_and_counts_them() {
     // truncated by the kernel to 15 bytes, never empty.
     assert!(!cstr(&ev.comm).is_empty());
     let after = counts.get(&0).unwrap().expect("uid 0 counted");
+    // Dropping the links detaches: our execs no longer count.
+    drop(links);
+    let detached = counts.get(&0).unwrap().unwrap_or(0);
+    for _ in 0..3 {
+        exec_true(None);
+    }
+    assert_eq!(
+        counts.get(&0).unwrap().unwrap_or(0),
+        detached,
+        "counted after detach"
+    );
     assert!(
         after >= before + pids.len() as u64,
         "count went {before} -> {after} over {} execs",

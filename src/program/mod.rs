@@ -286,3 +286,76 @@ impl RawTracePoint<'_> {
         Ok(Link::from_link_fd(fd, target))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::path::Path;
+
+    use crate::sys::{bpf::BpfCmd, with_syscall_override, Syscall};
+    use crate::Loader;
+
+    fn counts_for_uid0(obj: &crate::Object) -> u64 {
+        let counts: crate::map::HashMap<u32, u64> = obj.map("counts").unwrap().try_into().unwrap();
+        counts.get(&0).unwrap().unwrap_or(0)
+    }
+
+    fn exec_true() {
+        std::process::Command::new("/bin/true")
+            .status()
+            .expect("running /bin/true");
+    }
+
+    /// Kernels without perf links refuse `BPF_LINK_CREATE` for perf events; the attach
+    /// must then go through `PERF_EVENT_IOC_SET_BPF` and still deliver events, and
+    /// dropping the link must stop them.
+    #[test]
+    fn tracepoint_falls_back_to_ioctl_attach_and_detaches_on_drop() {
+        if super::tracefs::tracefs_root().is_err() {
+            crate::sys::fs::mount_fs("tracefs", Path::new("/sys/kernel/tracing"))
+                .expect("mounting tracefs");
+        }
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-progs/hello.bpf.o");
+        let obj = Loader::new().load_file(path).unwrap();
+        let mut refused = 0;
+        let link = with_syscall_override(
+            |call| match call {
+                Syscall::Bpf {
+                    cmd: BpfCmd::LinkCreate,
+                    ..
+                } => {
+                    refused += 1;
+                    Some(Err(io::Error::from_raw_os_error(libc::EINVAL)))
+                }
+                _ => None,
+            },
+            || obj.programs()[0].attach(),
+        )
+        .expect("attach through the ioctl fallback");
+        assert_eq!(refused, 1);
+        assert!(
+            link.link_fd().is_none(),
+            "fallback must not have a BPF link"
+        );
+        assert!(link.perf_event_fd().is_some());
+        let before = counts_for_uid0(&obj);
+        exec_true();
+        let attached = counts_for_uid0(&obj);
+        assert!(
+            attached > before,
+            "no exec counted through the ioctl attachment"
+        );
+        drop(link);
+        // Other processes may exec too, but only while attached can the count move;
+        // several execs of ours after the drop must leave it where it was.
+        let detached = counts_for_uid0(&obj);
+        for _ in 0..3 {
+            exec_true();
+        }
+        assert_eq!(
+            counts_for_uid0(&obj),
+            detached,
+            "events still counted after the link was dropped"
+        );
+    }
+}
