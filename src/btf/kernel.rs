@@ -143,6 +143,11 @@ pub fn load_vmlinux_btf() -> Result<Btf, BtfError> {
 /// read-only, which needs `unsafe` and so belongs in `sys` (see the BTF layer's report:
 /// with `sys::mmap::SysfsMap`, this becomes "map, else read").
 fn load_sysfs_vmlinux(path: &Path) -> Result<Btf, BtfError> {
+    let f = File::open(path).map_err(|e| io_err(path, e))?;
+    match crate::sys::mmap::SysfsMap::map(&f) {
+        Ok(m) => return Btf::parse_mapped(Arc::new(m)),
+        Err(e) => log::debug!("mapping {} failed ({e}); reading it", path.display()),
+    }
     load_btf_file(path)
 }
 

@@ -5,7 +5,6 @@
 //! the string section, and a by-name index is built lazily on the first lookup.
 //! Nothing here touches the kernel.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 pub mod dump;
@@ -258,6 +257,8 @@ pub mod linkage {
 enum Data {
     Owned(Vec<u8>),
     Shared(Arc<[u8]>),
+    /// Memory owned elsewhere, e.g. a read-only mapping of `/sys/kernel/btf/vmlinux`.
+    Mapped(Arc<dyn AsRef<[u8]> + Send + Sync>),
 }
 
 impl Data {
@@ -265,6 +266,7 @@ impl Data {
         match self {
             Data::Owned(v) => v,
             Data::Shared(a) => a,
+            Data::Mapped(m) => (**m).as_ref(),
         }
     }
 }
@@ -280,7 +282,14 @@ pub struct Btf {
     start_id: u32,
     /// First string offset of this blob (0 for a base).
     start_str: u32,
+    /// How many of this blob's types have a name (sizes the name index).
+    named: u32,
+    /// How many of those are FUNCs.
+    named_funcs: u32,
+    /// By-name index of the named types other than FUNCs.
     names: OnceLock<NameIndex>,
+    /// By-name index of the FUNCs.
+    func_names: OnceLock<NameIndex>,
 }
 
 impl std::fmt::Debug for Btf {
@@ -293,49 +302,163 @@ impl std::fmt::Debug for Btf {
     }
 }
 
-/// A by-name index: a hash of each name to the ids carrying it, built without copying names.
+/// A by-name index: an open-addressing table of `(hash tag, type id)` built in one pass
+/// over the types without copying names. Same-named types share a probe start and sit in
+/// id order along the probe sequence.
 struct NameIndex {
-    map: HashMap<u64, IdList, BuildNoHash>,
+    /// `tag << 25 | (id - start_id + 1)` with a 7-bit tag from the hash; 0 marks an empty slot.
+    /// Four bytes a slot keeps the table small: on vmlinux (71k named types) it is 512 KiB.
+    slots: Vec<u32>,
+    /// `64 - log2(slots.len())`: the slot of a hash is its top bits.
+    shift: u32,
+    /// Slots in use.
+    used: usize,
 }
 
-/// Most names belong to one type; avoid a Vec allocation for those.
-enum IdList {
-    One(u32),
-    Many(Vec<u32>),
+const SLOT_IDX_BITS: u32 = 25;
+const SLOT_IDX_MASK: u32 = (1 << SLOT_IDX_BITS) - 1;
+// MAX_TYPES indexes plus one must fit beside the tag.
+const _: () = assert!(MAX_TYPES < SLOT_IDX_MASK as usize);
+
+fn slot_tag(h: u64) -> u32 {
+    (h as u32) >> SLOT_IDX_BITS
 }
 
-#[derive(Default, Clone, Copy)]
-struct BuildNoHash;
-impl std::hash::BuildHasher for BuildNoHash {
-    type Hasher = NoHash;
-    fn build_hasher(&self) -> NoHash {
-        NoHash(0)
-    }
-}
-/// The keys are already hashes; pass them through.
-struct NoHash(u64);
-impl std::hash::Hasher for NoHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
+impl NameIndex {
+    fn with_capacity(n: usize) -> NameIndex {
+        // Load factor between 1/3 and 2/3.
+        let len = (n + n / 2).max(8).next_power_of_two();
+        NameIndex {
+            slots: vec![0; len],
+            shift: 64 - len.trailing_zeros(),
+            used: 0,
         }
     }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
+
+    /// Adds the type at index `idx` of its blob (`id - start_id`, below `MAX_TYPES`).
+    /// Returns false, adding nothing, when that would leave no empty slot (the table was
+    /// sized from counts that in-place rewrites may have made stale).
+    fn insert(&mut self, h: u64, idx: u32) -> bool {
+        if self.used + 1 >= self.slots.len() {
+            return false;
+        }
+        self.used += 1;
+        let mask = self.slots.len() - 1;
+        let mut i = (h >> self.shift) as usize;
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (slot_tag(h) << SLOT_IDX_BITS) | (idx + 1);
+        true
     }
 }
 
-/// FNV-1a over a name's bytes, with a final mix so the low bits used by the table spread well.
-pub(crate) fn name_hash(s: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in s {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+/// Merges two ascending id sequences.
+struct MergeAsc<A: Iterator<Item = u32>, B: Iterator<Item = u32>> {
+    a: std::iter::Peekable<A>,
+    b: std::iter::Peekable<B>,
+}
+
+impl<A: Iterator<Item = u32>, B: Iterator<Item = u32>> Iterator for MergeAsc<A, B> {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        match (self.a.peek(), self.b.peek()) {
+            (Some(x), Some(y)) if x <= y => self.a.next(),
+            (Some(_), Some(_)) | (None, _) => self.b.next(),
+            (Some(_), None) => self.a.next(),
+        }
     }
-    h ^ (h >> 29)
+}
+
+/// The indexes (`id - start_id`) whose name hash tag matches, along a probe sequence.
+struct Probe<'a> {
+    slots: &'a [u32],
+    i: usize,
+    tag: u32,
+}
+
+impl Iterator for Probe<'_> {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        let mask = self.slots.len().wrapping_sub(1);
+        loop {
+            let e = *self.slots.get(self.i)?;
+            if e == 0 {
+                self.slots = &[];
+                return None;
+            }
+            self.i = (self.i + 1) & mask;
+            if e >> SLOT_IDX_BITS == self.tag {
+                return Some((e & SLOT_IDX_MASK) - 1);
+            }
+        }
+    }
+}
+
+const HASH_K: u64 = 0x517c_c1b7_2722_0a95;
+
+#[inline(always)]
+fn hash_word(h: u64, w: u64) -> u64 {
+    (h.rotate_left(5) ^ w).wrapping_mul(HASH_K)
+}
+
+#[inline(always)]
+fn hash_finish(h: u64, len: usize) -> u64 {
+    let h = hash_word(h, len as u64);
+    let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
+/// Hash of a name, eight bytes at a time (the last chunk zero-padded; names hold no NUL).
+pub(crate) fn name_hash(s: &[u8]) -> u64 {
+    let mut h = 0u64;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        h = hash_word(
+            h,
+            u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
+        );
+    }
+    let r = chunks.remainder();
+    if !r.is_empty() {
+        let mut w = [0u8; 8];
+        w[..r.len()].copy_from_slice(r);
+        h = hash_word(h, u64::from_le_bytes(w));
+    }
+    hash_finish(h, s.len())
+}
+
+/// [`name_hash`] of the NUL-terminated string starting at `s[0]`, found and hashed in one
+/// pass a word at a time; `None` if `s` has no NUL.
+#[inline]
+fn name_hash_cstr(s: &[u8]) -> Option<u64> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut h = 0u64;
+    let mut i = 0;
+    while let Some(c) = s.get(i..i + 8) {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let z = w.wrapping_sub(LO) & !w & HI;
+        if z != 0 {
+            // The lowest flagged byte is the first NUL (false positives only occur above it).
+            let k = (z.trailing_zeros() / 8) as usize;
+            if k > 0 {
+                h = hash_word(h, w & (u64::MAX >> (64 - 8 * k)));
+            }
+            return Some(hash_finish(h, i + k));
+        }
+        h = hash_word(h, w);
+        i += 8;
+    }
+    // Fewer than 8 bytes left.
+    let rest = &s[i..];
+    let k = rest.iter().position(|&c| c == 0)?;
+    if k > 0 {
+        let mut w = [0u8; 8];
+        w[..k].copy_from_slice(&rest[..k]);
+        h = hash_word(h, u64::from_le_bytes(w));
+    }
+    Some(hash_finish(h, i + k))
 }
 
 fn rd_u32(b: &[u8], off: usize) -> Option<u32> {
@@ -352,6 +475,12 @@ impl Btf {
     /// Parses a base BTF blob held in shared memory.
     pub fn parse_shared(data: Arc<[u8]>) -> Result<Btf, BtfError> {
         Self::parse_data(Data::Shared(data), None)
+    }
+
+    /// Parses a base BTF blob whose bytes are owned by `data` (for example a read-only
+    /// memory mapping of `/sys/kernel/btf/vmlinux`), without copying them.
+    pub fn parse_mapped(data: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Btf, BtfError> {
+        Self::parse_data(Data::Mapped(data), None)
     }
 
     /// Parses split BTF (a kernel module's) whose ids and strings continue `base`'s.
@@ -446,30 +575,36 @@ impl Btf {
             None => (1, 0),
         };
         // One pass over the type section: record each type's offset and check its extent.
+        // This is the hot loop of opening kernel BTF (126k types): errors are built only on
+        // the error path, and the record size comes from a table rather than a match.
         let mut offsets = Vec::with_capacity((hdr.type_len as usize / 16).min(MAX_TYPES));
         let mut off = tstart;
+        let mut named = 0u32;
+        let mut named_funcs = 0u32;
         while off < tend {
-            let id = start_id as usize + offsets.len();
+            if off + TYPE_HEADER > tend {
+                return Err(BtfError::Truncated("type header"));
+            }
+            let name_off = u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]]);
+            let info = u32::from_le_bytes([b[off + 4], b[off + 5], b[off + 6], b[off + 7]]);
+            named += u32::from(name_off != 0);
+            let raw_kind = ((info >> 24) & 0x1f) as usize;
+            named_funcs += u32::from(name_off != 0 && raw_kind == Kind::Func as usize);
+            let (fixed, per) = EXTRA_SIZE[raw_kind];
+            if fixed == u8::MAX {
+                return Err(BtfError::UnknownKind {
+                    id: start_id + offsets.len() as u32,
+                    kind: raw_kind as u32,
+                });
+            }
             if offsets.len() >= MAX_TYPES {
                 return Err(BtfError::Invalid(format!("more than {MAX_TYPES} types")));
             }
-            let info = rd_u32(b, off + 4)
-                .filter(|_| off + TYPE_HEADER <= tend)
-                .ok_or(BtfError::Truncated("type header"))?;
-            let raw_kind = (info >> 24) & 0x1f;
-            let kind = Kind::from_raw(raw_kind)
-                .filter(|k| *k != Kind::Void)
-                .ok_or(BtfError::UnknownKind {
-                    id: id as u32,
-                    kind: raw_kind,
-                })?;
-            let vlen = (info & 0xffff) as usize;
-            let next = off + TYPE_HEADER + kind.extra_size(vlen);
-            if next > tend {
-                return Err(BtfError::Truncated("type data"));
-            }
             offsets.push(off as u32);
-            off = next;
+            off += TYPE_HEADER + fixed as usize + per as usize * (info & 0xffff) as usize;
+        }
+        if off != tend {
+            return Err(BtfError::Truncated("type data"));
         }
         Ok(Btf {
             data,
@@ -478,7 +613,10 @@ impl Btf {
             base,
             start_id,
             start_str,
+            named,
+            named_funcs,
             names: OnceLock::new(),
+            func_names: OnceLock::new(),
         })
     }
 
@@ -522,13 +660,14 @@ impl Btf {
     /// Mutable access to the bytes, for in-place rewrites that keep every record's length
     /// (DATASEC/VAR fixups, sanitization). Makes a private copy if the bytes are shared.
     pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
-        if let Data::Shared(a) = &self.data {
-            self.data = Data::Owned(a.to_vec());
+        if !matches!(self.data, Data::Owned(_)) {
+            self.data = Data::Owned(self.data.bytes().to_vec());
         }
         self.names = OnceLock::new();
+        self.func_names = OnceLock::new();
         match &mut self.data {
             Data::Owned(v) => v,
-            Data::Shared(_) => unreachable!("converted above"),
+            Data::Shared(_) | Data::Mapped(_) => unreachable!("converted above"),
         }
     }
 
@@ -612,47 +751,89 @@ impl Btf {
         self.str_at(t.name_off)
     }
 
-    fn name_index(&self) -> &NameIndex {
-        self.names.get_or_init(|| {
-            let mut map: HashMap<u64, IdList, BuildNoHash> =
-                HashMap::with_capacity_and_hasher(self.offsets.len(), BuildNoHash);
-            let b = self.data.bytes();
-            for (i, &off) in self.offsets.iter().enumerate() {
-                let name_off = rd_u32(b, off as usize).unwrap_or(0);
-                if name_off == 0 {
-                    continue;
-                }
-                let Ok(name) = self.str_bytes_at(name_off) else {
-                    continue;
-                };
-                let id = self.start_id + i as u32;
-                map.entry(name_hash(name))
-                    .and_modify(|l| match l {
-                        IdList::One(first) => *l = IdList::Many(vec![*first, id]),
-                        IdList::Many(v) => v.push(id),
-                    })
-                    .or_insert(IdList::One(id));
-            }
-            NameIndex { map }
+    /// The by-name index of this blob's FUNCs (`funcs`) or of its other types, built on
+    /// first use. FUNCs are kept apart because they are most of vmlinux's named types (56k
+    /// of 71k) and CO-RE never looks them up: the common index builds in a quarter the time.
+    fn name_index(&self, funcs: bool) -> &NameIndex {
+        let (cell, count) = if funcs {
+            (&self.func_names, self.named_funcs)
+        } else {
+            (&self.names, self.named - self.named_funcs)
+        };
+        cell.get_or_init(|| {
+            self.build_index(funcs, count as usize)
+                .or_else(|| self.build_index(funcs, self.offsets.len()))
+                .unwrap_or_else(|| NameIndex::with_capacity(0))
         })
     }
 
-    /// Builds the by-name index now instead of on the first lookup.
+    /// Builds a by-name index sized for `count` names; `None` if more turn up (the counts
+    /// from parsing are stale after an in-place rewrite).
+    ///
+    /// Two passes: first pick the types to index without branching on each one (FUNCs and
+    /// other kinds interleave, so a branch mispredicts often), then hash those names.
+    fn build_index(&self, funcs: bool, count: usize) -> Option<NameIndex> {
+        let b = self.data.bytes();
+        // Zeroed (lazily mapped) memory: only the pages written to are touched.
+        let mut sel = vec![0u32; count + 1];
+        let mut n = 0usize;
+        for (i, &off) in self.offsets.iter().enumerate() {
+            let off = off as usize;
+            // Offsets were checked against the type section when the index was built.
+            let h = &b[off..off + 8];
+            let named = (h[0] | h[1] | h[2] | h[3]) != 0;
+            let is_func = h[7] & 0x1f == Kind::Func as u8;
+            *sel.get_mut(n)? = i as u32;
+            n += usize::from(named & (is_func == funcs));
+        }
+        let mut idx = NameIndex::with_capacity(count);
+        let sstart = self.hdr.hdr_len as usize + self.hdr.str_off as usize;
+        let strs = &b[sstart..sstart + self.hdr.str_len as usize];
+        for &i in &sel[..n] {
+            let off = self.offsets[i as usize] as usize;
+            let name_off = u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]]);
+            let h = match name_off.checked_sub(self.start_str) {
+                Some(rel) => match strs.get(rel as usize..).and_then(name_hash_cstr) {
+                    Some(h) => h,
+                    None => continue,
+                },
+                None => match self.str_bytes_at(name_off) {
+                    Ok(n) => name_hash(n),
+                    Err(_) => continue,
+                },
+            };
+            if !idx.insert(h, i) {
+                return None;
+            }
+        }
+        Some(idx)
+    }
+
+    /// Builds the by-name indexes now instead of on the first lookup.
     pub fn build_name_index(&self) {
-        self.name_index();
+        self.name_index(false);
+        self.name_index(true);
+    }
+
+    /// This blob's own ids named `name` in one of its two indexes, in id order.
+    fn own_ids_by_name<'a>(&'a self, name: &'a str, funcs: bool) -> impl Iterator<Item = u32> + 'a {
+        let idx = self.name_index(funcs);
+        let h = name_hash(name.as_bytes());
+        Probe {
+            slots: &idx.slots,
+            i: (h >> idx.shift) as usize,
+            tag: slot_tag(h),
+        }
+        .map(move |i| self.start_id + i)
+        .filter(move |&id| self.type_name(id).map(|n| n == name).unwrap_or(false))
     }
 
     /// Ids of this blob's types (and then the base's) named exactly `name`, in id order per blob.
     pub fn ids_by_name<'a>(&'a self, name: &'a str) -> impl Iterator<Item = u32> + 'a {
-        let own: &[u32] = match self.name_index().map.get(&name_hash(name.as_bytes())) {
-            Some(IdList::One(id)) => std::slice::from_ref(id),
-            Some(IdList::Many(v)) => v,
-            None => &[],
+        let own = MergeAsc {
+            a: self.own_ids_by_name(name, false).peekable(),
+            b: self.own_ids_by_name(name, true).peekable(),
         };
-        let own = own
-            .iter()
-            .copied()
-            .filter(move |&id| self.type_name(id).map(|n| n == name).unwrap_or(false));
         let base: Box<dyn Iterator<Item = u32> + 'a> = match &self.base {
             Some(b) => Box::new(b.ids_by_name(name)),
             None => Box::new(std::iter::empty()),
@@ -660,10 +841,25 @@ impl Btf {
         own.chain(base)
     }
 
+    /// Ids of types named exactly `name` of kind `kind`: this blob's, then the base's, in id
+    /// order per blob. Looks at one index only (FUNCs or the rest).
+    pub fn ids_by_name_kind<'a>(
+        &'a self,
+        name: &'a str,
+        kind: Kind,
+    ) -> Box<dyn Iterator<Item = u32> + 'a> {
+        let own = self
+            .own_ids_by_name(name, kind == Kind::Func)
+            .filter(move |&id| self.type_by_id(id).map(|t| t.kind == kind).unwrap_or(false));
+        match &self.base {
+            Some(b) => Box::new(own.chain(b.ids_by_name_kind(name, kind))),
+            None => Box::new(own),
+        }
+    }
+
     /// The first type named `name` of kind `kind`.
     pub fn find_by_name_kind(&self, name: &str, kind: Kind) -> Option<u32> {
-        self.ids_by_name(name)
-            .find(|&id| self.type_by_id(id).map(|t| t.kind == kind).unwrap_or(false))
+        self.ids_by_name_kind(name, kind).next()
     }
 
     /// Follows typedefs and modifiers (const, volatile, restrict, type tags) to the underlying type.
@@ -738,6 +934,24 @@ impl Btf {
         Err(BtfError::Loop(id))
     }
 }
+
+/// `(fixed, per-vlen)` size of the data after the 12-byte header, by raw kind;
+/// `u8::MAX` marks kinds that don't exist (including 0, `void`, which is never a record).
+const EXTRA_SIZE: [(u8, u8); 32] = {
+    let mut t = [(u8::MAX, 0u8); 32];
+    let mut k = 1;
+    while k < 20 {
+        t[k] = match k {
+            1 | 14 | 17 => (4, 0),
+            3 => (12, 0),
+            4 | 5 | 15 | 19 => (0, 12),
+            6 | 13 => (0, 8),
+            _ => (0, 0),
+        };
+        k += 1;
+    }
+    t
+};
 
 /// How deep modifier/typedef/array chains may go before we call them a loop.
 pub const MAX_RESOLVE_DEPTH: usize = 32;
@@ -1137,5 +1351,75 @@ mod tests {
         assert_eq!(split.type_name(2).unwrap(), "point");
         assert_eq!(split.ids_by_name("point").collect::<Vec<_>>(), vec![2]);
         assert_eq!(split.ids_by_name("modint").collect::<Vec<_>>(), vec![7]);
+    }
+
+    #[test]
+    fn name_hash_agrees_with_the_in_place_hash() {
+        let text: Vec<u8> = (0..64u8).map(|i| b'a' + i % 26).collect();
+        for len in 0..40 {
+            for pad in 0..9 {
+                let mut buf = text[..len].to_vec();
+                buf.push(0);
+                buf.extend(std::iter::repeat(b'z').take(pad));
+                assert_eq!(
+                    name_hash_cstr(&buf),
+                    Some(name_hash(&text[..len])),
+                    "len {len} pad {pad}"
+                );
+            }
+        }
+        assert_eq!(name_hash_cstr(b"abc"), None);
+        assert_ne!(name_hash(b"ab"), name_hash(b"ba"));
+    }
+
+    #[test]
+    fn name_index_keeps_id_order_and_separates_funcs() {
+        let mut b = Builder::new();
+        b.int("dup", 4, 32, true); // 1
+        b.raw("", 13, 0, false, 0, &[]); // 2: func_proto void (void)
+        b.raw("dup", 12, 0, false, 2, &[]); // 3: FUNC dup
+        b.raw("dup", 4, 0, false, 0, &[]); // 4: struct dup {}
+        b.raw("f", 12, 1, false, 2, &[]); // 5: FUNC f
+        b.raw("dup", 8, 0, false, 1, &[]); // 6: typedef dup
+        let btf = Btf::parse(b.build()).unwrap();
+        assert_eq!(btf.ids_by_name("dup").collect::<Vec<_>>(), vec![1, 3, 4, 6]);
+        assert_eq!(btf.find_by_name_kind("dup", Kind::Func), Some(3));
+        assert_eq!(btf.find_by_name_kind("dup", Kind::Typedef), Some(6));
+        assert_eq!(btf.find_by_name_kind("f", Kind::Func), Some(5));
+        assert_eq!(btf.find_by_name_kind("f", Kind::Struct), None);
+        assert_eq!(
+            btf.ids_by_name_kind("dup", Kind::Int).collect::<Vec<_>>(),
+            vec![1]
+        );
+        assert_eq!(btf.ids_by_name("").count(), 0);
+    }
+
+    #[test]
+    fn name_index_survives_stale_counts() {
+        let mut b = Builder::new();
+        for i in 0..50 {
+            b.raw(&format!("f{i}"), 12, 0, false, 0, &[]);
+        }
+        let mut btf = Btf::parse(b.build()).unwrap();
+        // Turn every FUNC into a typedef in place: the parse-time counts are now wrong.
+        let offs: Vec<usize> = (1..=50).map(|id| btf.type_offset(id).unwrap()).collect();
+        let bytes = btf.bytes_mut();
+        for o in offs {
+            bytes[o + 7] = 8;
+        }
+        assert_eq!(btf.find_by_name_kind("f49", Kind::Typedef), Some(50));
+        assert_eq!(btf.find_by_name_kind("f0", Kind::Func), None);
+    }
+
+    #[test]
+    fn parse_mapped_shares_the_bytes() {
+        struct Mapped(Vec<u8>);
+        impl AsRef<[u8]> for Mapped {
+            fn as_ref(&self) -> &[u8] {
+                &self.0
+            }
+        }
+        let btf = Btf::parse_mapped(Arc::new(Mapped(sample()))).unwrap();
+        assert_eq!(btf.find_by_name_kind("point", Kind::Struct), Some(2));
     }
 }

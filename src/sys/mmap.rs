@@ -639,3 +639,60 @@ mod tests {
         assert_eq!(&buf, b"twice");
     }
 }
+
+/// A read-only private mapping of a whole sysfs file whose contents the kernel owns and
+/// never changes, such as `/sys/kernel/btf/vmlinux` (mappable since Linux 6.16): the
+/// kernel's `.BTF` pages without a copy.
+#[derive(Debug)]
+pub struct SysfsMap {
+    region: MmapRegion,
+}
+
+impl SysfsMap {
+    /// Maps all of `file`, which must be on sysfs (checked with `fstatfs`; other files
+    /// could be truncated or rewritten under the mapping). Kernels that don't map the file
+    /// answer with an error; callers then read it instead.
+    pub fn map(file: &std::fs::File) -> SysResult<SysfsMap> {
+        use std::os::fd::AsFd;
+        let fs = nix::sys::statfs::fstatfs(file)
+            .map_err(|e| SysError::from_io("fstatfs", std::io::Error::from(e)))?;
+        if fs.filesystem_type() != nix::sys::statfs::SYSFS_MAGIC {
+            return Err(SysError::invalid("mmap", "not a sysfs file"));
+        }
+        let len = file
+            .metadata()
+            .map_err(|e| SysError::from_io("fstat", e))
+            .and_then(|m| {
+                usize::try_from(m.len()).map_err(|_| SysError::invalid("mmap", "file too large"))
+            })?;
+        if len == 0 {
+            return Err(SysError::invalid("mmap", "empty file"));
+        }
+        let call = Syscall::Mmap {
+            addr: ptr::null_mut(),
+            len,
+            prot: libc::PROT_READ,
+            flags: libc::MAP_PRIVATE,
+            fd: Some(file.as_fd()),
+            offset: 0,
+        };
+        // SAFETY: not MAP_FIXED: the kernel picks a fresh range and replaces nothing.
+        let addr = unsafe { syscall(call) }.map_err(mmap_err)?;
+        Ok(SysfsMap {
+            region: MmapRegion {
+                ptr: MmapRegion::nonnull(addr)?,
+                len,
+                access: Some(Access::ReadOnly),
+            },
+        })
+    }
+}
+
+impl AsRef<[u8]> for SysfsMap {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: the whole region is our live read-only mapping of a sysfs file whose
+        // size and contents are fixed by the kernel (checked in `map`), so the bytes stay
+        // valid and unchanged while `self` is borrowed.
+        unsafe { std::slice::from_raw_parts(self.region.ptr.as_ptr(), self.region.len) }
+    }
+}
