@@ -1,8 +1,9 @@
-//! Just enough ELF to check built BPF objects: the list of sections.
+//! Just enough ELF to check built BPF objects and to take the `.BTF` out of
+//! a kernel's vmlinux: the list of sections.
 //!
 //! BPF objects are ELF64 little-endian (`-target bpf` on a little-endian
-//! host); anything else is reported as an error. Every offset read from the
-//! file is bounds-checked.
+//! host), and so is an x86-64 vmlinux; anything else is reported as an
+//! error. Every offset read from the file is bounds-checked.
 
 use std::ops::Range;
 
@@ -76,6 +77,14 @@ pub fn sections(bytes: &[u8]) -> Result<Vec<Section>> {
         });
     }
     Ok(sections)
+}
+
+/// The contents of the first section called `name`, if there is one.
+pub fn section<'a>(bytes: &'a [u8], name: &str) -> Result<Option<&'a [u8]>> {
+    Ok(sections(bytes)?
+        .into_iter()
+        .find(|s| s.name == name)
+        .map(|s| &bytes[s.file_range]))
 }
 
 fn u32_at(bytes: &[u8], offset: usize) -> Result<u32> {
