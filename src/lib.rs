@@ -54,6 +54,7 @@ pub mod loader;
 pub mod map;
 pub mod object;
 pub mod program;
+pub mod reloc;
 pub mod ringbuf;
 pub mod sys;
 

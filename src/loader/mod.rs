@@ -19,7 +19,9 @@ use crate::program::Program;
 use crate::sys::bpf::MapFd;
 use crate::sys::{self, SysError};
 
+mod core;
 mod log_buf;
+pub use self::core::{CoreLoadError, TargetBtf};
 pub use log_buf::VerifierLog;
 
 /// Default bpffs directory for maps with `pinning = LIBBPF_PIN_BY_NAME`.
@@ -72,6 +74,13 @@ pub enum LoadError {
         /// What went wrong.
         reason: String,
     },
+    /// CO-RE could not run: no target BTF, or a hard relocation error.
+    #[error(transparent)]
+    Core(#[from] CoreLoadError),
+    /// The verifier rejected a program because it reached an instruction that CO-RE
+    /// poisoned: a relocation that could not be resolved against the target kernel.
+    #[error(transparent)]
+    PoisonedRelocation(Box<PoisonedRelocation>),
     /// The verifier rejected a program.
     #[error("program '{program}' was rejected by the verifier ({source}); its log ends:\n{log}")]
     Verifier {
@@ -119,9 +128,34 @@ pub enum LoadError {
     },
 }
 
+/// A verifier rejection caused by an unresolved CO-RE relocation, named in words.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "program '{program}': instruction {insn} could not be relocated ({kind} of {local}: {reason}) \
+     and the verifier reached it ({source}); its log ends:\n{log}"
+)]
+pub struct PoisonedRelocation {
+    /// Program name.
+    pub program: String,
+    /// The poisoned instruction.
+    pub insn: usize,
+    /// Relocation kind, as libbpf names it (`byte_off`).
+    pub kind: String,
+    /// The access in words (`struct task_struct.state`).
+    pub local: String,
+    /// Why it could not be resolved.
+    pub reason: String,
+    /// The `BPF_PROG_LOAD` failure.
+    #[source]
+    pub source: SysError,
+    /// The verifier's log.
+    pub log: VerifierLog,
+}
+
 /// How to load: options with libbpf's defaults.
 #[derive(Clone, Debug)]
 pub struct Loader {
+    target: TargetBtf,
     pin_root: PathBuf,
     max_log_size: usize,
     globals: Vec<(String, Vec<u8>)>,
@@ -130,6 +164,7 @@ pub struct Loader {
 impl Default for Loader {
     fn default() -> Self {
         Loader {
+            target: TargetBtf::RunningKernel,
             pin_root: PathBuf::from(DEFAULT_PIN_ROOT),
             max_log_size: 64 << 20,
             globals: Vec::new(),
@@ -141,6 +176,19 @@ impl Loader {
     /// Default options.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Relocates against the BTF in `path` (raw BTF or an ELF with `.BTF`) instead of
+    /// the running kernel's: libbpf's `btf_custom_path`.
+    pub fn target_btf(mut self, path: impl Into<PathBuf>) -> Self {
+        self.target = TargetBtf::File(path.into());
+        self
+    }
+
+    /// Where CO-RE finds the target kernel's types.
+    pub fn target(mut self, target: TargetBtf) -> Self {
+        self.target = target;
+        self
     }
 
     /// Directory for maps declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)`.
@@ -179,9 +227,10 @@ impl Loader {
         for m in &spec_maps {
             maps.push(self.create_map(spec, m, btf_fd.as_ref())?);
         }
+        let mut core = None;
         let mut programs = Vec::new();
         for p in spec.programs.iter().filter(|p| p.autoload) {
-            programs.push(self.load_program(spec, p, &maps, btf_fd.as_ref())?);
+            programs.push(self.load_program(spec, p, &maps, btf_fd.as_ref(), &mut core)?);
         }
         Ok(Object {
             name: spec.name.clone(),
@@ -309,20 +358,27 @@ impl Loader {
         p: &ProgramSpec,
         maps: &[Map],
         btf_fd: Option<&OwnedFd>,
+        core: &mut Option<self::core::CoreTargets>,
     ) -> Result<Program, LoadError> {
-        if !p.core_relos.is_empty() {
-            return Err(LoadError::Unsupported {
-                program: p.name.clone(),
-                what: format!("CO-RE relocation ({} records)", p.core_relos.len()),
-            });
-        }
         if let Some(e) = p.extern_relocs.first() {
             return Err(LoadError::Unsupported {
                 program: p.name.clone(),
                 what: format!("extern '{}'", e.symbol),
             });
         }
-        let insns = apply_map_relocs(p, maps)?;
+        let mut insns = apply_map_relocs(p, maps)?;
+        let relocations = if p.core_relos.is_empty() {
+            Vec::new()
+        } else {
+            let local = spec.btf.as_ref().ok_or_else(|| CoreLoadError::NoLocalBtf {
+                program: p.name.clone(),
+            })?;
+            let targets = match core {
+                Some(t) => t,
+                None => core.insert(self::core::CoreTargets::open(&self.target)?),
+            };
+            targets.relocate(local, p, &mut insns)?
+        };
         let license = CString::new(spec.license.as_str()).map_err(|_| LoadError::BadString {
             program: p.name.clone(),
             what: "license",
@@ -355,7 +411,43 @@ impl Loader {
         };
         let fd = match sys::bpf::prog_load(&mut attr) {
             Ok(fd) => fd,
-            Err(first) => self.load_with_log(&mut attr, &p.name, first)?,
+            Err(first) => match self.load_with_log(&mut attr, &p.name, first) {
+                Ok(fd) => fd,
+                Err(LoadError::Verifier {
+                    program,
+                    source,
+                    log,
+                }) => {
+                    return Err(
+                        match self::core::poisoned_reloc_in_log(log.full(), &relocations) {
+                            Some(r) => {
+                                LoadError::PoisonedRelocation(Box::new(PoisonedRelocation {
+                                    program,
+                                    insn: r.insn,
+                                    kind: r.kind.name().to_string(),
+                                    local: r.local.clone(),
+                                    reason: match &r.outcome {
+                                        crate::reloc::core::Outcome::Poisoned { reason } => {
+                                            reason.clone()
+                                        }
+                                        crate::reloc::core::Outcome::Patched { .. } => {
+                                            String::new()
+                                        }
+                                    },
+                                    source,
+                                    log,
+                                }))
+                            }
+                            None => LoadError::Verifier {
+                                program,
+                                source,
+                                log,
+                            },
+                        },
+                    )
+                }
+                Err(e) => return Err(e),
+            },
         };
         Ok(Program::new(
             p.name.clone(),

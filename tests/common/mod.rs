@@ -125,3 +125,40 @@ pub fn read_record<T: Copy>(rec: &[u8]) -> Option<T> {
         Some(v.assume_init())
     }
 }
+
+/// Reads global variable `name` of a loaded object from its global-data map, finding it
+/// through the object's BTF (as a skeleton's `bss->name` would).
+pub fn global(spec: &corebpf::ObjectSpec, obj: &corebpf::Object, name: &str) -> Vec<u8> {
+    let btf = spec.btf.as_ref().expect("the object has BTF");
+    for m in &spec.maps {
+        if !matches!(m.kind, corebpf::object::MapKind::GlobalData(_)) || m.btf_value_type_id == 0 {
+            continue;
+        }
+        let sec = btf.type_by_id(m.btf_value_type_id).unwrap();
+        for v in sec.datasec_vars() {
+            if btf.type_name(v.type_id).unwrap() == name {
+                let value = obj
+                    .map(&m.name)
+                    .unwrap()
+                    .lookup(&0u32.to_ne_bytes(), 0)
+                    .unwrap()
+                    .unwrap();
+                return value[v.offset as usize..(v.offset + v.size) as usize].to_vec();
+            }
+        }
+    }
+    panic!("no global variable {name}");
+}
+
+/// A global as a little-endian unsigned integer of its size.
+pub fn global_u64(spec: &corebpf::ObjectSpec, obj: &corebpf::Object, name: &str) -> u64 {
+    let b = global(spec, obj, name);
+    let mut a = [0u8; 8];
+    a[..b.len().min(8)].copy_from_slice(&b[..b.len().min(8)]);
+    u64::from_le_bytes(a)
+}
+
+/// The 6.1 kernel's BTF, extracted from Debian's linux-image package.
+pub fn btf_6_1() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("btf-fixtures/vmlinux-6.1.0-56-amd64.btf")
+}

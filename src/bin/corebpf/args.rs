@@ -8,19 +8,25 @@ pub const USAGE: &str = "\
 usage: corebpf [-v] COMMAND ...
 
 commands:
-  load OBJ [--pin DIR]
+  load OBJ [--pin DIR] [--btf PATH]
       Load every map and program of OBJ and print one line per program (name, type,
       kernel id, instruction count, verified instruction count) and per map. With --pin,
       pin programs as DIR/<program> and maps as DIR/maps/<map> (DIR on bpffs).
-  run OBJ [--duration SECS] [--event-type NAME]
+  run OBJ [--duration SECS] [--event-type NAME] [--btf PATH]
       Load OBJ, attach every program whose section names its target, and print each
       ring buffer record as one line, decoded through the object's BTF struct NAME
       (default: a struct named `event`, when the object has one; raw hex otherwise).
       Ctrl-C or the duration ends it, detaching everything.
+  relocate OBJ [--btf PATH] [--json]
+      Compute OBJ's CO-RE relocations without loading anything (no privileges needed):
+      one line per relocation with the program, instruction, kind, the access in words
+      and the result (old -> new value), or why it was poisoned.
   help
       This text.
 
 options:
+  --btf PATH      relocate against PATH (raw BTF, or an ELF with .BTF) instead of the
+                  running kernel's /sys/kernel/btf/vmlinux
   -v, --verbose   debug logging to stderr (repeat for trace)
 
 Needs root (CAP_BPF and CAP_PERFMON). `run` mounts tracefs at /sys/kernel/tracing and
@@ -35,6 +41,17 @@ pub enum Command {
     Load(LoadArgs),
     /// `run`.
     Run(RunArgs),
+    /// `relocate`.
+    Relocate(RelocateArgs),
+}
+
+/// `relocate` options.
+#[derive(Debug, PartialEq, Default)]
+pub struct RelocateArgs {
+    pub object: PathBuf,
+    pub btf: Option<PathBuf>,
+    pub json: bool,
+    pub verbose: u8,
 }
 
 /// Options common to all commands, kept with the command.
@@ -42,6 +59,7 @@ pub enum Command {
 pub struct LoadArgs {
     pub object: PathBuf,
     pub pin: Option<PathBuf>,
+    pub btf: Option<PathBuf>,
     pub verbose: u8,
 }
 
@@ -51,6 +69,7 @@ pub struct RunArgs {
     pub object: PathBuf,
     pub duration: Option<Duration>,
     pub event_type: Option<String>,
+    pub btf: Option<PathBuf>,
     pub verbose: u8,
 }
 
@@ -61,9 +80,13 @@ impl Command {
             Command::Help => 0,
             Command::Load(a) => a.verbose,
             Command::Run(a) => a.verbose,
+            Command::Relocate(a) => a.verbose,
         }
     }
 }
+
+/// Options that take no value.
+const SWITCHES: [&str; 1] = ["json"];
 
 /// Parses the arguments after the program name.
 pub fn parse(argv: &[String]) -> Result<Command, String> {
@@ -83,8 +106,11 @@ pub fn parse(argv: &[String]) -> Result<Command, String> {
     let mut it = rest.iter().copied();
     let mut positional = Vec::new();
     let mut flags: Vec<(&str, String)> = Vec::new();
+    let mut switches: Vec<&str> = Vec::new();
     while let Some(a) = it.next() {
-        if let Some(flag) = a.strip_prefix("--") {
+        if let Some(flag) = a.strip_prefix("--").filter(|f| SWITCHES.contains(f)) {
+            switches.push(flag);
+        } else if let Some(flag) = a.strip_prefix("--") {
             let (name, value) = match flag.split_once('=') {
                 Some((n, v)) => (n, v.to_string()),
                 None => (
@@ -106,6 +132,9 @@ pub fn parse(argv: &[String]) -> Result<Command, String> {
             more => Err(format!("{cmd}: unexpected arguments {:?}", &more[1..])),
         }
     };
+    if let Some(s) = switches.iter().find(|s| cmd != "relocate" || **s != "json") {
+        return Err(format!("{cmd}: unknown option --{s}"));
+    }
     match cmd {
         "help" => Ok(Command::Help),
         "load" => {
@@ -117,6 +146,7 @@ pub fn parse(argv: &[String]) -> Result<Command, String> {
             for (name, value) in flags {
                 match name {
                     "pin" => a.pin = Some(PathBuf::from(value)),
+                    "btf" => a.btf = Some(PathBuf::from(value)),
                     other => return Err(format!("load: unknown option --{other}")),
                 }
             }
@@ -141,10 +171,26 @@ pub fn parse(argv: &[String]) -> Result<Command, String> {
                         a.duration = Some(Duration::from_secs_f64(secs));
                     }
                     "event-type" => a.event_type = Some(value),
+                    "btf" => a.btf = Some(PathBuf::from(value)),
                     other => return Err(format!("run: unknown option --{other}")),
                 }
             }
             Ok(Command::Run(a))
+        }
+        "relocate" => {
+            let mut a = RelocateArgs {
+                object: object(&positional)?,
+                json: switches.contains(&"json"),
+                verbose,
+                ..Default::default()
+            };
+            for (name, value) in flags {
+                match name {
+                    "btf" => a.btf = Some(PathBuf::from(value)),
+                    other => return Err(format!("relocate: unknown option --{other}")),
+                }
+            }
+            Ok(Command::Relocate(a))
         }
         other => Err(format!("unknown command {other:?}")),
     }
@@ -165,6 +211,7 @@ mod tests {
             Command::Load(LoadArgs {
                 object: "x.o".into(),
                 pin: Some("/sys/fs/bpf/t".into()),
+                btf: None,
                 verbose: 0
             })
         );
@@ -174,6 +221,20 @@ mod tests {
         assert_eq!(r.duration, Some(Duration::from_millis(1500)));
         assert_eq!(r.event_type.as_deref(), Some("ev"));
         assert_eq!(r.verbose, 1);
+    }
+
+    #[test]
+    fn parses_relocate() {
+        assert_eq!(
+            p("relocate x.o --json --btf v.btf").unwrap(),
+            Command::Relocate(RelocateArgs {
+                object: "x.o".into(),
+                btf: Some("v.btf".into()),
+                json: true,
+                verbose: 0
+            })
+        );
+        assert!(p("load x.o --json").is_err());
     }
 
     #[test]

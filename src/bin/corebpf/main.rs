@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 mod args;
 mod output;
 
-use args::{Command, LoadArgs, RunArgs};
+use args::{Command, LoadArgs, RelocateArgs, RunArgs};
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         }
         Command::Load(a) => load(&a),
         Command::Run(a) => run(&a),
+        Command::Relocate(a) => relocate(&a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -38,6 +39,55 @@ fn main() -> ExitCode {
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// A loader relocating against `btf` when given, the running kernel otherwise.
+fn loader(btf: Option<&Path>) -> corebpf::Loader {
+    match btf {
+        Some(p) => corebpf::Loader::new().target_btf(p),
+        None => corebpf::Loader::new(),
+    }
+}
+
+/// `corebpf relocate`: CO-RE decisions without loading.
+fn relocate(a: &RelocateArgs) -> Result<()> {
+    let spec = open_object(&a.object)?;
+    let target = match &a.btf {
+        Some(p) => std::sync::Arc::new(
+            corebpf::btf::kernel::load_btf_file(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        ),
+        None => corebpf::btf::kernel::vmlinux_btf()
+            .map_err(|e| format!("the running kernel's BTF: {e}"))?,
+    };
+    let programs = corebpf::reloc::relocate_object(&spec, &target);
+    let mut failed = false;
+    let mut lines = Vec::new();
+    for p in &programs {
+        match &p.result {
+            Ok(results) => lines.extend(results.iter().map(|r| output::Relocation {
+                program: &p.program,
+                result: r,
+            })),
+            Err(e) => {
+                failed = true;
+                eprintln!("corebpf: program '{}': {e}", p.program);
+            }
+        }
+    }
+    if a.json {
+        println!("{}", output::relocations_json(&lines));
+    } else {
+        for l in &lines {
+            println!("{l}");
+        }
+        if programs.is_empty() {
+            eprintln!("corebpf: {}: no CO-RE relocations", a.object.display());
+        }
+    }
+    if failed {
+        return Err("some programs could not be relocated".into());
+    }
+    Ok(())
+}
+
 /// Parses the object, naming the file in the error.
 fn open_object(path: &Path) -> Result<corebpf::ObjectSpec> {
     corebpf::ObjectSpec::from_file(path).map_err(|e| format!("{}: {e}", path.display()).into())
@@ -45,7 +95,7 @@ fn open_object(path: &Path) -> Result<corebpf::ObjectSpec> {
 
 fn load(a: &LoadArgs) -> Result<()> {
     let spec = open_object(&a.object)?;
-    let mut obj = corebpf::Loader::new().load(&spec)?;
+    let mut obj = loader(a.btf.as_deref()).load(&spec)?;
     for p in obj.programs() {
         println!("{}", output::program_line(p)?);
     }
@@ -120,7 +170,7 @@ fn ensure_tracefs() -> Result<()> {
 fn run(a: &RunArgs) -> Result<()> {
     let spec = open_object(&a.object)?;
     let decoder = output::EventDecoder::new(&spec, a.event_type.as_deref())?;
-    let obj = corebpf::Loader::new().load(&spec)?;
+    let obj = loader(a.btf.as_deref()).load(&spec)?;
     if obj.programs().iter().any(|p| p.can_auto_attach()) {
         ensure_tracefs()?;
     }

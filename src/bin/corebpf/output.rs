@@ -181,3 +181,83 @@ impl Signals {
         Ok(self.fd.read_signal()?.is_some())
     }
 }
+
+/// One relocation decision of one program, printed by `corebpf relocate`.
+pub struct Relocation<'a> {
+    /// Program name.
+    pub program: &'a str,
+    /// The decision.
+    pub result: &'a corebpf::reloc::core::RelocResult,
+}
+
+impl std::fmt::Display for Relocation<'_> {
+    /// `PROGRAM insn=N KIND ACCESS: OLD -> NEW` or `... poisoned: REASON`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use corebpf::reloc::core::Outcome;
+        let r = self.result;
+        write!(
+            f,
+            "{} insn={} {} {}: ",
+            self.program,
+            r.insn,
+            r.kind.name(),
+            r.local
+        )?;
+        match &r.outcome {
+            Outcome::Patched { old, new } => {
+                write!(f, "{old} -> {new}")?;
+                if let Some((from, to)) = r.mem_size {
+                    write!(f, " (access size {from} -> {to} bytes)")?;
+                }
+                Ok(())
+            }
+            Outcome::Poisoned { reason } => write!(f, "poisoned: {reason}"),
+        }
+    }
+}
+
+/// Escapes a string for JSON.
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The relocations as a JSON array of objects.
+pub fn relocations_json(lines: &[Relocation<'_>]) -> String {
+    use corebpf::reloc::core::Outcome;
+    let items: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let r = l.result;
+            let outcome = match &r.outcome {
+                Outcome::Patched { old, new } => format!("\"old\":{old},\"new\":{new}"),
+                Outcome::Poisoned { reason } => format!("\"poisoned\":{}", json_str(reason)),
+            };
+            let target = match &r.target {
+                Some(t) => json_str(&t.to_string()),
+                None => "null".into(),
+            };
+            format!(
+                "{{\"program\":{},\"insn\":{},\"kind\":{},\"local\":{},{outcome},\"target\":{target}}}",
+                json_str(l.program),
+                r.insn,
+                json_str(r.kind.name()),
+                json_str(&r.local),
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
