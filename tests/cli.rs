@@ -161,6 +161,17 @@ fn strace_shows_btf_then_maps_then_programs() {
         .filter_map(|l| l.split(',').next())
         .filter(|c| ["BPF_BTF_LOAD", "BPF_MAP_CREATE", "BPF_PROG_LOAD"].contains(c))
         .collect();
+    // Feature probes come first (tiny BTF blobs, one per BTF kind the object uses, as
+    // in libbpf's strace); the object's own BTF_LOAD is the last one before the maps.
+    let first_map = cmds
+        .iter()
+        .position(|c| *c == "BPF_MAP_CREATE")
+        .unwrap_or(0);
+    assert!(
+        cmds[..first_map].iter().all(|c| *c == "BPF_BTF_LOAD"),
+        "{text}"
+    );
+    let cmds = &cmds[first_map.saturating_sub(1)..];
     let spec = corebpf::ObjectSpec::from_file(&prog("hello.bpf.o")).unwrap();
     let mut expected = vec!["BPF_BTF_LOAD"];
     expected.extend(std::iter::repeat_n("BPF_MAP_CREATE", spec.maps.len()));

@@ -21,6 +21,7 @@ use crate::sys::{self, SysError};
 
 mod core;
 mod log_buf;
+pub mod probe;
 pub use self::core::{CoreLoadError, TargetBtf};
 pub use log_buf::VerifierLog;
 
@@ -159,6 +160,7 @@ pub struct Loader {
     pin_root: PathBuf,
     max_log_size: usize,
     globals: Vec<(String, Vec<u8>)>,
+    features: Option<probe::FeatureSet>,
 }
 
 impl Default for Loader {
@@ -168,6 +170,7 @@ impl Default for Loader {
             pin_root: PathBuf::from(DEFAULT_PIN_ROOT),
             max_log_size: 64 << 20,
             globals: Vec::new(),
+            features: None,
         }
     }
 }
@@ -210,6 +213,22 @@ impl Loader {
         self
     }
 
+    /// Decides for the kernel which features it has, instead of probing it (e.g. to
+    /// behave as on an older kernel). By default the loader asks
+    /// [`probe::kernel_features`], lazily and once per process.
+    pub fn features(mut self, features: probe::FeatureSet) -> Self {
+        self.features = Some(features);
+        self
+    }
+
+    /// Whether the kernel has `feature`, as [`Loader::features`] says or as probed.
+    fn has(&self, feature: probe::Feature) -> bool {
+        match &self.features {
+            Some(set) => set.get(feature),
+            None => probe::kernel_features().supports(feature),
+        }
+    }
+
     /// Reads, parses and loads the object at `path`.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, LoadError> {
         let spec = ObjectSpec::from_file(path.as_ref())?;
@@ -225,12 +244,21 @@ impl Loader {
         let btf_fd = self.load_btf(spec);
         let mut maps = Vec::with_capacity(spec_maps.len());
         for m in &spec_maps {
-            maps.push(self.create_map(spec, m, btf_fd.as_ref())?);
+            // A keyless map's BTF value type must be a DATASEC (global data), which a
+            // kernel without DATASEC support does not have: create it without BTF.
+            let map_btf = btf_fd
+                .as_ref()
+                .filter(|_| m.btf_key_type_id != 0 || self.has(probe::Feature::BtfDatasec));
+            maps.push(self.create_map(spec, m, map_btf)?);
         }
         let mut core = None;
         let mut programs = Vec::new();
+        // func/line info need BTF FUNCs; without them libbpf loads programs without BTF.
+        let prog_btf = btf_fd
+            .as_ref()
+            .filter(|_| self.has(probe::Feature::BtfFunc));
         for p in spec.programs.iter().filter(|p| p.autoload) {
-            programs.push(self.load_program(spec, p, &maps, btf_fd.as_ref(), &mut core)?);
+            programs.push(self.load_program(spec, p, &maps, prog_btf, &mut core)?);
         }
         Ok(Object {
             name: spec.name.clone(),
@@ -244,6 +272,27 @@ impl Loader {
     /// BTF-dependent extras (func/line info, map key/value types): warn and go on.
     fn load_btf(&self, spec: &ObjectSpec) -> Option<OwnedFd> {
         let btf = spec.btf.as_ref()?;
+        // Only the BTF kinds the object uses are probed. A kernel without BTF at all
+        // fails those probes and the load below (then: warn, go on without BTF).
+        let kinds = match &self.features {
+            Some(set) if !set.btf => {
+                log::debug!("object '{}': loading without BTF", spec.name);
+                return None;
+            }
+            Some(set) => set.btf_features(),
+            None => probe::kernel_features().btf_features_for(btf),
+        };
+        let sanitized = match crate::btf::sanitize::sanitize_if_needed(btf, &kinds) {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!(
+                    "object '{}': cannot sanitize its BTF ({e}); loading without it",
+                    spec.name
+                );
+                return None;
+            }
+        };
+        let btf = sanitized.as_ref().unwrap_or(btf);
         match sys::bpf::btf_load(btf.raw(), None, 0) {
             Ok(fd) => Some(fd),
             Err(e) => {

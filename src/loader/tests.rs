@@ -162,3 +162,58 @@ fn kernel_names_of_global_data_follow_libbpf() {
         "hello_bu.rodata"
     );
 }
+
+/// The object's BTF as the kernel got it: sanitized for the kinds `features` lacks,
+/// or not at all; func/line info only with BTF FUNCs; global data maps without BTF
+/// types without DATASECs. Each way, hello runs: an exec bumps `total_events`.
+#[test]
+fn loads_and_runs_as_on_older_kernels() {
+    use super::probe::{Feature, FeatureSet};
+    let spec = spec("hello.bpf.o");
+    let kinds = [
+        Feature::BtfFunc,
+        Feature::BtfGlobalFunc,
+        Feature::BtfDatasec,
+        Feature::BtfFloat,
+        Feature::BtfDeclTag,
+        Feature::BtfTypeTag,
+        Feature::BtfEnum64,
+    ];
+    let mut sets: Vec<FeatureSet> = kinds
+        .iter()
+        .map(|f| FeatureSet::ALL.with(*f, false))
+        .collect();
+    sets.push(kinds.iter().fold(FeatureSet::ALL, |s, f| s.with(*f, false)));
+    sets.push(FeatureSet::ALL.with(Feature::Btf, false));
+    for set in sets {
+        let obj = Loader::new()
+            .features(set)
+            .load(&spec)
+            .unwrap_or_else(|e| panic!("{set:?}: {e}"));
+        assert_eq!(obj.btf_fd().is_some(), set.btf, "{set:?}");
+        let prog = obj.program("handle_execve").unwrap().info().unwrap();
+        assert_eq!(prog.btf_id != 0, set.btf && set.btf_func, "{set:?}");
+        let rodata = obj.map(".rodata").unwrap().info().unwrap();
+        assert_eq!(
+            rodata.btf_value_type_id != 0,
+            set.btf && set.btf_datasec,
+            "{set:?}"
+        );
+        let counts = obj.map("counts").unwrap().info().unwrap();
+        assert_eq!(counts.btf_value_type_id != 0, set.btf, "{set:?}");
+        let _links = obj.attach_all().unwrap();
+        let before = total_events(&obj);
+        std::process::Command::new("/bin/true").status().unwrap();
+        assert!(total_events(&obj) > before, "{set:?}: no event counted");
+    }
+}
+
+fn total_events(obj: &Object) -> u64 {
+    let v = obj
+        .map(".bss")
+        .unwrap()
+        .lookup(&0u32.to_ne_bytes(), 0)
+        .unwrap()
+        .unwrap();
+    u64::from_ne_bytes(v[..8].try_into().unwrap())
+}
