@@ -111,6 +111,23 @@ pub enum LoadError {
         /// The feature.
         what: String,
     },
+    /// [`Loader::autoload`] names a program the object doesn't have.
+    #[error("the object has no program '{name}'")]
+    NoSuchProgram {
+        /// The name given.
+        name: String,
+    },
+    /// The kernel function, LSM hook or BTF tracepoint a program attaches to isn't in
+    /// the kernel's BTF.
+    #[error("program '{program}': attach target {target} not found in the kernel's BTF{detail}")]
+    AttachTarget {
+        /// Program name.
+        program: String,
+        /// What was looked for (`func do_unlinkat`, `bpf_lsm_file_open`).
+        target: String,
+        /// More detail, if any.
+        detail: String,
+    },
     /// A global variable set through [`Loader::global`] can't be set.
     #[error("global variable '{name}': {reason}")]
     NoSuchGlobal {
@@ -161,6 +178,7 @@ pub struct Loader {
     max_log_size: usize,
     globals: Vec<(String, Vec<u8>)>,
     features: Option<probe::FeatureSet>,
+    autoload: Vec<(String, bool)>,
 }
 
 impl Default for Loader {
@@ -171,6 +189,7 @@ impl Default for Loader {
             max_log_size: 64 << 20,
             globals: Vec::new(),
             features: None,
+            autoload: Vec::new(),
         }
     }
 }
@@ -211,6 +230,21 @@ impl Loader {
     pub fn global(mut self, name: &str, value: &[u8]) -> Self {
         self.globals.push((name.to_string(), value.to_vec()));
         self
+    }
+
+    /// Loads program `name` or not, overriding its section (a `?` prefix means not
+    /// loaded by default): libbpf's `bpf_program__set_autoload`.
+    pub fn autoload(mut self, name: &str, load: bool) -> Self {
+        self.autoload.push((name.to_string(), load));
+        self
+    }
+
+    fn wants(&self, p: &ProgramSpec) -> bool {
+        self.autoload
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == p.name)
+            .map_or(p.autoload, |(_, load)| *load)
     }
 
     /// Decides for the kernel which features it has, instead of probing it (e.g. to
@@ -257,7 +291,14 @@ impl Loader {
         let prog_btf = btf_fd
             .as_ref()
             .filter(|_| self.has(probe::Feature::BtfFunc));
-        for p in spec.programs.iter().filter(|p| p.autoload) {
+        if let Some((name, _)) = self
+            .autoload
+            .iter()
+            .find(|(n, _)| spec.program(n).is_none())
+        {
+            return Err(LoadError::NoSuchProgram { name: name.clone() });
+        }
+        for p in spec.programs.iter().filter(|p| self.wants(p)) {
             programs.push(self.load_program(spec, p, &maps, prog_btf, &mut core)?);
         }
         Ok(Object {
@@ -436,8 +477,22 @@ impl Loader {
             Some(_) => (encode_func_info(p), encode_line_info(p)),
             None => (Vec::new(), Vec::new()),
         };
+        let attach_btf_id = if p.kind.needs_attach_btf_id() {
+            attach_btf_id(p)?
+        } else {
+            0
+        };
+        let mut prog_flags = 0;
+        if p.kind.is_sleepable() {
+            prog_flags |= sys::bpf::prog_flags::SLEEPABLE;
+        }
+        if p.kind.xdp_has_frags() {
+            prog_flags |= sys::bpf::prog_flags::XDP_HAS_FRAGS;
+        }
         let mut attr = sys::bpf::ProgLoadAttr {
             prog_type: p.kind.prog_type(),
+            attach_btf_id,
+            prog_flags,
             expected_attach_type: p.kind.expected_attach_type(),
             insns: &insns,
             license: &license,
@@ -536,6 +591,41 @@ impl Loader {
             }
         }
     }
+}
+
+/// The kernel BTF id a tracing, LSM or BTF-tracepoint program attaches to, by libbpf's
+/// naming: `fentry/FN` → FUNC `FN`, `lsm/HOOK` → FUNC `bpf_lsm_HOOK`, `tp_btf/TP` →
+/// TYPEDEF `btf_trace_TP`, `iter/NAME` → FUNC `bpf_iter_NAME`.
+fn attach_btf_id(p: &ProgramSpec) -> Result<u32, LoadError> {
+    use crate::btf::Kind;
+    use crate::object::ProgramKind as K;
+    let err = |target: String, detail: String| LoadError::AttachTarget {
+        program: p.name.clone(),
+        target,
+        detail,
+    };
+    let name = p
+        .kind
+        .attach_target()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            err(
+                format!("(none in section '{}')", p.section),
+                "; the section must name it".into(),
+            )
+        })?;
+    let (kind, full) = match &p.kind {
+        K::Lsm { .. } | K::LsmCgroup { .. } => (Kind::Func, format!("bpf_lsm_{name}")),
+        K::TpBtf { .. } => (Kind::Typedef, format!("btf_trace_{name}")),
+        K::Iter { .. } => (Kind::Func, format!("bpf_iter_{name}")),
+        _ => (Kind::Func, name.to_string()),
+    };
+    let what = format!("{} {full}", kind.name());
+    let vmlinux =
+        crate::btf::kernel::vmlinux_btf().map_err(|e| err(what.clone(), format!(": {e}")))?;
+    vmlinux
+        .find_by_name_kind(&full, kind)
+        .ok_or_else(|| err(what, String::new()))
 }
 
 /// Creates a map, retrying as libbpf does when the kernel refuses an optional part:

@@ -217,3 +217,23 @@ fn total_events(obj: &Object) -> u64 {
         .unwrap();
     u64::from_ne_bytes(v[..8].try_into().unwrap())
 }
+
+#[test]
+fn autoload_selects_programs() {
+    let spec = spec("bad_deref.bpf.o");
+    // The verifier would refuse bad_deref; not loading it leaves just the maps.
+    let obj = Loader::new()
+        .autoload("bad_deref", false)
+        .load(&spec)
+        .expect("maps only");
+    assert!(obj.programs().is_empty());
+    assert!(obj.map("counts").is_some());
+    let err = Loader::new()
+        .autoload("nope", true)
+        .load(&spec)
+        .unwrap_err();
+    assert!(
+        matches!(err, LoadError::NoSuchProgram { ref name } if name == "nope"),
+        "{err}"
+    );
+}
