@@ -3,9 +3,9 @@
 //!
 //! Instruction numbers below come from `llvm-objdump-19 -d -r testdata/progs.bpf.o`.
 
-use super::section::{attach_type, prog_type};
 use super::*;
 use crate::insn::{op, pseudo};
+use crate::sys::bpf::{attach_type, prog_type};
 
 const PROGS: &[u8] = include_bytes!("testdata/progs.bpf.o");
 const MISMATCH: &[u8] = include_bytes!("testdata/mismatch.bpf.o");
