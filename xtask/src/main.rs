@@ -6,8 +6,10 @@
 
 mod cmd;
 mod elf;
+mod fixtures;
 mod progs;
 mod test;
+mod vmtest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +36,14 @@ COMMANDS:
         them, if any committed bpf-progs/*.bpf.o differs from what its source
         builds to (or is missing, or has no source).
 
+    btf-fixtures [--vmlinuz PATH]
+        Extract the BTF of a distribution kernel (default: the newest
+        /boot/vmlinuz-6.1.*, Debian's linux-image-6.1.0-*-amd64) into
+        btf-fixtures/vmlinux-RELEASE.btf: the bzImage payload is found by
+        its compression magic, piped through the system decompressor (xz,
+        gzip, zstd, lz4, lzma, bzip2 or lzop) and the .BTF section of the
+        resulting vmlinux ELF is written unchanged (same image, same bytes).
+
     test [ARGS...]
         What CI runs, in order (each command is printed before it runs; all
         run even if one fails, and the exit status is non-zero if any did):
@@ -43,6 +53,23 @@ COMMANDS:
             RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
         It ends with a summary and cargo test's `test result:` lines. The
         kernel tests need root, tracefs and bpffs (see .ci/run).
+
+    vmtest [--kernel PATH]... [--host-only|--vm-only] [-- TEST-ARGS...]
+        Build the test binaries once (cargo test --workspace --no-run) and
+        run them as root, one binary and one test at a time (--test-threads=1
+        --nocapture TEST-ARGS), on several kernels: by default the running
+        one, directly, and Debian's 6.1 (/boot/vmlinuz-6.1*) booted under
+        QEMU by virtme-ng with lsm=lockdown,capability,bpf. --kernel
+        (repeatable: an image, or `host`) replaces the defaults;
+        --host-only / --vm-only keep only those. A test that prints a line
+        `SKIP: <reason>` counts as skipped. Prints `kernel R: N passed,
+        M failed, K skipped` per kernel, then `vmtest: N passed, M failed,
+        K skipped`. A guest that does not start the tests in time, or dies,
+        is retried once, then reported as INFRASTRUCTURE FAILURE. Exit
+        status: 1 if a test failed, else 3 after an infrastructure failure
+        (2: bad usage). The script, outputs and consoles are kept in
+        target/vmtest/KERNEL/. Needs qemu-system-x86, busybox-static and
+        virtme-ng (`pip install virtme-ng`).
 
     help
         Print this message.
@@ -54,6 +81,15 @@ ENVIRONMENT:
     XTASK_ALLOW_ANY_LLVM=1
                  accept another LLVM major version, with a warning (the
                  objects will then differ from the committed ones)
+    VMTEST_TIMEOUT=600
+                 vmtest: seconds for one run on one kernel, boot included
+    VMTEST_BOOT_TIMEOUT=300
+                 vmtest: seconds until the guest starts the tests
+    VMTEST_BINARY_TIMEOUT=300
+                 vmtest: seconds for one test binary (it is then killed)
+    VMTEST_MEMORY=2G
+                 vmtest: guest memory
+    VMTEST_KVM=1 vmtest: let QEMU use KVM (default: --disable-kvm, TCG)
 ";
 
 fn main() -> ExitCode {
@@ -65,7 +101,9 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "build-progs" => progs::build_progs(rest),
         "check-progs" => progs::check_progs(rest),
+        "btf-fixtures" => fixtures::run(rest),
         "test" => test::run(rest),
+        "vmtest" => return vmtest::main(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())

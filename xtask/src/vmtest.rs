@@ -1,0 +1,1299 @@
+//! `cargo xtask vmtest`: the workspace's test binaries on other kernels.
+//!
+//! The binaries are built once on the host (`cargo test --no-run`), then run
+//! on each kernel by one generated shell script, `run.sh`: directly for the
+//! running kernel, and inside a QEMU guest booted by virtme-ng (`vng`) for
+//! a kernel image. The guest sees the host's root filesystem (read-only,
+//! over 9p, with tmpfs overlays on /etc, /tmp, /var and a few more), so the
+//! binaries, `bpf-progs/` (which the tests find through the compile-time
+//! `CARGO_MANIFEST_DIR`) and `/bin/true` are all at their host paths; only
+//! the results directory is shared read-write. Each binary runs in its
+//! package's directory, as under `cargo test`.
+//!
+//! Results go to files, not the console: `<target>/vmtest/<kernel>/` holds
+//! `run.sh`, `started` (written first: the start marker, holding the
+//! kernel release), `N.out` and `N.rc` per binary (its output; exit status
+//! and start and end times), `done` (the end marker) and `console.log`
+//! (everything vng printed, the kernel's console included). A guest that
+//! does not write `started` in time, or stops without writing `done`, is an
+//! infrastructure failure and gets one more try.
+
+mod json;
+mod libtest;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::{cmd, Result};
+
+/// Exit status when a test failed (or vmtest itself could not run).
+const EXIT_FAILED: u8 = 1;
+/// Exit status for a bad command line.
+const EXIT_USAGE: u8 = 2;
+/// Exit status when no test failed but a kernel could not be tested.
+const EXIT_INFRA: u8 = 3;
+
+/// Kernel command line added in the guest: the BPF LSM on, as on a distro
+/// kernel configured for it.
+const GUEST_APPEND: &str = "lsm=lockdown,capability,bpf";
+const GUEST_CPUS: &str = "2";
+const DEFAULT_MEMORY: &str = "2G";
+/// Bound of one run on one kernel (boot included), in seconds.
+const DEFAULT_TIMEOUT: u64 = 600;
+/// Bound of a boot: from starting vng to the script's start marker (seen
+/// under TCG on 2 cores: 40 s idle, up to 140 s with other builds running;
+/// udev's coldplug in the guest takes a third of it).
+const DEFAULT_BOOT_TIMEOUT: u64 = 300;
+/// Bound of one test binary, in seconds.
+const DEFAULT_BINARY_TIMEOUT: u64 = 300;
+
+const INSTALL_VNG: &str = "install virtme-ng with `pip install virtme-ng` (with Debian's own \
+     Python 3: `pip install --break-system-packages virtme-ng`)";
+
+/// `cargo xtask vmtest [OPTIONS] [-- TEST-ARGS...]`.
+pub fn main(args: &[String]) -> ExitCode {
+    let options = match Options::parse(args) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            print!("{}", crate::HELP);
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("error: {message}; run `cargo xtask help` for the usage");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match run(&options) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct Options {
+    /// `--kernel` values in order (`host` is the running kernel).
+    kernels: Vec<String>,
+    host_only: bool,
+    vm_only: bool,
+    /// Arguments for every test binary (after `--`).
+    test_args: Vec<String>,
+}
+
+impl Options {
+    /// The options, or None for `--help`.
+    fn parse(args: &[String]) -> Result<Option<Options>> {
+        let mut options = Options::default();
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--" => {
+                    options.test_args = args.cloned().collect();
+                    break;
+                }
+                "-h" | "--help" => return Ok(None),
+                "--host-only" => options.host_only = true,
+                "--vm-only" => options.vm_only = true,
+                "--kernel" => match args.next() {
+                    Some(value) if !value.is_empty() => options.kernels.push(value.clone()),
+                    _ => return Err("--kernel needs a value: a kernel image or `host`".into()),
+                },
+                other => match other.strip_prefix("--kernel=") {
+                    Some(value) if !value.is_empty() => options.kernels.push(value.to_string()),
+                    _ => {
+                        return Err(format!(
+                            "unknown option `{other}` (test arguments go after `--`)"
+                        ))
+                    }
+                },
+            }
+        }
+        if options.host_only && options.vm_only {
+            return Err("--host-only and --vm-only exclude each other".into());
+        }
+        Ok(Some(options))
+    }
+}
+
+/// Knobs from the environment.
+struct Settings {
+    /// Bound of one run on one kernel.
+    timeout: Duration,
+    /// Bound for the start marker.
+    boot_timeout: Duration,
+    /// Bound of one test binary, in seconds.
+    binary_timeout: u64,
+    memory: String,
+    kvm: bool,
+}
+
+impl Settings {
+    fn from_env() -> Result<Settings> {
+        let seconds = |name: &str, default: u64| -> Result<u64> {
+            match std::env::var(name) {
+                Err(_) => Ok(default),
+                Ok(value) => match value.trim().parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => Err(format!("{name}={value:?}: expected a number of seconds")),
+                },
+            }
+        };
+        let memory = std::env::var("VMTEST_MEMORY").unwrap_or_else(|_| DEFAULT_MEMORY.into());
+        Ok(Settings {
+            timeout: Duration::from_secs(seconds("VMTEST_TIMEOUT", DEFAULT_TIMEOUT)?),
+            boot_timeout: Duration::from_secs(seconds(
+                "VMTEST_BOOT_TIMEOUT",
+                DEFAULT_BOOT_TIMEOUT,
+            )?),
+            binary_timeout: seconds("VMTEST_BINARY_TIMEOUT", DEFAULT_BINARY_TIMEOUT)?,
+            memory,
+            kvm: std::env::var("VMTEST_KVM").is_ok_and(|v| v == "1"),
+        })
+    }
+}
+
+/// One kernel to test on.
+#[derive(Debug)]
+struct Kernel {
+    /// The image to boot; None for the running kernel (no VM).
+    image: Option<PathBuf>,
+    /// Its release (`uname -r`), as far as known before it runs.
+    release: String,
+    /// Its directory under `<target>/vmtest/`.
+    dir_name: String,
+}
+
+impl Kernel {
+    fn host() -> Kernel {
+        let release = fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|r| r.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        Kernel {
+            image: None,
+            release,
+            dir_name: "host".into(),
+        }
+    }
+
+    fn image(path: &Path) -> Result<Kernel> {
+        let mut head = Vec::new();
+        fs::File::open(path)
+            .and_then(|file| file.take(64 * 1024).read_to_end(&mut head))
+            .map_err(|e| {
+                let hint = if e.kind() == io::ErrorKind::PermissionDenied {
+                    " (Debian installs /boot/vmlinuz-* readable by root only: run as root)"
+                } else {
+                    ""
+                };
+                format!("cannot read kernel image {}: {e}{hint}", path.display())
+            })?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let release = bzimage_release(&head)
+            .or_else(|| file_name.strip_prefix("vmlinuz-").map(str::to_string))
+            .unwrap_or_else(|| file_name.clone());
+        let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if !Path::new("/lib/modules").join(&release).is_dir() {
+            println!(
+                "warning: /lib/modules/{release} does not exist: virtme-ng loads the guest's \
+                 9p/virtio modules from there, so {} boots only if they are built in",
+                path.display()
+            );
+        }
+        let dir_name = release
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Ok(Kernel {
+            image: Some(path),
+            release,
+            dir_name,
+        })
+    }
+
+    fn title(&self) -> String {
+        match self.image {
+            None => format!("{} (host)", self.release),
+            Some(_) => self.release.clone(),
+        }
+    }
+}
+
+/// The release in a bzImage's setup header (Linux x86 boot protocol: the
+/// magic "HdrS" at 0x202, and at 0x20e the offset, less 0x200, of the
+/// version string "6.1.0-56-amd64 (debian-kernel@...) #1 SMP ...").
+fn bzimage_release(image: &[u8]) -> Option<String> {
+    if image.get(0x202..0x206)? != b"HdrS" {
+        return None;
+    }
+    let offset = u16::from_le_bytes([*image.get(0x20e)?, *image.get(0x20f)?]) as usize + 0x200;
+    let text = image.get(offset..)?;
+    let text = &text[..text.iter().position(|&b| b == 0)?];
+    let release = std::str::from_utf8(text).ok()?.split_whitespace().next()?;
+    Some(release.to_string())
+}
+
+/// The kernels to test on, from the options.
+fn kernels(options: &Options) -> Result<Vec<Kernel>> {
+    let mut kernels = Vec::new();
+    if options.kernels.is_empty() {
+        if !options.vm_only {
+            kernels.push(Kernel::host());
+        }
+        if !options.host_only {
+            kernels.push(Kernel::image(&default_image()?)?);
+        }
+    } else {
+        for spec in &options.kernels {
+            if spec == "host" {
+                if !options.vm_only {
+                    kernels.push(Kernel::host());
+                }
+            } else if !options.host_only {
+                kernels.push(Kernel::image(Path::new(spec))?);
+            }
+        }
+        if kernels.is_empty() {
+            let only = if options.host_only {
+                "--host-only"
+            } else {
+                "--vm-only"
+            };
+            return Err(format!(
+                "{only} left none of the kernels given with --kernel"
+            ));
+        }
+    }
+    // Distinct result directories.
+    for i in 0..kernels.len() {
+        let base = kernels[i].dir_name.clone();
+        let mut n = 1;
+        while kernels[..i]
+            .iter()
+            .any(|k| k.dir_name == kernels[i].dir_name)
+        {
+            n += 1;
+            kernels[i].dir_name = format!("{base}-{n}");
+        }
+    }
+    Ok(kernels)
+}
+
+/// Debian's 6.1 kernel in /boot (the newest if several), else the newest
+/// other kernel there that is not the running one.
+fn default_image() -> Result<PathBuf> {
+    let running = Kernel::host().release;
+    let mut images: Vec<String> = fs::read_dir("/boot")
+        .map(|dir| {
+            dir.filter_map(|entry| entry.ok())
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .filter_map(|name| name.strip_prefix("vmlinuz-").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    images.sort_by(|a, b| version_cmp(a, b));
+    let is_6_1 = |release: &&String| release.starts_with("6.1.") || release.starts_with("6.1-");
+    let chosen = images
+        .iter()
+        .rev()
+        .find(is_6_1)
+        .or_else(|| images.iter().rev().find(|release| **release != running));
+    match chosen {
+        Some(release) => Ok(Path::new("/boot").join(format!("vmlinuz-{release}"))),
+        None => Err(
+            "no kernel image to boot in /boot (wanted Debian's 6.1, /boot/vmlinuz-6.1*): \
+             install one with `apt-get install linux-image-amd64` (Debian bookworm), or name \
+             images with --kernel PATH, or run only on this kernel with --host-only"
+                .into(),
+        ),
+    }
+}
+
+/// Compares version strings by their runs of digits as numbers
+/// ("6.1.0-9" < "6.1.0-56").
+fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (a, b) = (chunks(a), chunks(b));
+    for (x, y) in a.iter().zip(&b) {
+        let order = match (x, y) {
+            ((true, x), (true, y)) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            ((_, x), (_, y)) => x.cmp(y),
+        };
+        if order.is_ne() {
+            return order;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Fails with an install hint if vng, QEMU or busybox is missing.
+fn check_vm_tools() -> Result<()> {
+    let mut vng = Command::new("vng");
+    vng.arg("--version");
+    match vng.stdin(Stdio::null()).output() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(format!("`vng` not found in PATH: {INSTALL_VNG}"));
+        }
+        Err(e) => return Err(format!("cannot run `vng --version`: {e}")),
+        Ok(output) if !output.status.success() => {
+            return Err(format!(
+                "`vng --version` failed ({}): {}; reinstall: {INSTALL_VNG}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ))
+        }
+        Ok(_) => {}
+    }
+    if find_in_path(&["qemu-system-x86_64"]).is_none() {
+        return Err("`qemu-system-x86_64` not found in PATH: install it with \
+                    `apt-get install qemu-system-x86`"
+            .into());
+    }
+    if find_in_path(&["busybox-static", "busybox.static", "busybox"]).is_none() {
+        return Err(
+            "busybox not found in PATH (virtme-ng builds the guest's initramfs with \
+                    it): install it with `apt-get install busybox-static`"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+fn find_in_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A test binary cargo built.
+#[derive(Debug)]
+struct TestBinary {
+    executable: PathBuf,
+    /// Its package's directory: cargo runs tests there, and so do we.
+    package_dir: PathBuf,
+    /// Its source file relative to the workspace, e.g. `tests/foundation.rs`.
+    name: String,
+}
+
+fn build(root: &Path) -> Result<Vec<TestBinary>> {
+    let mut cargo = cmd::cargo();
+    cargo
+        .args([
+            "test",
+            "--workspace",
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(root);
+    println!("==> {}", cmd::display(&cargo));
+    let _ = io::stdout().flush();
+    let output = cargo
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| cmd::spawn_error(&cargo, e))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{}` failed ({}): the tests do not build",
+            cmd::display(&cargo),
+            output.status
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut binaries = test_binaries(&stdout, root)?;
+    // By package, unit tests before integration tests, as cargo test runs them.
+    binaries.sort_by(|a, b| {
+        let key = |t: &TestBinary| {
+            (
+                t.package_dir.clone(),
+                t.name.contains("tests/"),
+                t.name.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    Ok(binaries)
+}
+
+/// The test executables in cargo's JSON messages: `compiler-artifact`s
+/// built with the test profile that have an `executable`.
+fn test_binaries(messages: &str, root: &Path) -> Result<Vec<TestBinary>> {
+    let mut binaries: Vec<TestBinary> = Vec::new();
+    for line in messages.lines().filter(|line| line.starts_with('{')) {
+        let message = json::parse(line).map_err(|e| format!("reading cargo's output: {e}"))?;
+        if message.get("reason").and_then(json::Value::as_str) != Some("compiler-artifact") {
+            continue;
+        }
+        let is_test = message
+            .get("profile")
+            .and_then(|p| p.get("test"))
+            .and_then(json::Value::as_bool);
+        let executable = message.get("executable").and_then(json::Value::as_str);
+        let (Some(true), Some(executable)) = (is_test, executable) else {
+            continue;
+        };
+        let manifest = message.get("manifest_path").and_then(json::Value::as_str);
+        let package_dir = manifest
+            .and_then(|m| Path::new(m).parent())
+            .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+        let src = message
+            .get("target")
+            .and_then(|t| t.get("src_path"))
+            .and_then(json::Value::as_str)
+            .unwrap_or(executable);
+        let name = Path::new(src)
+            .strip_prefix(root)
+            .map_or_else(|_| src.to_string(), |p| p.display().to_string());
+        if !binaries
+            .iter()
+            .any(|b| b.executable == Path::new(executable))
+        {
+            binaries.push(TestBinary {
+                executable: PathBuf::from(executable),
+                package_dir,
+                name,
+            });
+        }
+    }
+    Ok(binaries)
+}
+
+/// cargo's target directory (`cargo metadata`), which may be elsewhere
+/// than `<workspace>/target`.
+fn target_dir(root: &Path) -> Result<PathBuf> {
+    let mut metadata = cmd::cargo();
+    metadata
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root);
+    let text = cmd::stdout_of(&mut metadata)?;
+    let value = json::parse(&text).map_err(|e| format!("reading `cargo metadata`: {e}"))?;
+    value
+        .get("target_directory")
+        .and_then(json::Value::as_str)
+        .map(PathBuf::from)
+        .ok_or_else(|| "`cargo metadata` gave no target_directory".into())
+}
+
+/// The outcome on one kernel.
+enum Report {
+    Tested(Tally),
+    /// The kernel could not be tested, twice; why.
+    Infrastructure(String),
+}
+
+/// The sums on one kernel (or all of them).
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    skipped: u64,
+    /// Lines naming each failure and skip.
+    details: Vec<String>,
+}
+
+fn run(options: &Options) -> Result<ExitCode> {
+    let settings = Settings::from_env()?;
+    let kernels = kernels(options)?;
+    if kernels.iter().any(|k| k.image.is_some()) {
+        check_vm_tools()?;
+    }
+    let root = crate::workspace_root();
+    let binaries = build(&root)?;
+    if binaries.is_empty() {
+        return Err("cargo built no test binaries".into());
+    }
+    let results = target_dir(&root)?.join("vmtest");
+    if kernels.iter().any(|k| k.image.is_some()) {
+        // vng passes shared directories and the working directory on the
+        // kernel command line, which splits at spaces.
+        for path in [&root, &results] {
+            let text = path.to_string_lossy();
+            if text.contains(|c: char| c.is_whitespace() || c == '=' || c == '"') {
+                return Err(format!(
+                    "{text}: virtme-ng cannot share a path with spaces, quotes or `=`"
+                ));
+            }
+        }
+    }
+    if kernels.iter().any(|k| k.image.is_none()) && !is_root() {
+        println!("warning: not root: the kernel tests will fail on the running kernel");
+    }
+    println!("test binaries:");
+    for binary in &binaries {
+        println!("  {}  ({})", binary.name, binary.executable.display());
+    }
+
+    let mut reports = Vec::new();
+    for kernel in &kernels {
+        let dir = results.join(&kernel.dir_name);
+        let what = match &kernel.image {
+            None => "running directly".to_string(),
+            Some(image) => format!("booting {} under QEMU", image.display()),
+        };
+        println!(
+            "\n==> kernel {}: {what}; results in {}",
+            kernel.title(),
+            dir.display()
+        );
+        let _ = io::stdout().flush();
+        reports.push(test_kernel(kernel, &binaries, options, &settings, &dir));
+    }
+
+    println!("\n==> vmtest summary");
+    let mut total = Tally::default();
+    let mut broken = Vec::new();
+    for (title, report) in &reports {
+        println!("{}", summary_line(title, report));
+        match report {
+            Report::Tested(tally) => {
+                for line in &tally.details {
+                    println!("    {line}");
+                }
+                total.passed += tally.passed;
+                total.failed += tally.failed;
+                total.skipped += tally.skipped;
+            }
+            Report::Infrastructure(_) => broken.push(title.as_str()),
+        }
+    }
+    if !broken.is_empty() {
+        println!(
+            "vmtest: INFRASTRUCTURE FAILURE on {} of {} kernels: {}",
+            broken.len(),
+            reports.len(),
+            broken.join(", ")
+        );
+    }
+    println!(
+        "vmtest: {} passed, {} failed, {} skipped",
+        total.passed, total.failed, total.skipped
+    );
+    Ok(if total.failed > 0 {
+        ExitCode::from(EXIT_FAILED)
+    } else if !broken.is_empty() {
+        ExitCode::from(EXIT_INFRA)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Whether we run as root: the effective uid, the second number of `Uid:`
+/// in /proc/self/status.
+fn is_root() -> bool {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        == Some("0")
+}
+
+fn summary_line(title: &str, report: &Report) -> String {
+    match report {
+        Report::Tested(tally) => format!(
+            "kernel {title}: {} passed, {} failed, {} skipped",
+            tally.passed, tally.failed, tally.skipped
+        ),
+        Report::Infrastructure(why) => format!("kernel {title}: INFRASTRUCTURE FAILURE ({why})"),
+    }
+}
+
+/// Runs the binaries on `kernel`, with one retry for a VM that fails to
+/// boot or dies; returns the kernel's title (with the release the guest
+/// reported) and the outcome.
+fn test_kernel(
+    kernel: &Kernel,
+    binaries: &[TestBinary],
+    options: &Options,
+    settings: &Settings,
+    dir: &Path,
+) -> (String, Report) {
+    let attempts = if kernel.image.is_some() { 2 } else { 1 };
+    let mut title = kernel.title();
+    let mut reasons: Vec<String> = Vec::new();
+    for attempt in 1..=attempts {
+        if let Some(why) = reasons.last() {
+            println!("  retrying once: {why}");
+            let _ = fs::rename(dir.join("console.log"), dir.join("console.1.log"));
+        }
+        let outcome = attempt_run(kernel, binaries, options, settings, dir, attempt == 1);
+        if let Ok(release) = fs::read_to_string(dir.join("started")) {
+            let release = release.trim();
+            if !release.is_empty() {
+                title = match kernel.image {
+                    None => format!("{release} (host)"),
+                    Some(_) => release.to_string(),
+                };
+            }
+        }
+        match outcome {
+            Ok(()) => return (title, Report::Tested(tally(kernel, binaries, dir))),
+            Err(why) => {
+                print_console_tail(&dir.join("console.log"));
+                reasons.push(why);
+            }
+        }
+    }
+    let console = dir.join("console.log").display().to_string();
+    let why = match reasons.as_slice() {
+        [first, second] if first == second => format!("{first}, twice; see {console}"),
+        [first, second] => format!("{first}; then {second}; see {console}"),
+        _ => format!("{}; see {console}", reasons.join("; ")),
+    };
+    (title, Report::Infrastructure(why))
+}
+
+fn print_console_tail(console: &Path) {
+    let text = fs::read(console).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(25)..];
+    println!("  last {} lines of {}:", tail.len(), console.display());
+    for line in tail {
+        println!("  | {line}");
+    }
+}
+
+/// One run of the script on `kernel`: Ok once the script wrote its end
+/// marker, else why not (an infrastructure failure).
+fn attempt_run(
+    kernel: &Kernel,
+    binaries: &[TestBinary],
+    options: &Options,
+    settings: &Settings,
+    dir: &Path,
+    first: bool,
+) -> Result<()> {
+    // A fresh directory, keeping the console of a failed first attempt.
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let keep = !first && entry.file_name() == "console.1.log";
+            if !keep {
+                let path = entry.path();
+                let _ = fs::remove_file(&path).or_else(|_| fs::remove_dir_all(&path));
+            }
+        }
+    }
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let script = dir.join("run.sh");
+    let text = script_text(
+        dir,
+        kernel.image.is_some(),
+        settings,
+        binaries,
+        &options.test_args,
+    );
+    fs::write(&script, text).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+
+    let mut command = match &kernel.image {
+        None => {
+            let mut sh = Command::new("sh");
+            sh.arg(&script);
+            sh
+        }
+        Some(image) => {
+            let mut vng = Command::new("vng");
+            vng.arg("--run").arg(image);
+            if !settings.kvm {
+                vng.arg("--disable-kvm");
+            }
+            // --verbose: the kernel's console goes to console.log too (a
+            // panic or an oops is then on record). --force-9p: vng would
+            // first try virtiofsd for each shared directory; bookworm's
+            // QEMU-bundled one does not fit vng and costs ~3 s per try, and
+            // a virtiofsd that does start is a daemon outside vng's process
+            // tree that kill_tree would not reach.
+            vng.args(["--user", "root", "--cpus", GUEST_CPUS, "--memory"])
+                .arg(&settings.memory)
+                .args(["--append", GUEST_APPEND, "--verbose", "--force-9p"])
+                .arg(format!("--rwdir={}", dir.display()))
+                .args(["--", "sh"])
+                .arg(&script);
+            vng
+        }
+    };
+    command.current_dir(crate::workspace_root());
+    println!("  $ {}", cmd::display(&command));
+    let _ = io::stdout().flush();
+
+    let console_path = dir.join("console.log");
+    let console = fs::File::create(&console_path)
+        .map_err(|e| format!("cannot create {}: {e}", console_path.display()))?;
+    let start = Instant::now();
+    // Pipes, not the file: QEMU reopens vng's stdout and stderr through
+    // /proc/self/fd, and separate opens of one file overwrite each other.
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| cmd::spawn_error(&command, e))?;
+    let copied = copy_output(&mut child, console);
+
+    let tag = format!("[{}]", kernel.dir_name);
+    let mut started: Option<Duration> = None;
+    let mut reported = 0;
+    let status = loop {
+        let exited = child
+            .try_wait()
+            .map_err(|e| format!("waiting for vng: {e}"))?;
+        if started.is_none() && dir.join("started").exists() {
+            let at = start.elapsed();
+            started = Some(at);
+            println!(
+                "  {tag} test script started after {:.1} s",
+                at.as_secs_f64()
+            );
+        }
+        while reported < binaries.len() && dir.join(format!("{reported}.rc")).exists() {
+            println!(
+                "  {tag} {}",
+                progress_line(&binaries[reported], dir, reported)
+            );
+            reported += 1;
+        }
+        if let Some(status) = exited {
+            break Some(status);
+        }
+        let limit = match started {
+            None => settings.boot_timeout.min(settings.timeout),
+            Some(_) => settings.timeout,
+        };
+        if start.elapsed() >= limit {
+            kill_tree(&mut child);
+            break None;
+        }
+        thread::sleep(Duration::from_millis(250));
+    };
+    // The readers end when the last holder of the pipes exits; a process
+    // that escaped kill_tree must not stall us.
+    let _ = copied.recv_timeout(Duration::from_secs(10));
+    let elapsed = start.elapsed().as_secs_f64();
+    let done = dir.join("done").exists();
+    // Progress lines for binaries that ended in the last poll interval.
+    while reported < binaries.len() && dir.join(format!("{reported}.rc")).exists() {
+        println!(
+            "  {tag} {}",
+            progress_line(&binaries[reported], dir, reported)
+        );
+        reported += 1;
+    }
+    // The script's own complaints (a filesystem it could not mount).
+    let console = fs::read(&console_path).unwrap_or_default();
+    for line in String::from_utf8_lossy(&console).lines() {
+        if line.starts_with("vmtest: warning:") || line.starts_with("vmtest: cannot") {
+            println!("  {tag} {line}");
+        }
+    }
+    if done {
+        let tests = started
+            .map(|s| elapsed - s.as_secs_f64())
+            .unwrap_or(elapsed);
+        println!("  {tag} done in {elapsed:.1} s ({tests:.1} s after the script started)");
+        return Ok(());
+    }
+    // What was running: the binary and, from its output so far, the test.
+    let running = match binaries.get(reported) {
+        None => String::new(),
+        Some(binary) => {
+            let output = fs::read(dir.join(format!("{reported}.out"))).unwrap_or_default();
+            match libtest::parse(&String::from_utf8_lossy(&output)).unfinished() {
+                Some(test) => format!(", during {} ({test})", binary.name),
+                None => format!(", during {}", binary.name),
+            }
+        }
+    };
+    // A kernel panic says more than QEMU's exit status.
+    let panic = String::from_utf8_lossy(&console)
+        .lines()
+        .find_map(|line| line.split_once("Kernel panic - not syncing: "))
+        .map(|(_, why)| format!(": kernel panic: {}", why.trim()))
+        .unwrap_or_default();
+    Err(match (status, started) {
+        (None, None) => format!(
+            "no start marker within {} s: the guest did not boot or did not start the script \
+             (VMTEST_BOOT_TIMEOUT)",
+            settings.boot_timeout.min(settings.timeout).as_secs()
+        ),
+        (None, Some(_)) => format!(
+            "no end marker within {} s (VMTEST_TIMEOUT){running}",
+            settings.timeout.as_secs()
+        ),
+        (Some(status), None) => format!("vng exited ({status}) before the start marker{panic}"),
+        (Some(status), Some(_)) => {
+            format!("the guest died{panic} (vng: {status}) without the end marker{running}")
+        }
+    })
+}
+
+/// What one binary left in the results directory.
+struct BinaryRun {
+    seconds: f64,
+    output: String,
+    outcome: libtest::Outcome,
+    /// Its counts, a failure added for `broken`.
+    counts: libtest::Counts,
+    /// Why the binary itself failed (died, timed out, ...), beyond what its
+    /// tests said.
+    broken: Option<String>,
+}
+
+impl BinaryRun {
+    /// Reads `N.rc` (`STATUS START_NS END_NS`) and `N.out`.
+    fn load(dir: &Path, index: usize) -> BinaryRun {
+        let text = fs::read_to_string(dir.join(format!("{index}.rc"))).unwrap_or_default();
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        let rc: Option<i32> = fields.first().and_then(|f| f.parse().ok());
+        let nanos = |i: usize| fields.get(i).and_then(|f| f.parse::<u128>().ok());
+        let seconds = match (nanos(1), nanos(2)) {
+            (Some(start), Some(end)) if end >= start => (end - start) as f64 / 1e9,
+            _ => 0.0,
+        };
+        let output = fs::read(dir.join(format!("{index}.out"))).unwrap_or_default();
+        let output = String::from_utf8_lossy(&output).into_owned();
+        let outcome = libtest::parse(&output);
+        let mut counts = outcome.counts();
+        let during = outcome
+            .unfinished()
+            .map(|test| format!(" during {test}"))
+            .unwrap_or_default();
+        let complete = !outcome.result_lines.is_empty();
+        let broken = match rc {
+            Some(0) => None,
+            // timeout(1): 124 after SIGTERM, 137 after the SIGKILL that follows.
+            Some(124 | 137) if !complete => Some(format!(
+                "timed out after {seconds:.0} s{during} (VMTEST_BINARY_TIMEOUT)"
+            )),
+            Some(rc) if rc > 128 && !complete => {
+                Some(format!("was killed by signal {}{during}", rc - 128))
+            }
+            Some(rc) if counts.failed == 0 => Some(format!("exited with status {rc}{during}")),
+            Some(_) => None,
+            None => Some("left no exit status".to_string()),
+        };
+        if broken.is_some() {
+            counts.failed += 1;
+        }
+        BinaryRun {
+            seconds,
+            output,
+            outcome,
+            counts,
+            broken,
+        }
+    }
+}
+
+/// One line on a finished binary.
+fn progress_line(binary: &TestBinary, dir: &Path, index: usize) -> String {
+    let run = BinaryRun::load(dir, index);
+    let libtest::Counts {
+        passed,
+        failed,
+        skipped,
+    } = run.counts;
+    let state = match &run.broken {
+        Some(why) => format!("FAILED (the binary {why})"),
+        None if failed > 0 => "FAILED".to_string(),
+        None => "ok".to_string(),
+    };
+    format!(
+        "{}: {state}, {passed} passed, {failed} failed, {skipped} skipped ({:.1} s)",
+        binary.name, run.seconds
+    )
+}
+
+/// Sums the results of a finished run and prints the output of each binary
+/// that failed.
+fn tally(kernel: &Kernel, binaries: &[TestBinary], dir: &Path) -> Tally {
+    let mut tally = Tally::default();
+    for (index, binary) in binaries.iter().enumerate() {
+        let run = BinaryRun::load(dir, index);
+        let outcome = &run.outcome;
+        tally.passed += run.counts.passed;
+        tally.failed += run.counts.failed;
+        tally.skipped += run.counts.skipped;
+        let name = &binary.name;
+        for test in outcome.failed_tests() {
+            tally.details.push(format!("FAILED  {name}: {test}"));
+        }
+        if let Some(why) = &run.broken {
+            tally
+                .details
+                .push(format!("FAILED  {name}: the binary {why}"));
+        }
+        let skipped = outcome.skipped_tests();
+        let mut reasons: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (test, reason) in &outcome.skips {
+            if skipped.contains(test.as_str()) {
+                reasons.entry(test).or_default().push(reason);
+            }
+        }
+        for (test, reasons) in reasons {
+            let reasons = reasons.join("; ");
+            tally
+                .details
+                .push(format!("skipped {name}: {test}: {reasons}"));
+        }
+        let ignored: Vec<&str> = outcome
+            .tests
+            .iter()
+            .filter(|(_, status)| **status == libtest::Status::Ignored)
+            .map(|(test, _)| test.as_str())
+            .collect();
+        if !ignored.is_empty() {
+            let ignored = ignored.join(", ");
+            tally.details.push(format!("ignored {name}: {ignored}"));
+        }
+        if run.broken.is_some() || outcome.failed_tests().next().is_some() {
+            let out = dir.join(format!("{index}.out"));
+            println!(
+                "\n---- {name} on {}: {} ----",
+                kernel.dir_name,
+                out.display()
+            );
+            print!("{}", run.output);
+            if !run.output.ends_with('\n') {
+                println!();
+            }
+            println!("---- end of {name} on {} ----", kernel.dir_name);
+        }
+    }
+    tally
+}
+
+/// The script that runs every binary on one kernel (see the module doc).
+fn script_text(
+    dir: &Path,
+    in_vm: bool,
+    settings: &Settings,
+    binaries: &[TestBinary],
+    test_args: &[String],
+) -> String {
+    let mut text = format!(
+        r#"#!/bin/sh
+# Written by `cargo xtask vmtest`: runs the test binaries on one kernel, as
+# root, {where_}. Results go next to this file.
+out={out}
+vm={vm}
+limit={limit}
+set -- {args}
+[ "$vm" = 1 ] && PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+{backtrace}
+# The start marker: the guest is up and can write here.
+uname -r >"$out/started.tmp" && mv "$out/started.tmp" "$out/started" || exit 1
+echo "vmtest: script started on $(uname -r)"
+
+if [ "$vm" = 1 ]; then
+    # virtme-ng points /dev/stdout and /dev/stderr at its console ports, so
+    # `strace -o /dev/stdout` would write to the console instead of the
+    # test's pipe: make them the process's own descriptors, as on a host.
+    ln -sfn /proc/self/fd/0 /dev/stdin
+    ln -sfn /proc/self/fd/1 /dev/stdout
+    ln -sfn /proc/self/fd/2 /dev/stderr
+fi
+
+mounted() {{ grep -q "^[^ ]* $2 $1 " /proc/self/mounts; }}
+need() {{ # FSTYPE DIR
+    mounted "$1" "$2" && return 0
+    if [ "$vm" = 1 ]; then
+        mkdir -p "$2" && mount -t "$1" "$1" "$2" && return 0
+        echo "vmtest: cannot mount $1 on $2" >&2
+    else
+        echo "vmtest: warning: $1 is not mounted on $2" >&2
+    fi
+}}
+need tracefs /sys/kernel/tracing
+need bpf /sys/fs/bpf
+need cgroup2 /sys/fs/cgroup
+[ "$vm" = 1 ] && need debugfs /sys/kernel/debug
+{{
+    echo "release: $(uname -r)"
+    echo "cmdline: $(cat /proc/cmdline)"
+    echo "lsm: $(cat /sys/kernel/security/lsm 2>/dev/null)"
+    echo "mounts:"
+    cat /proc/self/mounts
+}} >"$out/info" 2>&1
+
+limiter=
+command -v timeout >/dev/null && limiter="timeout -k 10 $limit"
+run() {{ # N PACKAGE-DIR EXECUTABLE [TEST-ARGS...]
+    n=$1 dir=$2 exe=$3
+    shift 3
+    echo "vmtest: running $exe"
+    start=$(date +%s%N)
+    (cd "$dir" && CARGO_MANIFEST_DIR="$dir" exec $limiter "$exe" --test-threads=1 --nocapture "$@") \
+        >"$out/$n.out" 2>&1 </dev/null
+    rc=$?
+    echo "$rc $start $(date +%s%N)" >"$out/$n.rc.tmp" && mv "$out/$n.rc.tmp" "$out/$n.rc"
+}}
+
+"#,
+        where_ = if in_vm {
+            "in a virtme-ng guest"
+        } else {
+            "on the running kernel"
+        },
+        out = sh_quote(&dir.to_string_lossy()),
+        vm = u8::from(in_vm),
+        limit = settings.binary_timeout,
+        // The guest does not inherit our environment; pass this one on.
+        backtrace = match std::env::var("RUST_BACKTRACE") {
+            Ok(value) => format!(
+                "RUST_BACKTRACE={}\nexport RUST_BACKTRACE\n",
+                sh_quote(&value)
+            ),
+            Err(_) => String::new(),
+        },
+        args = test_args
+            .iter()
+            .map(|a| sh_quote(a))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    for (index, binary) in binaries.iter().enumerate() {
+        text.push_str(&format!(
+            "run {index} {} {} \"$@\"\n",
+            sh_quote(&binary.package_dir.to_string_lossy()),
+            sh_quote(&binary.executable.to_string_lossy()),
+        ));
+    }
+    text.push_str("\n# The end marker.\necho done >\"$out/done\"\necho \"vmtest: script done\"\n");
+    text
+}
+
+/// `word` in single quotes for sh.
+fn sh_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// Copies the child's stdout and stderr, as they come, into `console`; the
+/// receiver gets a message once both have ended and all is written.
+fn copy_output(child: &mut Child, console: fs::File) -> mpsc::Receiver<()> {
+    let (chunks, written) = mpsc::channel::<Vec<u8>>();
+    let mut readers: Vec<Box<dyn Read + Send>> = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        readers.push(Box::new(out));
+    }
+    if let Some(err) = child.stderr.take() {
+        readers.push(Box::new(err));
+    }
+    for mut reader in readers {
+        let chunks = chunks.clone();
+        thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let _ = chunks.send(buf[..n].to_vec());
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                }
+            }
+        });
+    }
+    drop(chunks);
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || {
+        let mut console = console;
+        // Ends when every reader has dropped its sender.
+        for chunk in written {
+            let _ = console.write_all(&chunk);
+        }
+        let _ = console.flush();
+        let _ = done.send(());
+    });
+    finished
+}
+
+/// Ends `child` and all its descendants: vng runs `sh -c virtme-run`,
+/// which runs QEMU. The leaves go first (QEMU), so that each parent reaps
+/// its child and exits on its own; whatever is left after a few rounds is
+/// killed outright.
+fn kill_tree(child: &mut Child) {
+    for _ in 0..4 {
+        let tree = process_tree(child.id());
+        let leaves: Vec<String> = tree
+            .iter()
+            .filter(|(pid, children)| **pid != child.id() && children.is_empty())
+            .map(|(pid, _)| pid.to_string())
+            .collect();
+        if leaves.is_empty() {
+            break;
+        }
+        signal(&leaves, "-KILL");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let rest: Vec<String> = process_tree(child.id())
+        .keys()
+        .filter(|pid| **pid != child.id())
+        .map(u32::to_string)
+        .collect();
+    signal(&rest, "-KILL");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn signal(pids: &[String], signal: &str) {
+    if pids.is_empty() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .arg(signal)
+        .arg("--")
+        .args(pids)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// `root` and its descendants, each with its children, from /proc.
+fn process_tree(root: u32) -> BTreeMap<u32, Vec<u32>> {
+    let mut children: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    if let Ok(entries) = fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            // "PID (COMM) STATE PPID ...": COMM may hold spaces and ')'.
+            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(ppid) = ppid {
+                children.entry(ppid).or_default().push(pid);
+            }
+        }
+    }
+    let mut tree = BTreeMap::new();
+    let mut pending = vec![root];
+    while let Some(pid) = pending.pop() {
+        let kids = children.remove(&pid).unwrap_or_default();
+        pending.extend(&kids);
+        tree.insert(pid, kids);
+    }
+    tree
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_options() {
+        let options = Options::parse(&strings(&[
+            "--kernel",
+            "host",
+            "--kernel=/boot/vmlinuz-6.1.0-56-amd64",
+            "--vm-only",
+            "--",
+            "--exact",
+            "--kernel",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            options,
+            Options {
+                kernels: strings(&["host", "/boot/vmlinuz-6.1.0-56-amd64"]),
+                host_only: false,
+                vm_only: true,
+                test_args: strings(&["--exact", "--kernel"]),
+            }
+        );
+        assert!(Options::parse(&strings(&["--help"])).unwrap().is_none());
+        assert!(Options::parse(&strings(&["--host-only", "--vm-only"])).is_err());
+        assert!(Options::parse(&strings(&["--kernel"])).is_err());
+        assert!(Options::parse(&strings(&["foo"])).is_err());
+    }
+
+    #[test]
+    fn reads_the_release_from_a_bzimage_header() {
+        let mut image = vec![0u8; 0x1000];
+        image[0x202..0x206].copy_from_slice(b"HdrS");
+        image[0x20e..0x210].copy_from_slice(&0x300u16.to_le_bytes());
+        let version = b"6.1.0-56-amd64 (debian-kernel@lists.debian.org) #1 SMP\0";
+        image[0x500..0x500 + version.len()].copy_from_slice(version);
+        assert_eq!(bzimage_release(&image).as_deref(), Some("6.1.0-56-amd64"));
+        image[0x202] = b'X';
+        assert_eq!(bzimage_release(&image), None);
+    }
+
+    #[test]
+    fn orders_versions_numerically() {
+        use std::cmp::Ordering::*;
+        assert_eq!(version_cmp("6.1.0-9-amd64", "6.1.0-56-amd64"), Less);
+        assert_eq!(version_cmp("6.10.0-1", "6.1.0-56"), Greater);
+        assert_eq!(version_cmp("6.1.0-56-amd64", "6.1.0-56-amd64"), Equal);
+    }
+
+    #[test]
+    fn finds_test_executables_in_cargo_messages() {
+        let messages = r#"{"reason":"compiler-artifact","manifest_path":"/w/Cargo.toml","target":{"kind":["lib"],"name":"corebpf","src_path":"/w/src/lib.rs","test":true},"profile":{"test":false},"executable":null}
+{"reason":"compiler-artifact","manifest_path":"/w/Cargo.toml","target":{"kind":["bin"],"name":"corebpf","src_path":"/w/src/bin/corebpf/main.rs","test":true},"profile":{"test":false},"executable":"/w/target/debug/corebpf"}
+{"reason":"compiler-artifact","manifest_path":"/w/Cargo.toml","target":{"kind":["test"],"name":"foundation","src_path":"/w/tests/foundation.rs","test":true},"profile":{"test":true},"executable":"/w/target/debug/deps/foundation-1"}
+{"reason":"compiler-artifact","manifest_path":"/w/xtask/Cargo.toml","target":{"kind":["bin"],"name":"xtask","src_path":"/w/xtask/src/main.rs","test":true},"profile":{"test":true},"executable":"/w/target/debug/deps/xtask-2"}
+{"reason":"build-finished","success":true}"#;
+        let binaries = test_binaries(messages, Path::new("/w")).unwrap();
+        let names: Vec<_> = binaries.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["tests/foundation.rs", "xtask/src/main.rs"]);
+        assert_eq!(binaries[1].package_dir, Path::new("/w/xtask"));
+    }
+
+    #[test]
+    fn quotes_for_sh() {
+        assert_eq!(sh_quote("a b"), "'a b'");
+        assert_eq!(sh_quote("it's"), r"'it'\''s'");
+    }
+}
