@@ -110,31 +110,98 @@ fn load_rejects_a_pin_dir_outside_bpffs() {
     assert!(err.contains("not on a bpf filesystem"), "{err}");
 }
 
+/// A `corebpf run` in the background whose stderr is watched for "attached".
+struct Running {
+    child: std::process::Child,
+    stderr: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(args: &[&str], object: &str) -> Running {
+        let mut child = corebpf()
+            .arg("run")
+            .arg(prog(object))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = child.stderr.take().unwrap();
+        let (tx, stderr) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            stderr,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until the program is attached (bounded, so a broken run fails instead of
+    /// hanging; slow machines and emulated VMs get plenty of room).
+    fn wait_attached(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while std::time::Instant::now() < deadline {
+            match self
+                .stderr
+                .recv_timeout(std::time::Duration::from_millis(200))
+            {
+                Ok(line) => {
+                    let attached = line.contains("corebpf: attached");
+                    self.seen.push(line);
+                    if attached {
+                        return;
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        panic!("corebpf run never attached; stderr: {:?}", self.seen);
+    }
+
+    /// Interrupts the run and returns its stdout, stderr and whether it exited 0.
+    fn stop(mut self) -> (String, String, bool) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        let out = self.child.wait_with_output().unwrap();
+        self.seen.extend(self.stderr.try_iter());
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            self.seen.join("\n"),
+            out.status.success(),
+        )
+    }
+}
+
+/// Execs `/bin/true` a few times; returns the pids.
+fn exec_some() -> Vec<u32> {
+    (0..5)
+        .map(|_| {
+            let pid = exec_true(None);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            pid
+        })
+        .collect()
+}
+
 #[test]
 fn run_prints_decoded_events() {
     setup();
-    let child = corebpf()
-        .arg("run")
-        .arg(prog("hello.bpf.o"))
-        .args(["--duration", "4"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Exec until the run is over; the program attaches within the first second.
-    let mut pids = Vec::new();
-    let start = std::time::Instant::now();
-    while start.elapsed() < std::time::Duration::from_millis(3500) {
-        pids.push(exec_true(None));
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut run = Running::start(&[], "hello.bpf.o");
+    run.wait_attached();
+    let pids = exec_some();
+    // Give the poll loop (100 ms) a moment to print before interrupting.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (text, err, ok) = run.stop();
+    assert!(ok, "{err}");
     let line = text
         .lines()
         .find(|l| pids.iter().any(|p| l.contains(&format!("pid={p} "))))
@@ -142,6 +209,22 @@ fn run_prints_decoded_events() {
     assert!(line.contains("uid=0"), "{line}");
     assert!(line.contains("/bin/true"), "{line}");
     assert!(line.contains("filename="), "{line}");
+}
+
+#[test]
+fn run_with_a_duration_ends_by_itself() {
+    setup();
+    let out = corebpf()
+        .arg("run")
+        .arg(prog("hello.bpf.o"))
+        .args(["--duration", "0.5"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -196,27 +279,13 @@ fn run_with_an_unknown_event_type_names_it() {
 #[test]
 fn run_decodes_through_a_named_type_and_stops_on_sigint() {
     setup();
-    let child = corebpf()
-        .arg("run")
-        .arg(prog("hello_buffer_config.bpf.o"))
-        .args(["--event-type", "event"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    // Exec until our event shows up in the output; the run has no duration, so only
-    // SIGINT ends it.
-    let mut pids = Vec::new();
-    for _ in 0..30 {
-        pids.push(exec_true(None));
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "exit {:?}: {err}", out.status);
+    // No duration: only SIGINT ends this run.
+    let mut run = Running::start(&["--event-type", "event"], "hello_buffer_config.bpf.o");
+    run.wait_attached();
+    let pids = exec_some();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (text, err, ok) = run.stop();
+    assert!(ok, "{err}");
     assert!(err.contains("interrupted; detaching"), "{err}");
     let line = text
         .lines()
