@@ -20,6 +20,7 @@ use crate::sys::bpf::MapFd;
 use crate::sys::{self, SysError};
 
 mod core;
+pub mod externs;
 mod log_buf;
 pub mod probe;
 pub use self::core::{CoreLoadError, TargetBtf};
@@ -82,6 +83,13 @@ pub enum LoadError {
     /// poisoned: a relocation that could not be resolved against the target kernel.
     #[error(transparent)]
     PoisonedRelocation(Box<PoisonedRelocation>),
+    /// A `.kconfig` or `.ksyms` extern could not be resolved.
+    #[error(transparent)]
+    Extern(#[from] crate::reloc::externs::ExternError),
+    /// The verifier reached the call of a weak kfunc the kernel lacks (a call not
+    /// guarded by `bpf_ksym_exists()`).
+    #[error(transparent)]
+    MissingKfunc(Box<MissingKfunc>),
     /// The verifier rejected a program.
     #[error("program '{program}' was rejected by the verifier ({source}); its log ends:\n{log}")]
     Verifier {
@@ -146,6 +154,26 @@ pub enum LoadError {
     },
 }
 
+/// A verifier rejection caused by a reached call of an unresolved weak kfunc.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "program '{program}': instruction {insn} calls kfunc '{kfunc}', which the kernel does not \
+     have, and the verifier reached it ({source}); its log ends:\n{log}"
+)]
+pub struct MissingKfunc {
+    /// Program name.
+    pub program: String,
+    /// The (poisoned) call instruction.
+    pub insn: usize,
+    /// The kfunc.
+    pub kfunc: String,
+    /// The `BPF_PROG_LOAD` failure.
+    #[source]
+    pub source: SysError,
+    /// The verifier's log.
+    pub log: VerifierLog,
+}
+
 /// A verifier rejection caused by an unresolved CO-RE relocation, named in words.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -179,6 +207,7 @@ pub struct Loader {
     globals: Vec<(String, Vec<u8>)>,
     features: Option<probe::FeatureSet>,
     autoload: Vec<(String, bool)>,
+    kconfig: Option<String>,
 }
 
 impl Default for Loader {
@@ -190,6 +219,7 @@ impl Default for Loader {
             globals: Vec::new(),
             features: None,
             autoload: Vec::new(),
+            kconfig: None,
         }
     }
 }
@@ -263,6 +293,13 @@ impl Loader {
         }
     }
 
+    /// Kernel configuration text (`CONFIG_X=y` lines) for `__kconfig` externs, read
+    /// before the running kernel's own configuration (libbpf's `kconfig` open option).
+    pub fn kconfig(mut self, text: impl Into<String>) -> Self {
+        self.kconfig = Some(text.into());
+        self
+    }
+
     /// Reads, parses and loads the object at `path`.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, LoadError> {
         let spec = ObjectSpec::from_file(path.as_ref())?;
@@ -274,6 +311,23 @@ impl Loader {
         let mut spec_maps: Vec<MapSpec> = spec.maps.clone();
         for (name, value) in &self.globals {
             set_global(spec, &mut spec_maps, name, value)?;
+        }
+        let weak = |name: &str| {
+            spec.programs
+                .iter()
+                .flat_map(|p| &p.extern_relocs)
+                .any(|r| r.weak && r.symbol == name)
+        };
+        let ext = externs::Externs::resolve(
+            spec,
+            &weak,
+            self.kconfig.as_deref(),
+            self.features.as_ref(),
+        )?;
+        if let Some(k) = ext.kconfig() {
+            if let Some(m) = spec_maps.get_mut(k.map) {
+                m.data = k.data.clone();
+            }
         }
         let btf_fd = self.load_btf(spec);
         let mut maps = Vec::with_capacity(spec_maps.len());
@@ -299,7 +353,7 @@ impl Loader {
             return Err(LoadError::NoSuchProgram { name: name.clone() });
         }
         for p in spec.programs.iter().filter(|p| self.wants(p)) {
-            programs.push(self.load_program(spec, p, &maps, prog_btf, &mut core)?);
+            programs.push(self.load_program(spec, p, &maps, prog_btf, &mut core, &ext)?);
         }
         Ok(Object {
             name: spec.name.clone(),
@@ -449,14 +503,12 @@ impl Loader {
         maps: &[Map],
         btf_fd: Option<&OwnedFd>,
         core: &mut Option<self::core::CoreTargets>,
+        ext: &externs::Externs,
     ) -> Result<Program, LoadError> {
-        if let Some(e) = p.extern_relocs.first() {
-            return Err(LoadError::Unsupported {
-                program: p.name.clone(),
-                what: format!("extern '{}'", e.symbol),
-            });
-        }
         let mut insns = apply_map_relocs(p, maps)?;
+        let kconfig_map = ext.kconfig().and_then(|k| maps.get(k.map)).map(|m| m.fd());
+        ext.patch(&p.name, &mut insns, kconfig_map)?;
+        let fd_array = ext.fd_array(&p.name);
         let relocations = if p.core_relos.is_empty() {
             Vec::new()
         } else {
@@ -511,6 +563,7 @@ impl Loader {
             } else {
                 crate::btf::ext::LINE_INFO_REC_SIZE
             },
+            fd_array: fd_array.as_deref(),
             ..Default::default()
         };
         let fd = match sys::bpf::prog_load(&mut attr) {
@@ -542,10 +595,21 @@ impl Loader {
                                     log,
                                 }))
                             }
-                            None => LoadError::Verifier {
-                                program,
-                                source,
-                                log,
+                            None => match ext.missing_kfunc(log.full()) {
+                                Some((insn, kfunc)) => {
+                                    LoadError::MissingKfunc(Box::new(MissingKfunc {
+                                        program,
+                                        insn,
+                                        kfunc: kfunc.to_string(),
+                                        source,
+                                        log,
+                                    }))
+                                }
+                                None => LoadError::Verifier {
+                                    program,
+                                    source,
+                                    log,
+                                },
                             },
                         },
                     )

@@ -57,6 +57,8 @@ pub enum Target {
         symbol: String,
         /// `.kconfig` or `.ksyms`.
         kind: ExternKind,
+        /// Declared `__weak` (the symbol is `STB_WEAK`).
+        weak: bool,
     },
     /// `call` of a `.text` function: the symbol's value (bytes into `.text`).
     Call(u64),
@@ -223,6 +225,7 @@ fn classify(
             return Ok(Target::Extern {
                 symbol: sym.name.clone(),
                 kind: *kind,
+                weak: sym.bind == object::elf::STB_WEAK,
             });
         }
         return Err(if is_call {
@@ -410,11 +413,12 @@ impl Linker<'_> {
                     map: *map,
                     kind: MapRelocKind::Value { offset: *offset },
                 }),
-                Target::Extern { symbol, kind } => out.extern_relocs.push(ExternReloc {
+                Target::Extern { symbol, kind, weak } => out.extern_relocs.push(ExternReloc {
                     insn: shift(i),
                     symbol: symbol.clone(),
                     is_call: sec.insns[i].code == op::CALL,
                     kind: *kind,
+                    weak: *weak,
                 }),
                 Target::Call(_) | Target::SubprogAddr(_) => {}
             }

@@ -290,6 +290,8 @@ pub struct ExternReloc {
     pub is_call: bool,
     /// `.kconfig` or `.ksyms`.
     pub kind: ExternKind,
+    /// Declared `__weak` (its ELF symbol is `STB_WEAK`): may stay unresolved.
+    pub weak: bool,
 }
 
 /// A program, linked with the subprograms it calls.

@@ -477,7 +477,8 @@ fn kconfig_externs() {
             insn: 14,
             symbol: "LINUX_KERNEL_VERSION".into(),
             is_call: false,
-            kind: ExternKind::Kconfig
+            kind: ExternKind::Kconfig,
+            weak: false,
         }]
     );
     let k = o.map(".kconfig").unwrap();
@@ -637,7 +638,8 @@ fn legacy_maps_and_kfunc_externs() {
             insn: 2,
             symbol: "bpf_rcu_read_lock".into(),
             is_call: true,
-            kind: ExternKind::Ksym
+            kind: ExternKind::Ksym,
+            weak: false,
         }]
     );
     // A kfunc call is left for the extern pass: not linked as a subprogram.

@@ -5,6 +5,7 @@
 //! object layer and the loader.
 
 pub mod core;
+pub mod externs;
 
 use self::core::{CandidateCache, CoreError, RelocResult, Targets};
 use crate::btf::Btf;
