@@ -431,25 +431,65 @@ impl RingbufMapping {
     /// `ControlFlow::Break` (that sample counts as consumed). Returns the number of
     /// samples handed to `f`, or `None` if the ring is corrupt.
     pub fn consume(&mut self, mut f: impl FnMut(&[u8]) -> ControlFlow<()>) -> Option<usize> {
-        let mut pos = self.consumer_pos();
+        // Resolve the three places once, as libbpf's ringbuf_process_ring does, instead of
+        // bounds-checking every access per record (the double mapping keeps every record
+        // within `data .. data + 2 * size`).
+        let (Some(cons_pos), Some(prod_pos)) =
+            (self.region.atomic_u64(0), self.region.atomic_u64(self.page))
+        else {
+            return None;
+        };
+        let size = self.data_size as u64;
+        let mask = size - 1;
+        let data_start = 2 * self.page;
+        let data = self.region.range(data_start, 2 * self.data_size)?;
+        let mut cons = cons_pos.load(Ordering::Acquire);
         let mut samples = 0;
         loop {
-            let flow = match self.record_at(pos) {
-                RingbufRecord::Empty | RingbufRecord::Busy => return Some(samples),
-                RingbufRecord::Corrupt => return None,
-                RingbufRecord::Discarded { next } => {
-                    pos = next;
-                    ControlFlow::Continue(())
-                }
-                RingbufRecord::Sample { data, next } => {
-                    samples += 1;
-                    pos = next;
-                    f(data)
-                }
-            };
-            self.set_consumer_pos(pos);
-            if flow.is_break() {
+            let prod = prod_pos.load(Ordering::Acquire);
+            if prod < cons || prod - cons > size || cons % 8 != 0 {
+                return None;
+            }
+            if cons == prod {
                 return Some(samples);
+            }
+            while cons < prod {
+                let off = (cons & mask) as usize;
+                // SAFETY: off < size, so the 4-byte header lies within the doubled data
+                // area, 8-byte aligned (cons is a multiple of 8 and the area page-aligned);
+                // the kernel writes it atomically.
+                let hdr = unsafe { &*data.add(off).cast::<AtomicU32>() };
+                let len = hdr.load(Ordering::Acquire);
+                if len & ringbuf::BUSY_BIT != 0 {
+                    return Some(samples);
+                }
+                let sample_len = (len & !(ringbuf::BUSY_BIT | ringbuf::DISCARD_BIT)) as u64;
+                let total = (sample_len + ringbuf::HDR_SZ as u64).next_multiple_of(8);
+                if total > size || cons + total > prod {
+                    return None;
+                }
+                let next = cons + total;
+                let flow = if len & ringbuf::DISCARD_BIT == 0 {
+                    samples += 1;
+                    // SAFETY: off + total <= 2 * size (off < size, total <= size), so the
+                    // sample lies within the doubled data area; the kernel committed it
+                    // and does not reuse it before the consumer position passes it, which
+                    // happens only after `f` returns (the slice does not escape `f`).
+                    let sample = unsafe {
+                        std::slice::from_raw_parts(
+                            data.add(off + ringbuf::HDR_SZ),
+                            sample_len as usize,
+                        )
+                    };
+                    f(sample)
+                } else {
+                    ControlFlow::Continue(())
+                };
+                cons = next;
+                cons_pos.store(cons, Ordering::Release);
+                if flow.is_break() {
+                    return Some(samples);
+                }
             }
         }
     }
