@@ -444,7 +444,10 @@ impl Loader {
             map_extra: m.map_extra,
             ..Default::default()
         };
-        if let (Some(fd), true) = (btf_fd, m.btf_value_type_id != 0) {
+        if let (Some(fd), true) = (
+            btf_fd,
+            m.btf_value_type_id != 0 && takes_btf_types(m.map_type),
+        ) {
             attr.btf_fd = Some(fd.as_fd());
             attr.btf_key_type_id = m.btf_key_type_id;
             attr.btf_value_type_id = m.btf_value_type_id;
@@ -690,6 +693,28 @@ fn attach_btf_id(p: &ProgramSpec) -> Result<u32, LoadError> {
     vmlinux
         .find_by_name_kind(&full, kind)
         .ok_or_else(|| err(what, String::new()))
+}
+
+/// Map types whose BTF key/value types the kernel refuses (their values are fds or
+/// have no key): libbpf creates them without, and so do we, sparing a failed syscall.
+fn takes_btf_types(map_type: u32) -> bool {
+    use sys::bpf::map_type as t;
+    ![
+        t::PERF_EVENT_ARRAY,
+        t::CGROUP_ARRAY,
+        t::STACK_TRACE,
+        t::ARRAY_OF_MAPS,
+        t::HASH_OF_MAPS,
+        t::DEVMAP,
+        t::DEVMAP_HASH,
+        t::CPUMAP,
+        t::XSKMAP,
+        t::SOCKMAP,
+        t::SOCKHASH,
+        t::QUEUE,
+        t::STACK,
+    ]
+    .contains(&map_type)
 }
 
 /// Creates a map, retrying as libbpf does when the kernel refuses an optional part:

@@ -237,3 +237,27 @@ fn autoload_selects_programs() {
         "{err}"
     );
 }
+
+#[test]
+fn maps_are_created_in_one_call_each() {
+    // multi has a queue, a perf event array and others whose BTF types the kernel
+    // refuses; sending them would cost a failed MAP_CREATE and a retry per map.
+    let spec = spec("multi.bpf.o");
+    let mut creates = 0;
+    let obj = with_syscall_override(
+        |call| {
+            if let Syscall::Bpf {
+                cmd: BpfCmd::MapCreate,
+                ..
+            } = call
+            {
+                creates += 1;
+            }
+            None
+        },
+        || Loader::new().load(&spec),
+    )
+    .expect("loading multi");
+    assert_eq!(creates, spec.maps.len());
+    assert_eq!(obj.maps().len(), spec.maps.len());
+}
