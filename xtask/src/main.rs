@@ -4,6 +4,7 @@
 //! package, so the tasks keep working while the main crate does not compile.
 //! The binary uses the standard library only.
 
+mod bench;
 mod cmd;
 mod elf;
 mod fixtures;
@@ -71,6 +72,16 @@ COMMANDS:
         target/vmtest/KERNEL/. Needs qemu-system-x86, busybox-static and
         virtme-ng (`pip install virtme-ng`).
 
+    bench [--rounds N] [--warmup N] [--cases 1,2,..] [--quick] [--out FILE]
+        Benchmark corebpf against libbpf 1.7 (libbpf-sys, vendored; needs
+        libelf-dev, zlib1g-dev, pkg-config) and aya: builds the benches/
+        package in release mode with its `peers` feature and the corebpf CLI,
+        runs the seven cases with all systems interleaved in rounds (default
+        21 after 3 warm-up rounds), and writes BENCHMARKS.md (or FILE): each
+        system's median and spread, the ratios corebpf/libbpf and corebpf/aya
+        against the targets, the machine and this command. Needs root, the
+        kernel's BTF, bpffs at /sys/fs/bpf and bpftool. Not part of `test`.
+
     help
         Print this message.
 
@@ -104,6 +115,7 @@ fn main() -> ExitCode {
         "btf-fixtures" => fixtures::run(rest),
         "test" => test::run(rest),
         "vmtest" => return vmtest::main(rest),
+        "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
