@@ -205,6 +205,11 @@ pub fn record_value(rec: &[u8]) -> u64 {
         .map_or(0, |b| u64::from_ne_bytes(b.try_into().unwrap()))
 }
 
+/// libbpf's ring buffer callback: adds each record's value to the `u64` behind `ctx`.
+///
+/// # Safety
+/// Called by libbpf only, with `ctx` the `Box<u64>` registered in `RingBuffer::new` and
+/// `data` valid for `size` bytes during the call.
 unsafe extern "C" fn sum_sample(ctx: *mut c_void, data: *mut c_void, size: sys::size_t) -> c_int {
     // SAFETY: data holds `size` bytes for the duration of the call; ctx is the Box<u64>
     // registered in `RingBuffer::new`.
