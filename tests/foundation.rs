@@ -25,7 +25,7 @@ fn hello_reports_execs_and_counts_them() {
     let seen = RefCell::new(Vec::<HelloEvent>::new());
     let mut ring = RingBufferBuilder::new()
         .add(obj.map("events").unwrap(), |rec| {
-            if let Some(ev) = read_record::<HelloEvent>(rec) {
+            if let Some(ev) = HelloEvent::parse(rec) {
                 seen.borrow_mut().push(ev);
             }
             0
@@ -91,7 +91,7 @@ fn hello_buffer_config_uses_the_configured_message() {
     let seen = RefCell::new(Vec::<ConfigEvent>::new());
     let mut ring = RingBufferBuilder::new()
         .add(obj.map("events").unwrap(), |rec| {
-            seen.borrow_mut().extend(read_record::<ConfigEvent>(rec));
+            seen.borrow_mut().extend(ConfigEvent::parse(rec));
             0
         })
         .build()

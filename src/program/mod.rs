@@ -1,6 +1,7 @@
 //! Loaded programs and how they attach.
 //!
-//! A [`Program`] owns its fd. Typed views per kind ([`TracePoint`], [`RawTracePoint`])
+//! A [`Program`] owns its fd. Typed views per kind ([`TracePoint`], [`RawTracePoint`],
+//! [`KProbe`], [`KProbeMulti`], [`FEntry`], [`FExit`], [`FModRet`], [`Lsm`], [`TpBtf`])
 //! come from a `&Program` by `TryFrom` and offer `attach(..) -> Link`;
 //! [`Program::attach`] attaches from the section name alone, as libbpf's auto-attach.
 
@@ -8,11 +9,16 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::link::Link;
-use crate::object::section::TracepointTarget;
+use crate::object::section::{KprobeTarget, TracepointTarget};
 use crate::object::ProgramKind;
 use crate::sys::{self, SysError};
 
+pub mod kprobe;
 pub mod tracefs;
+pub mod tracing;
+
+pub use kprobe::{KProbe, KProbeMulti, KprobeError, KprobeMode};
+pub use tracing::{FEntry, FExit, FModRet, Lsm, TpBtf};
 
 /// Errors from attaching or inspecting a program.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +52,18 @@ pub enum ProgramError {
     /// tracefs is missing or the event doesn't exist.
     #[error(transparent)]
     Tracefs(#[from] tracefs::TracefsError),
+    /// A kprobe could not be created (no kprobe support, a refused probe definition, a
+    /// `kprobe.multi` pattern that matches nothing, ...).
+    #[error("attaching program '{program}' to {target}: {source}")]
+    Kprobe {
+        /// Program name.
+        program: String,
+        /// The target in words (`kprobe do_unlinkat`).
+        target: String,
+        /// What went wrong.
+        #[source]
+        source: KprobeError,
+    },
     /// A syscall failed while attaching.
     #[error("attaching program '{program}' to {target}: {source}")]
     Attach {
@@ -135,19 +153,47 @@ impl Program {
         sys::bpf::obj_pin(self.fd(), path).map_err(self.sys_err())
     }
 
-    /// Attaches where the section name says (`tracepoint/CAT/NAME`, `raw_tp/NAME`, ...).
+    /// Attaches where the section name says, as libbpf's auto-attach does:
+    /// `tracepoint/CAT/NAME`, `raw_tp/NAME`, `kprobe/FN[+OFF]`, `kretprobe/FN`,
+    /// `ksyscall/NAME`, `kretsyscall/NAME`, `kprobe.multi/GLOB`, `kretprobe.multi/GLOB`,
+    /// `fentry/FN`, `fexit/FN`, `fmod_ret/FN`, `lsm/HOOK`, `tp_btf/NAME` (and the
+    /// sleepable `.s` forms).
     pub fn attach(&self) -> Result<Link, ProgramError> {
+        use ProgramKind as K;
+        let bad_target = |e: crate::object::section::TargetError| ProgramError::BadTarget {
+            program: self.name.clone(),
+            reason: e.to_string(),
+        };
         match &self.kind {
-            ProgramKind::Tracepoint { target: Some(t) } => {
-                let t = TracepointTarget::parse(t).map_err(|e| ProgramError::BadTarget {
-                    program: self.name.clone(),
-                    reason: e.to_string(),
-                })?;
+            K::Tracepoint { target: Some(t) } => {
+                let t = TracepointTarget::parse(t).map_err(bad_target)?;
                 TracePoint::try_from(self)?.attach(&t.category, &t.name)
             }
-            ProgramKind::RawTracepoint {
+            K::RawTracepoint {
                 target: Some(n), ..
             } => RawTracePoint::try_from(self)?.attach(n),
+            K::Kprobe { target: Some(t) } | K::Kretprobe { target: Some(t) } => {
+                let t = KprobeTarget::parse(t).map_err(bad_target)?;
+                KProbe::try_from(self)?.attach(&t.function, t.offset)
+            }
+            K::Ksyscall {
+                syscall: Some(name),
+                ..
+            } if !name.is_empty() => KProbe::try_from(self)?.attach_syscall(name),
+            K::KprobeMulti {
+                pattern: Some(p), ..
+            } if !p.is_empty() => KProbeMulti::try_from(self)?.attach(p),
+            K::Fentry {
+                target: Some(_), ..
+            } => FEntry::try_from(self)?.attach(),
+            K::Fexit {
+                target: Some(_), ..
+            } => FExit::try_from(self)?.attach(),
+            K::FmodRet {
+                target: Some(_), ..
+            } => FModRet::try_from(self)?.attach(),
+            K::Lsm { hook: Some(_), .. } => Lsm::try_from(self)?.attach(),
+            K::TpBtf { target: Some(_) } => TpBtf::try_from(self)?.attach(),
             _ => Err(ProgramError::NoAutoAttach {
                 program: self.name.clone(),
                 section: self.section.clone(),
@@ -157,14 +203,33 @@ impl Program {
 
     /// True when the section names an attach target that [`Program::attach`] can use.
     pub fn can_auto_attach(&self) -> bool {
-        matches!(
-            &self.kind,
-            ProgramKind::Tracepoint { target: Some(_) }
-                | ProgramKind::RawTracepoint {
-                    target: Some(_),
-                    ..
-                }
-        )
+        use ProgramKind as K;
+        match &self.kind {
+            K::Tracepoint { target: Some(_) }
+            | K::RawTracepoint {
+                target: Some(_), ..
+            }
+            | K::Kprobe { target: Some(_) }
+            | K::Kretprobe { target: Some(_) }
+            | K::Fentry {
+                target: Some(_), ..
+            }
+            | K::Fexit {
+                target: Some(_), ..
+            }
+            | K::FmodRet {
+                target: Some(_), ..
+            }
+            | K::Lsm { hook: Some(_), .. }
+            | K::TpBtf { target: Some(_) } => true,
+            K::Ksyscall {
+                syscall: Some(t), ..
+            }
+            | K::KprobeMulti {
+                pattern: Some(t), ..
+            } => !t.is_empty(),
+            _ => false,
+        }
     }
 
     /// Runs the program once with `BPF_PROG_TEST_RUN` on `data`; returns its return value.

@@ -1908,6 +1908,74 @@ pub fn link_create(
     unsafe { bpf_fd(BpfCmd::LinkCreate, &mut raw.bytes_mut()[..size]) }
 }
 
+/// `BPF_F_KPROBE_MULTI_RETURN`: a `kprobe_multi` link on function returns.
+pub const KPROBE_MULTI_RETURN: u32 = 1 << 0;
+
+/// The functions of a `kprobe_multi` link: by name or by address.
+#[derive(Clone, Copy, Debug)]
+pub enum KprobeMultiTargets<'a> {
+    /// Kernel function names (`kprobe_multi.syms`); the kernel sorts and resolves them.
+    Symbols(&'a [&'a CStr]),
+    /// Kernel function addresses (`kprobe_multi.addrs`).
+    Addresses(&'a [u64]),
+}
+
+/// `BPF_LINK_CREATE` with `BPF_TRACE_KPROBE_MULTI` (5.18): attaches `prog_fd` (loaded
+/// with that expected attach type) to every function of `targets` at once. `flags` is 0
+/// or [`KPROBE_MULTI_RETURN`]; `cookies`, when given, has one entry per function.
+///
+/// The union part is `kprobe_multi { u32 flags; u32 cnt; u64 syms; u64 addrs;
+/// u64 cookies; }` at offset 16 of the attribute: 48 bytes are passed.
+pub fn link_create_kprobe_multi(
+    prog_fd: BorrowedFd<'_>,
+    flags: u32,
+    targets: KprobeMultiTargets<'_>,
+    cookies: Option<&[u64]>,
+) -> SysResult<OwnedFd> {
+    const CALL: &str = "BPF_LINK_CREATE";
+    // The name pointers, kept alive (with the names they point to) until the call returns.
+    let sym_ptrs: Vec<u64>;
+    let (count, syms, addrs) = match targets {
+        KprobeMultiTargets::Symbols(names) => {
+            sym_ptrs = names.iter().map(|n| ptr_u64(n.as_ptr())).collect();
+            (names.len(), ptr_u64(sym_ptrs.as_ptr()), 0)
+        }
+        KprobeMultiTargets::Addresses(a) => (a.len(), 0, ptr_u64(a.as_ptr())),
+    };
+    if count == 0 {
+        return Err(SysError::invalid(
+            CALL,
+            "kprobe_multi needs at least one function",
+        ));
+    }
+    let cnt = len_u32(CALL, "kprobe_multi function list", count)?;
+    let cookies = match cookies {
+        Some(c) if c.len() != count => {
+            return Err(SysError::invalid(
+                CALL,
+                format!("{} cookies for {count} functions", c.len()),
+            ))
+        }
+        Some(c) => ptr_u64(c.as_ptr()),
+        None => 0,
+    };
+    let mut head = [0u8; 8];
+    head[..4].copy_from_slice(&flags.to_ne_bytes());
+    head[4..].copy_from_slice(&cnt.to_ne_bytes());
+    let mut raw = LinkCreateRaw {
+        prog_fd: fd_u32(prog_fd),
+        target: 0,
+        attach_type: attach_type::TRACE_KPROBE_MULTI,
+        flags: 0,
+        extra: [u64::from_ne_bytes(head), syms, addrs, cookies, 0, 0],
+    };
+    let size = offset_of!(LinkCreateRaw, extra) + 32;
+    // SAFETY: `syms` points to `cnt` pointers to NUL-terminated strings (`sym_ptrs` and
+    // the borrowed names), or `addrs` to `cnt` u64s; `cookies` is null or points to `cnt`
+    // u64s. The kernel only reads them, and all outlive the call.
+    unsafe { bpf_fd(BpfCmd::LinkCreate, &mut raw.bytes_mut()[..size]) }
+}
+
 /// `BPF_LINK_DETACH`: detaches the link from its target, leaving the link fd defunct.
 pub fn link_detach(link_fd: BorrowedFd<'_>) -> SysResult<()> {
     let mut raw = LinkDetachRaw {
@@ -2828,6 +2896,93 @@ mod tests {
         assert_eq!(seen[2].len(), 32);
         assert_eq!(&seen[2][16..20], &99u32.to_ne_bytes());
         assert_eq!(&seen[2][24..32], &5u64.to_ne_bytes());
+    }
+
+    /// The `kprobe_multi` member of `link_create` (gcc offsetof on the uapi header):
+    /// flags at 16, cnt at 20, syms at 24, addrs at 32, cookies at 40; 48 bytes in all.
+    #[test]
+    fn link_create_kprobe_multi_layout() {
+        let null = devnull();
+        let names = [c"do_unlinkat", c"vfs_unlink"];
+        let cookies = [7u64, 9];
+        let addrs = [0xffff_ffff_8100_0000u64];
+        let mut seen = Vec::new();
+        let mut strings = Vec::new();
+        with_syscall_override(
+            |c| {
+                if let Syscall::Bpf {
+                    cmd: BpfCmd::LinkCreate,
+                    attr,
+                } = c
+                {
+                    let word =
+                        |off: usize| u64::from_ne_bytes(attr[off..off + 8].try_into().unwrap());
+                    let syms = word(24) as usize as *const u64;
+                    if !syms.is_null() {
+                        for i in 0..2 {
+                            // SAFETY: the function under test passed a live array of two
+                            // pointers to NUL-terminated names.
+                            let name = unsafe {
+                                CStr::from_ptr(*syms.add(i) as usize as *const std::ffi::c_char)
+                            };
+                            strings.push(name.to_owned());
+                        }
+                    }
+                    seen.push(attr.to_vec());
+                }
+                errno(libc::EOPNOTSUPP)
+            },
+            || {
+                let p = null.as_fd();
+                let e = link_create_kprobe_multi(
+                    p,
+                    KPROBE_MULTI_RETURN,
+                    KprobeMultiTargets::Symbols(&names),
+                    Some(&cookies),
+                )
+                .unwrap_err();
+                assert_eq!((e.call, e.errno()), ("BPF_LINK_CREATE", libc::EOPNOTSUPP));
+                let _ = link_create_kprobe_multi(p, 0, KprobeMultiTargets::Addresses(&addrs), None);
+            },
+        );
+        assert_eq!(seen.len(), 2);
+        let a = &seen[0];
+        assert_eq!(a.len(), 48);
+        assert_eq!(&a[0..4], &(null.as_raw_fd() as u32).to_ne_bytes());
+        assert_eq!(&a[4..8], &0u32.to_ne_bytes(), "no target fd");
+        assert_eq!(&a[8..12], &attach_type::TRACE_KPROBE_MULTI.to_ne_bytes());
+        assert_eq!(&a[12..16], &0u32.to_ne_bytes(), "link flags");
+        assert_eq!(&a[16..20], &KPROBE_MULTI_RETURN.to_ne_bytes());
+        assert_eq!(&a[20..24], &2u32.to_ne_bytes(), "cnt");
+        assert_eq!(&a[32..40], &0u64.to_ne_bytes(), "no addrs with syms");
+        assert_eq!(
+            &a[40..48],
+            &(cookies.as_ptr() as usize as u64).to_ne_bytes()
+        );
+        assert_eq!(
+            strings,
+            [c"do_unlinkat".to_owned(), c"vfs_unlink".to_owned()]
+        );
+        let b = &seen[1];
+        assert_eq!(b.len(), 48);
+        assert_eq!(&b[16..20], &0u32.to_ne_bytes());
+        assert_eq!(&b[20..24], &1u32.to_ne_bytes());
+        assert_eq!(&b[24..32], &0u64.to_ne_bytes(), "no syms with addrs");
+        assert_eq!(&b[32..40], &(addrs.as_ptr() as usize as u64).to_ne_bytes());
+        assert_eq!(&b[40..48], &0u64.to_ne_bytes(), "no cookies");
+
+        // Rejected before the kernel is asked: nothing to attach, cookie count mismatch.
+        let e = link_create_kprobe_multi(null.as_fd(), 0, KprobeMultiTargets::Symbols(&[]), None)
+            .unwrap_err();
+        assert_eq!(e.errno(), 0);
+        let e = link_create_kprobe_multi(
+            null.as_fd(),
+            0,
+            KprobeMultiTargets::Symbols(&names),
+            Some(&[1]),
+        )
+        .unwrap_err();
+        assert_eq!(e.errno(), 0);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `perf_event_open(2)` and the perf event ioctls.
 
 use super::{owned_fd, syscall, SysError, SysResult, Syscall};
+use std::ffi::CStr;
 use std::fmt;
 use std::mem::size_of;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
@@ -298,6 +299,27 @@ pub fn perf_event_open(
     owned_fd(CALL, ret)
 }
 
+/// `perf_event_open(2)` of a probe through a dynamic PMU (`kprobe`, `uprobe`): as
+/// [`perf_event_open`], with `config1` pointing to `name` (the kprobe function or
+/// uprobe path) and `config2` set to `offset` (into the function, or the file). Both
+/// fields of `attr` are overwritten; the pointer lives only for the call.
+pub fn perf_event_open_probe(
+    attr: &PerfEventAttr,
+    name: &CStr,
+    offset: u64,
+    pid: i32,
+    cpu: i32,
+) -> SysResult<OwnedFd> {
+    let attr = PerfEventAttr {
+        config1: name.as_ptr() as usize as u64,
+        config2: offset,
+        ..*attr
+    };
+    // `name` is borrowed for this whole call, so the pointer in `config1` stays valid
+    // while the kernel copies the string (`strndup_user`).
+    perf_event_open(&attr, pid, cpu, None, 0)
+}
+
 /// The perf event ioctls issued by this module.
 #[derive(Clone, Copy)]
 pub(crate) enum PerfIoctl<'a> {
@@ -474,5 +496,34 @@ mod tests {
         );
         // Without an override, a non-perf fd is rejected by the kernel.
         assert!(perf_event_ioc_enable(null.as_fd()).is_err());
+    }
+
+    #[test]
+    fn probe_open_passes_name_and_offset() {
+        let attr = PerfEventAttr::new(42, 1);
+        let mut seen = None;
+        let e = with_syscall_override(
+            |c| {
+                if let Syscall::PerfEventOpen { attr, pid, cpu, .. } = c {
+                    // SAFETY: config1 points to the NUL-terminated name borrowed by
+                    // `perf_event_open_probe` for the duration of the call.
+                    let name =
+                        unsafe { CStr::from_ptr(attr.config1 as usize as *const std::ffi::c_char) };
+                    seen = Some((
+                        attr.type_,
+                        attr.config,
+                        name.to_owned(),
+                        attr.config2,
+                        *pid,
+                        *cpu,
+                    ));
+                }
+                Some(Err(io::Error::from_raw_os_error(libc::ENOENT)))
+            },
+            || perf_event_open_probe(&attr, c"do_unlinkat", 0x10, -1, 0),
+        )
+        .unwrap_err();
+        assert_eq!((e.call, e.errno()), ("perf_event_open", libc::ENOENT));
+        assert_eq!(seen, Some((42, 1, c"do_unlinkat".to_owned(), 0x10, -1, 0)));
     }
 }

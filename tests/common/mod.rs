@@ -1,6 +1,8 @@
 //! Shared setup for the kernel tests: mounts, object paths, fd census, event triggers.
 #![allow(dead_code)]
 
+pub mod feature;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;
@@ -107,22 +109,38 @@ pub fn cstr(b: &[u8]) -> String {
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
-/// Reads a `T` from the front of a record, checking its length.
-pub fn read_record<T: Copy>(rec: &[u8]) -> Option<T> {
-    if rec.len() < std::mem::size_of::<T>() {
-        return None;
+/// Reads the fields of the C layout one by one (no reinterpretation of memory).
+fn u32_at(rec: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(rec.get(off..off + 4)?.try_into().ok()?))
+}
+
+fn bytes_at<const N: usize>(rec: &[u8], off: usize) -> Option<[u8; N]> {
+    rec.get(off..off + N)?.try_into().ok()
+}
+
+impl HelloEvent {
+    /// Parses a ring buffer record; `None` when it is too short.
+    pub fn parse(rec: &[u8]) -> Option<HelloEvent> {
+        Some(HelloEvent {
+            pid: u32_at(rec, 0)?,
+            uid: u32_at(rec, 4)?,
+            comm: bytes_at(rec, 8)?,
+            filename: bytes_at(rec, 24)?,
+        })
     }
-    // The test-only structs above are plain integers and byte arrays.
-    let mut v = std::mem::MaybeUninit::<T>::uninit();
-    // SAFETY: `rec` holds at least size_of::<T>() bytes and T is a repr(C) struct of
-    // integers and byte arrays, valid for every bit pattern.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            rec.as_ptr(),
-            v.as_mut_ptr() as *mut u8,
-            std::mem::size_of::<T>(),
-        );
-        Some(v.assume_init())
+}
+
+impl ConfigEvent {
+    /// Parses a ring buffer record; `None` when it is too short.
+    pub fn parse(rec: &[u8]) -> Option<ConfigEvent> {
+        let h = HelloEvent::parse(rec)?;
+        Some(ConfigEvent {
+            pid: h.pid,
+            uid: h.uid,
+            comm: h.comm,
+            filename: h.filename,
+            message: bytes_at(rec, 280)?,
+        })
     }
 }
 
