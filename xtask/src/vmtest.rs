@@ -45,7 +45,7 @@ const GUEST_APPEND: &str = "lsm=lockdown,capability,bpf";
 const GUEST_CPUS: &str = "2";
 const DEFAULT_MEMORY: &str = "2G";
 /// Bound of one run on one kernel (boot included), in seconds.
-const DEFAULT_TIMEOUT: u64 = 600;
+const DEFAULT_TIMEOUT: u64 = 1200;
 /// Bound of a boot: from starting vng to the script's start marker (seen
 /// under TCG on 2 cores: 40 s idle, up to 140 s with other builds running;
 /// udev's coldplug in the guest takes a third of it).
