@@ -595,6 +595,23 @@ impl CandidateCache {
     }
 }
 
+/// libbpf's `bpf_core_types_are_compat`: names are ignored below the root; structs,
+/// unions, enums and forward declarations are compatible with their own kind (enum with
+/// enum64); integers with integers (not bit-offset ones); pointers and arrays if what
+/// they refer to is; function prototypes if they have as many parameters and every
+/// parameter and the return type are. Invalid BTF or too deep a comparison mean "no".
+/// The rule behind TYPE_EXISTS, TYPE_SIZE, TYPE_ID_TARGET and kfunc prototype checks.
+pub fn types_are_compat(local: &Btf, local_id: u32, targ: &Btf, targ_id: u32) -> bool {
+    compat::types_are_compat(local, local_id, targ, targ_id).unwrap_or(false)
+}
+
+/// Length of `name` without its `___flavor` suffix (libbpf's
+/// `bpf_core_essential_name_len`): the separator is the last `X___Y` with X and Y not
+/// underscores.
+pub fn essential_name_len(name: &str) -> usize {
+    compat::essential_name_len(name.as_bytes())
+}
+
 /// Applies CO-RE relocation records to one program's instructions.
 ///
 /// `relos[i].insn_off` must be an instruction index within `insns` (the object layer

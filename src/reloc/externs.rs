@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::btf::fixup::{KCONFIG_SEC, KSYMS_SEC};
-use crate::btf::{int_enc, Btf, BtfError, Kind, MAX_RESOLVE_DEPTH};
+use crate::btf::{int_enc, Btf, BtfError, Kind};
 use crate::insn::{op, pseudo, Insn};
 use crate::object::{ExternKind, GlobalKind, MapKind, ObjectSpec};
 
@@ -1440,88 +1440,7 @@ fn describe(btf: &Btf, id: u32) -> String {
     }
 }
 
-/// Length of `name` without a `___flavor` suffix (libbpf's `bpf_core_essential_name_len`).
-pub fn essential_name_len(name: &str) -> usize {
-    let b = name.as_bytes();
-    let n = b.len();
-    if n < 5 {
-        return n;
-    }
-    for i in (0..=n - 5).rev() {
-        if b[i] != b'_'
-            && b[i + 1] == b'_'
-            && b[i + 2] == b'_'
-            && b[i + 3] == b'_'
-            && b[i + 4] != b'_'
-        {
-            return i + 1;
-        }
-    }
-    n
-}
-
-/// libbpf's `bpf_core_types_are_compat`: names are ignored below the root; structs,
-/// unions, enums and forward declarations are compatible with their own kind (enum with
-/// enum64); integers with integers (not bit-offset ones); pointers and arrays if what
-/// they refer to is; function prototypes if they have as many parameters and every
-/// parameter and the return type are. Errors (invalid BTF, too deep) mean "no".
-pub fn types_are_compat(local: &Btf, local_id: u32, targ: &Btf, targ_id: u32) -> bool {
-    compat_rec(local, local_id, targ, targ_id, MAX_RESOLVE_DEPTH as i32).unwrap_or(false)
-}
-
-fn compat_rec(
-    local: &Btf,
-    mut lid: u32,
-    targ: &Btf,
-    mut tid: u32,
-    level: i32,
-) -> Result<bool, BtfError> {
-    if level <= 0 {
-        return Ok(false);
-    }
-    let mut depth = MAX_RESOLVE_DEPTH;
-    loop {
-        if depth == 0 {
-            return Ok(false);
-        }
-        depth -= 1;
-        lid = local.skip_mods_and_typedefs(lid)?;
-        tid = targ.skip_mods_and_typedefs(tid)?;
-        let lt = local.type_by_id(lid)?;
-        let tt = targ.type_by_id(tid)?;
-        let any_enum = |k| matches!(k, Kind::Enum | Kind::Enum64);
-        if lt.kind != tt.kind && !(any_enum(lt.kind) && any_enum(tt.kind)) {
-            return Ok(false);
-        }
-        match lt.kind {
-            Kind::Void | Kind::Struct | Kind::Union | Kind::Enum | Kind::Fwd | Kind::Enum64 => {
-                return Ok(true)
-            }
-            Kind::Int => return Ok(lt.int()?.offset == 0 && tt.int()?.offset == 0),
-            Kind::Ptr => {
-                lid = lt.ref_type();
-                tid = tt.ref_type();
-            }
-            Kind::Array => {
-                lid = lt.array()?.elem_type;
-                tid = tt.array()?.elem_type;
-            }
-            Kind::FuncProto => {
-                if lt.vlen() != tt.vlen() {
-                    return Ok(false);
-                }
-                for (lp, tp) in lt.params().zip(tt.params()) {
-                    if !compat_rec(local, lp.type_id, targ, tp.type_id, level - 1)? {
-                        return Ok(false);
-                    }
-                }
-                lid = lt.ref_type();
-                tid = tt.ref_type();
-            }
-            _ => return Ok(false),
-        }
-    }
-}
+pub use super::core::{essential_name_len, types_are_compat};
 
 // ---------------------------------------------------------------------------------
 // Applying patches
