@@ -323,42 +323,67 @@ impl Map {
         }
     }
 
-    /// Reads up to all entries with `BPF_MAP_LOOKUP_BATCH`, `batch` entries per syscall;
-    /// returns keys and values concatenated.
+    /// Reads every entry with `BPF_MAP_LOOKUP_BATCH`, `batch` entries per syscall;
+    /// returns keys and values concatenated. See [`Map::lookup_batch_into`] to reuse
+    /// buffers across calls.
     pub fn lookup_batch(&self, batch: u32) -> Result<(Vec<u8>, Vec<u8>), MapError> {
+        let (mut keys, mut values) = (Vec::new(), Vec::new());
+        self.lookup_batch_into(batch, &mut keys, &mut values)?;
+        Ok((keys, values))
+    }
+
+    /// Reads every entry into `keys` and `values` (replacing their contents), `batch`
+    /// entries per syscall, straight into the buffers: a caller that keeps them across
+    /// calls pays for no allocation after the first. Returns the number of entries.
+    pub fn lookup_batch_into(
+        &self,
+        batch: u32,
+        keys: &mut Vec<u8>,
+        values: &mut Vec<u8>,
+    ) -> Result<usize, MapError> {
         let access = self.fd.access();
         let (ks, vs) = (access.key_size(), access.value_buf_size());
-        let batch = batch.max(1);
-        let mut keys = Vec::new();
-        let mut values = Vec::new();
-        let mut kbuf = vec![0u8; ks * batch as usize];
-        let mut vbuf = vec![0u8; vs * batch as usize];
+        let batch = batch.max(1) as usize;
+        // Room for the whole map up front; more only if entries were added meanwhile.
+        let expect = self.def.max_entries as usize + batch;
+        grow(keys, expect * ks);
+        grow(values, expect * vs);
         // The kernel's opaque batch cursor is a key-sized token for hash maps.
         let mut cursor = vec![0u8; access.batch_cursor_size()];
         let mut out_cursor = vec![0u8; access.batch_cursor_size()];
+        let mut filled = 0usize;
         let mut first = true;
         loop {
-            let mut count = batch;
+            grow(keys, (filled + batch) * ks);
+            grow(values, (filled + batch) * vs);
+            let mut count = batch as u32;
             let more = sys::bpf::map_lookup_batch(
                 &access,
                 if first { None } else { Some(&cursor) },
                 &mut out_cursor,
-                &mut kbuf,
-                &mut vbuf,
+                &mut keys[filled * ks..(filled + batch) * ks],
+                &mut values[filled * vs..(filled + batch) * vs],
                 &mut count,
                 0,
                 0,
             )
             .map_err(self.sys_err())?;
-            let n = count.min(batch) as usize;
-            keys.extend_from_slice(&kbuf[..n * ks]);
-            values.extend_from_slice(&vbuf[..n * vs]);
+            filled += (count as usize).min(batch);
             if !more {
-                return Ok((keys, values));
+                keys.truncate(filled * ks);
+                values.truncate(filled * vs);
+                return Ok(filled);
             }
             cursor.copy_from_slice(&out_cursor);
             first = false;
         }
+    }
+}
+
+/// Makes `v` at least `len` bytes long (zero-filling only what is new).
+fn grow(v: &mut Vec<u8>, len: usize) {
+    if v.len() < len {
+        v.resize(len, 0);
     }
 }
 
@@ -552,5 +577,49 @@ pub(crate) fn check_bpffs(path: &Path) -> Result<(), MapError> {
         Err(MapError::NotBpffs {
             path: dir.to_path_buf(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_lookup_reads_every_entry_into_reused_buffers() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-progs/hello.bpf.o");
+        let obj = crate::Loader::new().load_file(path).expect("loading hello");
+        let counts: HashMap<u32, u64> = obj.map("counts").unwrap().try_into().unwrap();
+        for uid in 0..1000u32 {
+            counts
+                .insert(&uid, &(u64::from(uid) * 3), update::ANY)
+                .unwrap();
+        }
+        let map = obj.map("counts").unwrap();
+        let (mut keys, mut values) = (Vec::new(), Vec::new());
+        for _ in 0..2 {
+            // Uneven batches; the second pass reuses (and must fully replace) the buffers.
+            let n = map.lookup_batch_into(64, &mut keys, &mut values).unwrap();
+            assert_eq!(n, 1000);
+            assert_eq!((keys.len(), values.len()), (4000, 8000));
+            let mut seen: Vec<(u32, u64)> = keys
+                .chunks_exact(4)
+                .zip(values.chunks_exact(8))
+                .map(|(k, v)| {
+                    (
+                        u32::from_ne_bytes(k.try_into().unwrap()),
+                        u64::from_ne_bytes(v.try_into().unwrap()),
+                    )
+                })
+                .collect();
+            seen.sort_unstable();
+            assert_eq!(
+                seen,
+                (0..1000u32)
+                    .map(|u| (u, u64::from(u) * 3))
+                    .collect::<Vec<_>>()
+            );
+        }
+        let (k, v) = map.lookup_batch(1000).unwrap();
+        assert_eq!((k.len(), v.len()), (4000, 8000));
     }
 }
