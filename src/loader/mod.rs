@@ -807,37 +807,30 @@ fn set_global(
     name: &str,
     value: &[u8],
 ) -> Result<(), LoadError> {
-    let btf = spec.btf.as_ref().ok_or_else(|| LoadError::NoSuchGlobal {
+    let err = |reason: String| LoadError::NoSuchGlobal {
         name: name.to_string(),
-        reason: "the object has no BTF".into(),
-    })?;
-    for m in maps.iter_mut() {
-        if !matches!(m.kind, MapKind::GlobalData(_)) || m.btf_value_type_id == 0 {
-            continue;
-        }
-        let sec = btf.type_by_id(m.btf_value_type_id)?;
-        for v in sec.datasec_vars() {
-            if btf.type_name(v.type_id)? != name {
-                continue;
-            }
-            if value.len() != v.size as usize {
-                return Err(LoadError::NoSuchGlobal {
-                    name: name.to_string(),
-                    reason: format!("it is {} bytes, the value given is {}", v.size, value.len()),
-                });
-            }
-            let end = v.offset as usize + value.len();
-            if m.data.len() < end {
-                m.data.resize((m.value_size as usize).max(end), 0);
-            }
-            m.data[v.offset as usize..end].copy_from_slice(value);
-            return Ok(());
-        }
+        reason,
+    };
+    if spec.btf.is_none() {
+        return Err(err("the object has no BTF".into()));
     }
-    Err(LoadError::NoSuchGlobal {
-        name: name.to_string(),
-        reason: "no global variable has that name".into(),
-    })
+    let v = spec
+        .global(name)
+        .ok_or_else(|| err("no global variable has that name".into()))?;
+    if value.len() != v.size as usize {
+        return Err(err(format!(
+            "it is {} bytes, the value given is {}",
+            v.size,
+            value.len()
+        )));
+    }
+    let m = &mut maps[v.map];
+    let end = v.offset as usize + value.len();
+    if m.data.len() < end {
+        m.data.resize((m.value_size as usize).max(end), 0);
+    }
+    m.data[v.offset as usize..end].copy_from_slice(value);
+    Ok(())
 }
 
 /// Copies the program's instructions and fills every map reference with the map's fd.

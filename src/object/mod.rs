@@ -375,6 +375,38 @@ impl ObjectSpec {
     pub fn program(&self, name: &str) -> Option<&ProgramSpec> {
         self.programs.iter().find(|p| p.name == name)
     }
+
+    /// Where global variable `name` lives: which global-data map, and its offset and
+    /// size in that map's value, from the object's BTF (what a skeleton's
+    /// `bss->name` resolves to). `None` without BTF or without such a variable.
+    pub fn global(&self, name: &str) -> Option<GlobalVar> {
+        let btf = self.btf.as_ref()?;
+        self.maps.iter().enumerate().find_map(|(map, m)| {
+            if !matches!(m.kind, MapKind::GlobalData(_)) || m.btf_value_type_id == 0 {
+                return None;
+            }
+            let sec = btf.type_by_id(m.btf_value_type_id).ok()?;
+            let v = sec
+                .datasec_vars()
+                .find(|v| btf.type_name(v.type_id).is_ok_and(|n| n == name))?;
+            Some(GlobalVar {
+                map,
+                offset: v.offset,
+                size: v.size,
+            })
+        })
+    }
+}
+
+/// A global variable's place: see [`ObjectSpec::global`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GlobalVar {
+    /// Index into [`ObjectSpec::maps`] of its global-data map.
+    pub map: usize,
+    /// Byte offset within the map's value.
+    pub offset: u32,
+    /// Size in bytes.
+    pub size: u32,
 }
 
 /// The sections that mean something, found in one pass.

@@ -144,28 +144,15 @@ impl ConfigEvent {
     }
 }
 
-/// Reads global variable `name` of a loaded object from its global-data map, finding it
+/// Reads global variable `name` of a loaded object from its global-data map, found
 /// through the object's BTF (as a skeleton's `bss->name` would).
 pub fn global(spec: &corebpf::ObjectSpec, obj: &corebpf::Object, name: &str) -> Vec<u8> {
-    let btf = spec.btf.as_ref().expect("the object has BTF");
-    for m in &spec.maps {
-        if !matches!(m.kind, corebpf::object::MapKind::GlobalData(_)) || m.btf_value_type_id == 0 {
-            continue;
-        }
-        let sec = btf.type_by_id(m.btf_value_type_id).unwrap();
-        for v in sec.datasec_vars() {
-            if btf.type_name(v.type_id).unwrap() == name {
-                let value = obj
-                    .map(&m.name)
-                    .unwrap()
-                    .lookup(&0u32.to_ne_bytes(), 0)
-                    .unwrap()
-                    .unwrap();
-                return value[v.offset as usize..(v.offset + v.size) as usize].to_vec();
-            }
-        }
-    }
-    panic!("no global variable {name}");
+    let v = spec
+        .global(name)
+        .unwrap_or_else(|| panic!("no global variable {name}"));
+    let map = obj.map(&spec.maps[v.map].name).unwrap();
+    let value = map.lookup(&0u32.to_ne_bytes(), 0).unwrap().unwrap();
+    value[v.offset as usize..(v.offset + v.size) as usize].to_vec()
 }
 
 /// A global as a little-endian unsigned integer of its size.
