@@ -773,24 +773,56 @@ impl<'e, 'a> Parser<'e, 'a> {
     }
 }
 
-/// Names of the externs in `.kconfig` and `.ksyms`.
-fn extern_names(btf: &Btf) -> HashMap<String, ExternKind> {
-    let mut out = HashMap::new();
+/// An extern variable or function declared in `.kconfig` or `.ksyms`, as its DATASEC
+/// entry says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ExternDecl<'b> {
+    /// The extern's name.
+    pub name: &'b str,
+    /// Which section declares it.
+    pub kind: ExternKind,
+    /// Its BTF VAR (or FUNC) id.
+    pub type_id: u32,
+    /// Offset in the section.
+    pub offset: u32,
+    /// Size in the section.
+    pub size: u32,
+}
+
+/// Every extern the `.kconfig` and `.ksyms` DATASECs declare, in section order.
+pub(crate) fn extern_decls(btf: &Btf) -> Vec<ExternDecl<'_>> {
+    let mut out = Vec::new();
     for (sec, kind) in [
         (KCONFIG_SEC, ExternKind::Kconfig),
         (KSYMS_SEC, ExternKind::Ksym),
     ] {
-        let Some(id) = btf.find_by_name_kind(sec, Kind::Datasec) else {
+        let Some(t) = btf
+            .find_by_name_kind(sec, Kind::Datasec)
+            .and_then(|id| btf.type_by_id(id).ok())
+        else {
             continue;
         };
-        let Ok(t) = btf.type_by_id(id) else { continue };
         for v in t.datasec_vars() {
             if let Ok(name) = btf.type_name(v.type_id) {
-                out.insert(name.to_string(), kind);
+                out.push(ExternDecl {
+                    name,
+                    kind,
+                    type_id: v.type_id,
+                    offset: v.offset,
+                    size: v.size,
+                });
             }
         }
     }
     out
+}
+
+/// Names of the externs in `.kconfig` and `.ksyms`.
+fn extern_names(btf: &Btf) -> HashMap<String, ExternKind> {
+    extern_decls(btf)
+        .into_iter()
+        .map(|d| (d.name.to_string(), d.kind))
+        .collect()
 }
 
 /// Converts `.BTF.ext` byte offsets into instruction indexes of each code section.

@@ -31,7 +31,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::btf::fixup::{KCONFIG_SEC, KSYMS_SEC};
+use crate::btf::fixup::KCONFIG_SEC;
 use crate::btf::{int_enc, Btf, BtfError, Kind};
 use crate::insn::{op, pseudo, Insn};
 use crate::object::{ExternKind, GlobalKind, MapKind, ObjectSpec};
@@ -944,22 +944,12 @@ fn collect(
     used: &BTreeMap<&str, ExternKind>,
     weak: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Ext>, ExternError> {
-    let mut declared: HashMap<String, (ExternKind, u32, u32, u32)> = HashMap::new();
-    for (sec, kind) in [
-        (KCONFIG_SEC, ExternKind::Kconfig),
-        (KSYMS_SEC, ExternKind::Ksym),
-    ] {
-        let Some(id) = btf.find_by_name_kind(sec, Kind::Datasec) else {
-            continue;
-        };
-        let Ok(t) = btf.type_by_id(id) else { continue };
-        for v in t.datasec_vars() {
-            if let Ok(name) = btf.type_name(v.type_id) {
-                declared
-                    .entry(name.to_string())
-                    .or_insert((kind, v.type_id, v.offset, v.size));
-            }
-        }
+    // The first declaration of a name wins, as before.
+    let mut declared: HashMap<&str, (ExternKind, u32, u32, u32)> = HashMap::new();
+    for d in crate::object::extern_decls(btf) {
+        declared
+            .entry(d.name)
+            .or_insert((d.kind, d.type_id, d.offset, d.size));
     }
     let mut exts = Vec::with_capacity(used.len());
     for (&name, &kind) in used {
