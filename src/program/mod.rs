@@ -412,8 +412,17 @@ mod tests {
         );
         drop(link);
         // Other processes may exec too, but only while attached can the count move;
-        // several execs of ours after the drop must leave it where it was.
-        let detached = counts_for_uid0(&obj);
+        // several execs of ours after the drop must leave it where it was. Runs already
+        // in flight on another CPU at the drop may still finish: wait until it is still.
+        let mut detached = counts_for_uid0(&obj);
+        for _ in 0..40 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let now = counts_for_uid0(&obj);
+            if now == detached {
+                break;
+            }
+            detached = now;
+        }
         for _ in 0..3 {
             exec_true();
         }

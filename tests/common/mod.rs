@@ -167,3 +167,19 @@ pub fn global_u64(spec: &corebpf::ObjectSpec, obj: &corebpf::Object, name: &str)
 pub fn btf_6_1() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("btf-fixtures/vmlinux-6.1.0-56-amd64.btf")
 }
+
+/// The value `read` returns once two reads 50 ms apart agree (at most 40 tries): after a
+/// detach, program runs already in flight on other CPUs finish under RCU and may still
+/// bump a counter; nothing new starts.
+pub fn settled<T: PartialEq>(mut read: impl FnMut() -> T) -> T {
+    let mut last = read();
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = read();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
