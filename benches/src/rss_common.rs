@@ -18,6 +18,33 @@ pub fn report(programs: usize) {
         field("RssAnon:"),
         field("RssFile:")
     );
+    if std::env::var_os("RSS_SMAPS").is_some() {
+        print_smaps();
+    }
+}
+
+/// With `RSS_SMAPS` set: each mapping's resident size, to see where the pages are.
+fn print_smaps() {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let mut name = String::new();
+    for line in smaps.lines() {
+        let mut parts = line.split_whitespace();
+        let first = parts.next().unwrap_or_default();
+        if first.contains('-') && !first.ends_with(':') {
+            let rest: Vec<&str> = parts.collect();
+            name = format!(
+                "{} {} {}",
+                first,
+                rest.first().unwrap_or(&""),
+                rest.get(4).unwrap_or(&"")
+            );
+        } else if first == "Rss:" {
+            let kb = parts.next().unwrap_or("0");
+            if kb != "0" {
+                println!("  {kb:>6} KiB  {name}");
+            }
+        }
+    }
 }
 
 /// The object path: the only argument.
