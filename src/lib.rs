@@ -58,6 +58,7 @@ pub mod program;
 pub mod reloc;
 pub mod ringbuf;
 pub mod sys;
+mod util;
 
 pub use link::{Link, LinkError};
 pub use loader::{LoadError, Loader, Object, VerifierLog};

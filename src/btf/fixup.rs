@@ -117,7 +117,7 @@ fn fixup_one(
             }
         }
     }
-    vars.sort_by_key(|v| v.offset);
+    crate::util::sort_by_key(&mut vars, |v| v.offset);
 
     // Write back: DATASEC size, its entries, then VAR linkages.
     let dsec_off = btf
@@ -187,7 +187,7 @@ fn layout_kconfig(
             align,
         });
     }
-    exts.sort_by(|a, b| {
+    crate::util::sort_by(&mut exts, |a, b| {
         b.align
             .cmp(&a.align)
             .then(a.size.cmp(&b.size))

@@ -410,7 +410,7 @@ impl ModuleBtfs {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => log::warn!("listing module BTF in {}: {e}", dir.display()),
         }
-        modules.sort_by(|a, b| a.name.cmp(&b.name));
+        crate::util::sort_by(&mut modules, |a, b| a.name.cmp(&b.name));
         ModuleBtfs { base, modules }
     }
 

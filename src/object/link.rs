@@ -550,11 +550,11 @@ impl Linker<'_> {
                 }
             }
         }
-        out.map_relocs.sort_by_key(|r| r.insn);
-        out.extern_relocs.sort_by_key(|r| r.insn);
-        out.func_info.sort_by_key(|r| r.insn_off);
-        out.line_info.sort_by_key(|r| r.insn_off);
-        out.core_relos.sort_by_key(|r| r.insn_off);
+        crate::util::sort_by_key(&mut out.map_relocs, |r| r.insn);
+        crate::util::sort_by_key(&mut out.extern_relocs, |r| r.insn);
+        crate::util::sort_by_key(&mut out.func_info, |r| r.insn_off);
+        crate::util::sort_by_key(&mut out.line_info, |r| r.insn_off);
+        crate::util::sort_by_key(&mut out.core_relos, |r| r.insn_off);
         Ok(out)
     }
 }

@@ -290,7 +290,7 @@ pub fn legacy_maps(elf: &Elf<'_>, sec: &Section<'_>) -> Result<Vec<MapSpec>, Obj
     if syms.is_empty() {
         return Ok(Vec::new());
     }
-    syms.sort_by_key(|s| s.value);
+    crate::util::sort_by_key(&mut syms, |s| s.value);
     let bad = |reason: String| ObjectError::BadSection {
         section: sec.name.clone(),
         reason,

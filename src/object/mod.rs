@@ -643,7 +643,7 @@ impl<'e, 'a> Parser<'e, 'a> {
                     len: (s.size / 8) as usize,
                 });
             }
-            mine.sort_by_key(|f| f.start);
+            crate::util::sort_by_key(&mut mine, |f| f.start);
             for w in mine.windows(2) {
                 if w[1].start < w[0].start + w[0].len {
                     return Err(ObjectError::BadProgram {
@@ -855,9 +855,9 @@ fn attach_ext(ext: &BtfExt, code_secs: &mut [CodeSection]) -> Result<(), String>
                 ..*r
             });
         }
-        c.func_info.sort_by_key(|r| r.insn_off);
-        c.line_info.sort_by_key(|r| r.insn_off);
-        c.core_relos.sort_by_key(|r| r.insn_off);
+        crate::util::sort_by_key(&mut c.func_info, |r| r.insn_off);
+        crate::util::sort_by_key(&mut c.line_info, |r| r.insn_off);
+        crate::util::sort_by_key(&mut c.core_relos, |r| r.insn_off);
     }
     Ok(())
 }

@@ -1017,7 +1017,7 @@ fn collect(
         }
         exts.push(e);
     }
-    exts.sort_by(|a, b| {
+    crate::util::sort_by(&mut exts, |a, b| {
         let ka = a.kind != ExternKind::Kconfig;
         let kb = b.kind != ExternKind::Kconfig;
         ka.cmp(&kb).then_with(|| a.name.cmp(&b.name))
