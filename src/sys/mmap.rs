@@ -455,6 +455,12 @@ impl RingbufMapping {
             }
             while cons < prod {
                 let off = (cons & mask) as usize;
+                if cons + PREFETCH_AHEAD as u64 <= prod {
+                    // Committed data two pages on: start its page walk and cache fill
+                    // now, so the reads there don't stall. Only what the producer has
+                    // already written, so no line it is about to write gets shared.
+                    prefetch(data.wrapping_add(off + PREFETCH_AHEAD));
+                }
                 // SAFETY: off < size, so the 4-byte header lies within the doubled data
                 // area, 8-byte aligned (cons is a multiple of 8 and the area page-aligned);
                 // the kernel writes it atomically.
@@ -493,6 +499,25 @@ impl RingbufMapping {
             }
         }
     }
+}
+
+/// How far ahead of the record being read [`RingbufMapping::consume`] prefetches: two
+/// pages. Records are read in order, but the hardware prefetcher stops at page
+/// boundaries; measured (bench case 4, 41 rounds, time per event vs libbpf) 0.96–1.00
+/// without, 0.89–0.94 at 8 KiB, 0.91 at 16 KiB, 0.99 at 2 KiB.
+const PREFETCH_AHEAD: usize = 8192;
+
+/// Hints the CPU to start loading the cache line at `p` (no effect on memory; never faults).
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch hint reads nothing architecturally and cannot fault, whatever
+    // the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// A perf event ring buffer (`perf_event_open` + `mmap`), mapped for consuming.
