@@ -122,9 +122,9 @@ impl CoreTargets {
         )
         .map_err(err)?;
         // libbpf looks in module BTFs only for types vmlinux lacks entirely.
-        let unmatched = results
-            .iter()
-            .any(|r| r.target.is_none() && needs_target(r));
+        let unmatched = results.iter().zip(&prog.core_relos).any(|(r, relo)| {
+            r.target.is_none() && needs_target(r) && !self.cache.has_candidates(relo.type_id)
+        });
         if !(unmatched && self.may_use_modules) {
             return Ok(results);
         }

@@ -583,6 +583,14 @@ impl CandidateCache {
         }
     }
 
+    /// Whether the last search found any candidate (a target type with the same kind and
+    /// essential name) for local type `local_id`, whether or not it then matched. A
+    /// loader asks this before falling back to module BTFs, which libbpf searches only
+    /// for types vmlinux lacks entirely.
+    pub fn has_candidates(&self, local_id: u32) -> bool {
+        self.cands.get(&local_id).is_some_and(|c| !c.is_empty())
+    }
+
     fn target_ref(&self, c: Candidate) -> TargetRef {
         TargetRef {
             module: if c.target == 0 {

@@ -105,6 +105,38 @@ fn synthetic_baseline_relocates() {
 }
 
 #[test]
+fn candidates_are_known_even_when_none_matches() {
+    // Local pt.x against a target whose `pt` has only `w` (a candidate that doesn't
+    // match), then against a target without any `pt`.
+    let (l, s) = local_btf(&["0:0"]);
+    let target = |with_pt: bool| {
+        let mut b = Builder::new();
+        b.int("int", 4, 32, true);
+        if with_pt {
+            let w = b.s("w");
+            b.raw("pt", K_STRUCT, 1, false, 4, &[w, 1, 0]);
+        }
+        Btf::parse(b.build()).unwrap()
+    };
+    for with_pt in [true, false] {
+        let t = target(with_pt);
+        let mut cache = CandidateCache::new();
+        let mut insns = [ldx_w(0), mov(1)];
+        let r = relocate(
+            &l,
+            &Targets::vmlinux(&t),
+            &mut insns,
+            &[relo(1, 2, s[0], CoreReloKind::FieldExists)],
+            &mut cache,
+        )
+        .unwrap();
+        assert!(r[0].target.is_none(), "pt.x matches nothing");
+        assert_eq!(cache.has_candidates(2), with_pt);
+        assert!(!cache.has_candidates(4), "never searched");
+    }
+}
+
+#[test]
 fn malformed_access_strings_are_errors() {
     let bad = [
         "",
