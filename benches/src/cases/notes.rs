@@ -29,11 +29,10 @@ pub fn notes(id: u32) -> &'static [&'static str] {
              (verifier, map creation) is the same for every system. corebpf parses the kernel \
              BTF once per process and shares it; the `BTF re-read` row shows the cost without \
              that cache, which is how libbpf and aya work.",
-            "Seen in `corebpf load multi.bpf.o`: for the QUEUE map corebpf first passes BTF \
-             key/value ids, gets EINVAL and retries without them (a wasted BPF_MAP_CREATE and a \
-             warning). libbpf never sends BTF ids for queue, stack, perf-event-array, \
-             stack-trace and map-in-map types; doing the same (loader `create_map`) removes a \
-             syscall per such map.",
+            "Fixed on the way (seen in `corebpf load multi.bpf.o`): for the QUEUE map corebpf \
+             used to pass BTF key/value ids, get EINVAL and retry without them, a wasted \
+             BPF_MAP_CREATE and a warning. Like libbpf, the loader now sends no BTF ids for \
+             queue, stack, perf-event-array, stack-trace and map-in-map types.",
             "No fentry/fexit programs: on this kernel (a Firecracker guest build of 6.18) \
              BPF_PROG_LOAD refuses them with EPERM for libbpf and corebpf alike.",
         ],
@@ -48,18 +47,26 @@ pub fn notes(id: u32) -> &'static [&'static str] {
              per-record corruption checks (length within the ring, record within the producer \
              position). The hottest instruction left is the load of each record's header, a \
              cache miss for every system.",
+            "Then a prefetch (`RingbufMapping::consume`): records are read in order, but the \
+             hardware prefetcher stops at page boundaries, so every new page of a 12 MB \
+             backlog stalled on its page walk and first line, for libbpf as for corebpf. \
+             corebpf now prefetches committed data 8 KiB ahead (never past the producer \
+             position). Same-run ratios over 41 rounds: 0.96–1.00 without, 0.83–0.94 with \
+             it; 2 KiB ahead gave 0.99, 16 KiB 0.91.",
             "aya's `RingBuf::next` returns an item whose drop publishes the consumer position; \
              its per-record cost is about 3× libbpf's here.",
         ],
         5 => &[
             "The \"batch ≥ 5× per-element\" target is out of reach for any library on this \
-             kernel: `libbpf batch / libbpf per-element` is about the same ratio as corebpf's. \
-             Profile (perf, `--cases 5`): batch time is in the kernel, \
-             `__htab_map_lookup_and_delete_batch` (per-bucket locking, `copy_to_user` per \
-             bucket, `kvmalloc` of the bounce buffers), about 200 ns of CPU per element; a \
-             per-element lookup is about 900 ns (syscall entry, `lookup_nulls_elem_raw`, \
-             copies). A larger batch only removes syscall entries (25 per pass at 4,096), a few \
-             microseconds in all.",
+             kernel: `libbpf batch / libbpf per-element` is the same ratio as corebpf's \
+             (0.30–0.35 in every run). Profile (`perf record -e cpu-clock` of `--cases 5`): \
+             the time is in the kernel — `lookup_nulls_elem_raw` and syscall entry for the \
+             single lookups (about 850 ns each, costly syscalls in this VM), \
+             `__htab_map_lookup_and_delete_batch` with per-bucket locking, `copy_to_user` \
+             per bucket (131,072 buckets for 100,000 entries) and the `kvmalloc`/`kfree` of \
+             its bounce buffers for the batches (about 260–300 ns per element); user space \
+             is the `syscall` instruction itself. A larger batch only removes syscall entries \
+             (25 per pass at 4,096), a few microseconds in all.",
             "corebpf batch vs libbpf batch: at first about 1.04–1.09 in repeated runs (CPU \
              time too). Two causes, both fixed: `Map::lookup_batch` returns new `Vec`s on every \
              call, so each pass faulted in about 1.2 MB of fresh pages (costly in this VM) and \
@@ -68,20 +75,26 @@ pub fn notes(id: u32) -> &'static [&'static str] {
              itself allocated corebpf's buffers inside each iteration while libbpf's arrays \
              were allocated once for the whole case, so every corebpf sample still paid about \
              300 page faults (about 10 ns per element). With both systems' buffers allocated \
-             once, the ratio is about 0.99 and the per-element paths 1.00.",
+             once, repeated runs give 0.99–1.01 (interquartile ranges about ±5%): a tie. \
+             Nothing is left to take away in user space: a pass is 25 `bpf()` calls into \
+             the same arrays, and libbpf's loop and corebpf's make the same calls.",
         ],
         6 => &[
             "Peak RSS is dominated by what every process maps (libc, ld.so, the binary's \
-             touched pages: `baseline`). The differences between corebpf and libbpf are in \
-             RssFile — the executable's touched code pages — not in the heap: for hello both \
-             heaps are the same size. With `lto = \"fat\"` and `codegen-units = 1` in \
-             `[profile.release]` the corebpf binary's text shrinks from 1.02 MB to 0.91 MB and \
-             its peak RSS by 100–160 KiB (one measurement: hello 2644 → 2528 KiB, task_state \
-             3156 → 2996 KiB, against libbpf's 2460 and 3092 KiB): task_state then meets the \
-             target, hello stays about 3% (70 KiB) above libbpf.",
-            "For the CO-RE object corebpf keeps the parsed kernel BTF (type offset index, about \
-             0.5 MB) for the life of the process, shared by later loads; libbpf frees its copy \
-             after loading, so its RssAnon at exit is lower while its peak is similar.",
+             touched code pages: `baseline`); run an `rss-*` binary with `RSS_SMAPS=1` to see \
+             each mapping. Heaps are alike (for task_state both hold the kernel BTF's type \
+             offset table, about 500 KB; the file itself is mapped from sysfs and not \
+             counted). The difference was the executable: nearly every page of its text ends \
+             up resident (the kernel maps file pages around each fault), and rss-corebpf's \
+             text was 849 KB against rss-libbpf's 575 KB (libbpf's own share is about \
+             190 KB, plus libelf and zlib).",
+            "What closed it: one shared stable sort for the loader's record tables instead of \
+             a dozen instantiations of the standard one (849 → 790 KB of text), and \
+             `opt-level = \"s\"` for the corebpf package in the workspace's release profile \
+             (→ 710 KB; fat LTO keeps the per-package level). Measured with 21 alternating \
+             runs of each binary: hello 1.030 → 0.998 → 0.974, task_state 1.009 → 1.011 → \
+             0.972. Also for task_state: the loader no longer reads module BTFs when vmlinux \
+             has candidates that merely don't match (task_struct___old.state), as libbpf.",
             "aya parses the whole kernel BTF into owned types (about 27 MB of heap) even for \
              hello, because `EbpfLoader` always reads it.",
         ],
