@@ -903,6 +903,48 @@ fn ringbuf_records_wrap_contiguously() {
     assert_eq!(rb.record_at(0), RingbufRecord::Corrupt);
 }
 
+/// A backlog longer than the consumer's prefetch distance, crossing the end of the data
+/// area, comes out complete and in order in one pass.
+#[test]
+fn ringbuf_long_backlog_is_consumed_in_order() {
+    require_root!();
+    let page = page_size() as u32;
+    let map = create_map(map_type::RINGBUF, 0, 0, 4 * page, "corebpf_rb4");
+    let mut rb = RingbufMapping::new(map.as_fd(), 4 * page as usize).unwrap();
+    let per_record = 408u64;
+    let progs: Vec<OwnedFd> = (0..64)
+        .map(|seq| {
+            load(
+                prog_type::SOCKET_FILTER,
+                &ringbuf_writer(map.as_fd(), seq),
+                "corebpf_rbw",
+            )
+        })
+        .collect();
+    let run = |range: std::ops::Range<usize>| {
+        for p in &progs[range] {
+            prog_test_run(p.as_fd(), &[0; 64], None, None, None, 1, 0).unwrap();
+        }
+    };
+    // Move the positions past half of the data area, then leave a backlog of 30
+    // records (12 KiB, more than two pages) that wraps around its end.
+    run(0..24);
+    assert_eq!(rb.consume(|_| ControlFlow::Continue(())), Some(24));
+    run(24..54);
+    let (start, end) = (rb.consumer_pos(), rb.producer_pos());
+    assert_eq!(end - start, 30 * per_record);
+    assert!(start < u64::from(4 * page) && end > u64::from(4 * page));
+    let mut samples = Vec::new();
+    let n = rb.consume(|s| {
+        samples.push(s.to_vec());
+        ControlFlow::Continue(())
+    });
+    assert_eq!(n, Some(30));
+    let want: Vec<Vec<u8>> = (24..54).map(expected_sample).collect();
+    assert!(samples == want, "records out of order or corrupt");
+    assert_eq!(rb.consumer_pos(), end);
+}
+
 #[test]
 fn ringbuf_mapping_requires_a_ringbuf() {
     require_root!();
