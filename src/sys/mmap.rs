@@ -504,7 +504,7 @@ impl RingbufMapping {
 /// How far ahead of the record being read [`RingbufMapping::consume`] prefetches: two
 /// pages. Records are read in order, but the hardware prefetcher stops at page
 /// boundaries; measured (bench case 4, 41 rounds, time per event vs libbpf) 0.96–1.00
-/// without, 0.89–0.94 at 8 KiB, 0.91 at 16 KiB, 0.99 at 2 KiB.
+/// without, 0.83–0.94 at 8 KiB, 0.91 at 16 KiB, 0.99 at 2 KiB.
 const PREFETCH_AHEAD: usize = 8192;
 
 /// Hints the CPU to start loading the cache line at `p` (no effect on memory; never faults).
