@@ -239,6 +239,15 @@ impl Program {
         Ok(r.retval)
     }
 
+    /// Runs the program with `BPF_PROG_TEST_RUN` on the context `ctx` and no packet
+    /// data (the way `syscall` and raw tracepoint programs are run: `ctx` is what the
+    /// program's argument points to); returns its return value. `repeat` 0 runs once.
+    pub fn test_run_with_context(&self, ctx: &[u8], repeat: u32) -> Result<u32, ProgramError> {
+        let r = sys::bpf::prog_test_run(self.fd(), &[], None, Some(ctx), None, repeat, 0)
+            .map_err(self.sys_err())?;
+        Ok(r.retval)
+    }
+
     fn wrong_kind(&self, expected: &'static str) -> ProgramError {
         ProgramError::WrongKind {
             program: self.name.clone(),
@@ -431,5 +440,29 @@ mod tests {
             detached,
             "events still counted after the link was dropped"
         );
+    }
+
+    /// `produce` (a `syscall` program using `bpf_loop`, 5.17+) writes the number of
+    /// records its context asks for and returns that number.
+    #[test]
+    fn test_run_with_context_passes_the_context() {
+        let uts = nix::sys::utsname::uname().expect("uname");
+        let release = uts.release().to_string_lossy().into_owned();
+        let mut v = release
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|p| p.parse().ok());
+        if (v.next().flatten(), v.next().flatten()) < (Some(5u32), Some(17u32)) {
+            println!("SKIP: test_run_with_context: kernel {release} predates bpf_loop (5.17)");
+            return;
+        }
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-progs/ringbuf_bench.bpf.o");
+        let obj = Loader::new().load_file(path).unwrap();
+        let prog = obj.program("produce").unwrap();
+        for (count, base) in [(3u32, 10u32), (7, 0)] {
+            let mut ctx = [0u8; 8];
+            ctx[..4].copy_from_slice(&count.to_ne_bytes());
+            ctx[4..].copy_from_slice(&base.to_ne_bytes());
+            assert_eq!(prog.test_run_with_context(&ctx, 0).unwrap(), count);
+        }
     }
 }

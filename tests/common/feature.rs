@@ -21,15 +21,14 @@
 
 use std::collections::HashMap;
 use std::ffi::CStr;
-use std::io::Write;
+use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Mutex;
 
 use corebpf::btf::Kind;
-use corebpf::insn::Insn;
-use corebpf::sys::bpf::{self as sysbpf, attach_type, prog_type};
-use corebpf::sys::SysError;
+
+use super::raw_bpf::{self, attach_type, errno, prog_type};
 
 /// What a test may need from the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -290,13 +289,8 @@ pub fn require_since(test: &str, feature: Feature, since: (u32, u32)) -> Option<
     }
 }
 
-const RETURN_0: [Insn; 2] = [
-    Insn::new(0xb7, 0, 0, 0, 0), // r0 = 0
-    Insn::new(0x95, 0, 0, 0, 0), // exit
-];
-
-fn errno_name(e: &SysError) -> String {
-    match e.errno() {
+fn errno_name(e: &io::Error) -> String {
+    match errno(e) {
         libc::EPERM => "EPERM".into(),
         libc::EINVAL => "EINVAL".into(),
         libc::EOPNOTSUPP => "EOPNOTSUPP".into(),
@@ -308,7 +302,7 @@ fn errno_name(e: &SysError) -> String {
     }
 }
 
-fn refused(what: &str, e: &SysError) -> Probe {
+fn refused(what: &str, e: &io::Error) -> Probe {
     Probe::Refused(format!("{what} answered {} as root", errno_name(e)))
 }
 
@@ -330,37 +324,20 @@ fn probe_kprobes() -> Probe {
     }
 }
 
-fn load(
-    prog_type: u32,
-    expected_attach_type: u32,
-    attach_btf_id: u32,
-) -> Result<std::os::fd::OwnedFd, SysError> {
-    let mut attr = sysbpf::ProgLoadAttr::new(prog_type, &RETURN_0, c"GPL");
-    attr.expected_attach_type = expected_attach_type;
-    attr.attach_btf_id = attach_btf_id;
-    sysbpf::prog_load(&mut attr)
-}
-
 /// A kprobe_multi link on a function that doesn't exist: a kernel with fprobe looks
 /// the name up (`ENOENT`/`ESRCH`), one built without it answers `EOPNOTSUPP`, one that
 /// predates it `EINVAL`.
 fn probe_kprobe_multi() -> Probe {
-    let prog = match load(prog_type::KPROBE, attach_type::TRACE_KPROBE_MULTI, 0) {
+    let prog = match raw_bpf::prog_load(prog_type::KPROBE, attach_type::TRACE_KPROBE_MULTI, 0) {
         Ok(p) => p,
-        Err(e) if e.errno() == libc::EPERM => return refused("loading a kprobe program", &e),
+        Err(e) if errno(&e) == libc::EPERM => return refused("loading a kprobe program", &e),
         Err(e) => return Probe::Missing(format!("loading a kprobe program: {}", errno_name(&e))),
     };
     const NAME: &CStr = c"corebpf_feature_probe_no_such_function";
-    let r = sysbpf::link_create_kprobe_multi(
-        prog.as_fd(),
-        0,
-        sysbpf::KprobeMultiTargets::Symbols(&[NAME]),
-        None,
-    );
-    match r {
+    match raw_bpf::link_create_kprobe_multi(prog.as_fd(), &[NAME]) {
         Ok(_) => Probe::Supported,
-        Err(e) if e.errno() == libc::EPERM => refused("BPF_LINK_CREATE(kprobe_multi)", &e),
-        Err(e) if [libc::EOPNOTSUPP, libc::EINVAL, 524].contains(&e.errno()) => Probe::Missing(
+        Err(e) if errno(&e) == libc::EPERM => refused("BPF_LINK_CREATE(kprobe_multi)", &e),
+        Err(e) if [libc::EOPNOTSUPP, libc::EINVAL, 524].contains(&errno(&e)) => Probe::Missing(
             format!("BPF_LINK_CREATE(kprobe_multi) answered {}", errno_name(&e)),
         ),
         Err(_) => Probe::Supported,
@@ -379,24 +356,18 @@ fn probe_tracing(prog_type: u32, attach: u32, target: &str, kind: Kind) -> Probe
         return Probe::Missing(format!("{target} is not in the kernel's BTF"));
     };
     let what = format!("BPF_PROG_LOAD for {target}");
-    let prog = match load(prog_type, attach, id) {
+    let prog = match raw_bpf::prog_load(prog_type, attach, id) {
         Ok(p) => p,
-        Err(e) if e.errno() == libc::EPERM => return refused(&what, &e),
+        Err(e) if errno(&e) == libc::EPERM => return refused(&what, &e),
         Err(e) => return Probe::Missing(format!("{what} answered {}", errno_name(&e))),
     };
-    let link = match sysbpf::link_create(
-        prog.as_fd(),
-        sysbpf::LinkTarget::None,
-        attach,
-        0,
-        sysbpf::LinkCreateExtra::None,
-    ) {
-        Err(e) if e.errno() == libc::EINVAL => sysbpf::raw_tracepoint_open(None, prog.as_fd()),
+    let link = match raw_bpf::link_create(prog.as_fd(), attach) {
+        Err(e) if errno(&e) == libc::EINVAL => raw_bpf::raw_tracepoint_open(prog.as_fd()),
         other => other,
     };
     match link {
         Ok(_) => Probe::Supported,
-        Err(e) if e.errno() == libc::EPERM => refused(&format!("attaching to {target}"), &e),
+        Err(e) if errno(&e) == libc::EPERM => refused(&format!("attaching to {target}"), &e),
         Err(e) => Probe::Missing(format!("attaching to {target} answered {}", errno_name(&e))),
     }
 }
@@ -406,7 +377,13 @@ fn probe_lsm() -> Probe {
     let lsm = dir.join("lsm");
     if !lsm.exists() {
         // securityfs may just not be mounted (a minimal guest): mount it, as root can.
-        let _ = corebpf::sys::fs::mount_fs("securityfs", dir);
+        let _ = nix::mount::mount(
+            Some("securityfs"),
+            dir,
+            Some("securityfs"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        );
     }
     match std::fs::read_to_string(&lsm) {
         Ok(list) if !list.trim().split(',').any(|l| l == "bpf") => {

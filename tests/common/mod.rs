@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod feature;
+pub mod raw_bpf;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,13 +21,12 @@ pub fn setup() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let tracing = Path::new("/sys/kernel/tracing");
-        if !corebpf::sys::fs::is_tracefs(tracing) {
-            corebpf::sys::fs::mount_fs("tracefs", tracing)
-                .expect("mounting tracefs (tests need root)");
+        if !corebpf::fs::is_tracefs(tracing) {
+            corebpf::fs::mount_tracefs(tracing).expect("mounting tracefs (tests need root)");
         }
         let bpffs = Path::new("/sys/fs/bpf");
-        if !corebpf::sys::fs::is_bpffs(bpffs) {
-            corebpf::sys::fs::mount_fs("bpf", bpffs).expect("mounting bpffs (tests need root)");
+        if !corebpf::fs::is_bpffs(bpffs) {
+            corebpf::fs::mount_bpffs(bpffs).expect("mounting bpffs (tests need root)");
         }
     });
 }

@@ -19,10 +19,11 @@ fn fill(obj: &Object, base: u32, count: u32) -> Result<u64> {
     let mut ctx = [0u8; 8];
     ctx[..4].copy_from_slice(&count.to_ne_bytes());
     ctx[4..].copy_from_slice(&base.to_ne_bytes());
-    let r = corebpf::sys::bpf::prog_test_run(prog.fd(), &[], None, Some(&ctx), None, 0, 0)
+    let written = prog
+        .test_run_with_context(&ctx, 0)
         .map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
-    if r.retval != count {
-        return Err(format!("producer wrote {} records of {count}", r.retval));
+    if written != count {
+        return Err(format!("producer wrote {written} records of {count}"));
     }
     // The sum of the records' `value` fields, which every consumer must reproduce.
     Ok((0..count as u64).fold(0u64, |s, i| {

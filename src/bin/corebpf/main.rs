@@ -137,14 +137,14 @@ fn pin_all(obj: &mut corebpf::Object, dir: &Path) -> Result<()> {
 /// /sys/fs/bpf when the path lies there and nothing is mounted yet.
 fn ensure_bpffs(dir: &Path) -> Result<()> {
     let root = Path::new("/sys/fs/bpf");
-    if dir.starts_with(root) && !corebpf::sys::fs::is_bpffs(root) {
-        corebpf::sys::fs::mount_fs("bpf", root).map_err(|e| {
+    if dir.starts_with(root) && !corebpf::fs::is_bpffs(root) {
+        corebpf::fs::mount_bpffs(root).map_err(|e| {
             format!("bpffs is not mounted and mounting it at /sys/fs/bpf failed: {e}; run `mount -t bpf bpf /sys/fs/bpf`")
         })?;
         eprintln!("corebpf: mounted bpffs at /sys/fs/bpf");
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    if !corebpf::sys::fs::is_bpffs(dir) {
+    if !corebpf::fs::is_bpffs(dir) {
         return Err(format!(
             "{} is not on a bpf filesystem; pin under /sys/fs/bpf or mount one with `mount -t bpf bpf DIR`",
             dir.display()
@@ -160,7 +160,7 @@ fn ensure_tracefs() -> Result<()> {
         return Ok(());
     }
     let target = PathBuf::from("/sys/kernel/tracing");
-    corebpf::sys::fs::mount_fs("tracefs", &target).map_err(|e| {
+    corebpf::fs::mount_tracefs(&target).map_err(|e| {
         format!("tracefs is not mounted and mounting it failed: {e}; run `mount -t tracefs tracefs /sys/kernel/tracing`")
     })?;
     eprintln!("corebpf: mounted tracefs at /sys/kernel/tracing");
