@@ -21,6 +21,7 @@ pub const INSN_SIZE: usize = 8;
 
 /// Instruction classes (low three bits of `code`).
 pub mod class {
+    #![allow(dead_code)] // the complete uapi table, used or not
     /// Load from immediate (`ld_imm64`).
     pub const LD: u8 = 0x00;
     /// Load from memory into a register.

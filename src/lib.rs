@@ -49,8 +49,12 @@
 
 pub mod btf;
 pub mod fs;
-pub mod inflate;
-pub mod insn;
+// Crate-private: the DEFLATE decoder behind `/proc/config.gz`.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod inflate;
+// Crate-private: instruction encoding; the instruction type is re-exported below.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod insn;
 pub mod link;
 pub mod loader;
 pub mod map;
@@ -58,16 +62,21 @@ pub mod object;
 pub mod program;
 pub mod reloc;
 pub mod ringbuf;
-pub mod sys;
+// Crate-private: the kernel boundary. Some of its bindings (commands, uapi tables) are
+// so far used only by its kernel tests; test builds still report what nothing uses.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod sys;
 mod util;
 
+pub use insn::Insn;
 pub use link::{Link, LinkError};
 pub use loader::{LoadError, Loader, Object, VerifierLog};
 pub use map::{Map, MapError};
 pub use object::{ObjectError, ObjectSpec};
 pub use program::{Program, ProgramError};
 pub use ringbuf::{RingBufError, RingBuffer, RingBufferBuilder};
-pub use sys::Pod;
+pub use sys::bpf::{BtfInfo, LinkInfo, MapInfo, ProgInfo};
+pub use sys::{Pod, SysError};
 
 /// Any error corebpf returns, for callers who don't need to tell the layers apart.
 #[derive(Debug, thiserror::Error)]

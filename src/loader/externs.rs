@@ -5,7 +5,7 @@
 //! [`ExternEnv`] questions from the running kernel, each at most once and only when an
 //! extern asks:
 //!
-//! - the configuration from `/proc/config.gz` (decoded by [`crate::inflate`]), else
+//! - the configuration from `/proc/config.gz` (decoded by the crate's `inflate`), else
 //!   `/boot/config-$(uname -r)` (plain or gzip); libbpf reads them in the other order,
 //!   but `/proc/config.gz` describes the kernel that is running, a file in `/boot` only
 //!   the one that was installed under that name;

@@ -149,27 +149,6 @@ impl MmapRegion {
         Ok(())
     }
 
-    /// Length in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True for an empty region (never, for a successfully created one).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The access mode, or `None` for a region assembled from parts with different
-    /// modes (the ring buffer's).
-    pub fn access(&self) -> Option<Access> {
-        self.access
-    }
-
-    /// Start address (for diagnostics; the safe accessors below need no pointers).
-    pub fn as_ptr(&self) -> *const u8 {
-        self.ptr.as_ptr()
-    }
-
     /// The start of `[offset, offset + len)` if it lies within the region.
     fn range(&self, offset: usize, len: usize) -> Option<*mut u8> {
         let end = offset.checked_add(len)?;
@@ -375,14 +354,6 @@ impl RingbufMapping {
         self.region
             .atomic_u64(self.page)
             .map_or(0, |a| a.load(Ordering::Acquire))
-    }
-
-    /// Publishes a new consumer position (release), freeing the space before it for the
-    /// producer. Takes `&mut self` so no sample slice can outlive the release.
-    pub fn set_consumer_pos(&mut self, pos: u64) {
-        if let Some(a) = self.region.atomic_u64(0) {
-            a.store(pos, Ordering::Release);
-        }
     }
 
     /// Reads the record at `pos` (normally the consumer position, then each `next`).

@@ -25,7 +25,7 @@ pub mod mmap;
 pub mod perf;
 pub mod pod;
 
-pub use fs::{is_bpffs, is_tracefs};
+pub use fs::is_bpffs;
 pub use pod::Pod;
 
 #[cfg(test)]

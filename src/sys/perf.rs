@@ -140,6 +140,7 @@ const fn field_shift(start: u32, width: u32) -> u32 {
 
 /// Bits of [`PerfEventAttr::flags`] (the C bitfield, in declaration order).
 pub mod flag {
+    #![allow(dead_code)] // the whole uapi table, used yet or not
     #![allow(missing_docs)]
     use super::field_shift;
 
@@ -188,6 +189,7 @@ pub mod flag {
 
 /// Event types (`enum perf_type_id`).
 pub mod perf_type {
+    #![allow(dead_code)] // the whole uapi table, used yet or not
     #![allow(missing_docs)]
     pub const HARDWARE: u32 = 0;
     pub const SOFTWARE: u32 = 1;
@@ -199,6 +201,7 @@ pub mod perf_type {
 
 /// Software event configs (`enum perf_sw_ids`).
 pub mod sw_config {
+    #![allow(dead_code)] // the whole uapi table, used yet or not
     #![allow(missing_docs)]
     pub const CPU_CLOCK: u64 = 0;
     pub const TASK_CLOCK: u64 = 1;
@@ -216,6 +219,7 @@ pub mod sw_config {
 
 /// Hardware event configs (`enum perf_hw_id`).
 pub mod hw_config {
+    #![allow(dead_code)] // the whole uapi table, used yet or not
     #![allow(missing_docs)]
     pub const CPU_CYCLES: u64 = 0;
     pub const INSTRUCTIONS: u64 = 1;
@@ -231,6 +235,7 @@ pub mod hw_config {
 
 /// `PERF_SAMPLE_*` bits of [`PerfEventAttr::sample_type`].
 pub mod sample_type {
+    #![allow(dead_code)] // the whole uapi table, used yet or not
     #![allow(missing_docs)]
     pub const IP: u64 = 1 << 0;
     pub const TID: u64 = 1 << 1;
@@ -247,6 +252,7 @@ pub mod sample_type {
 
 /// Record types in the perf ring buffer (`enum perf_event_type`).
 pub mod record_type {
+    #![allow(dead_code)] // the whole uapi table, used yet or not
     #![allow(missing_docs)]
     pub const MMAP: u32 = 1;
     pub const LOST: u32 = 2;
@@ -262,6 +268,7 @@ pub mod record_type {
 
 /// `PERF_FLAG_*` flags of `perf_event_open`.
 pub mod open_flags {
+    #![allow(dead_code)] // the whole uapi table, used yet or not
     #![allow(missing_docs)]
     pub const FD_NO_GROUP: u64 = 1 << 0;
     pub const FD_OUTPUT: u64 = 1 << 1;
@@ -327,8 +334,6 @@ pub(crate) enum PerfIoctl<'a> {
     Enable,
     /// `PERF_EVENT_IOC_DISABLE`.
     Disable,
-    /// `PERF_EVENT_IOC_RESET`.
-    Reset,
     /// `PERF_EVENT_IOC_SET_BPF` with a program descriptor.
     SetBpf(BorrowedFd<'a>),
 }
@@ -348,7 +353,6 @@ impl PerfIoctl<'_> {
         match self {
             PerfIoctl::Enable => "PERF_EVENT_IOC_ENABLE",
             PerfIoctl::Disable => "PERF_EVENT_IOC_DISABLE",
-            PerfIoctl::Reset => "PERF_EVENT_IOC_RESET",
             PerfIoctl::SetBpf(_) => "PERF_EVENT_IOC_SET_BPF",
         }
     }
@@ -359,7 +363,6 @@ impl PerfIoctl<'_> {
         match self {
             PerfIoctl::Enable => (nix::request_code_none!(MAGIC, 0), 0),
             PerfIoctl::Disable => (nix::request_code_none!(MAGIC, 1), 0),
-            PerfIoctl::Reset => (nix::request_code_none!(MAGIC, 3), 0),
             PerfIoctl::SetBpf(fd) => (
                 nix::request_code_write!(MAGIC, 8, size_of::<u32>()),
                 fd.as_raw_fd() as libc::c_ulong,
@@ -390,11 +393,6 @@ pub fn perf_event_ioc_enable(fd: BorrowedFd<'_>) -> SysResult<()> {
 /// `PERF_EVENT_IOC_DISABLE`.
 pub fn perf_event_ioc_disable(fd: BorrowedFd<'_>) -> SysResult<()> {
     perf_ioctl(fd, PerfIoctl::Disable)
-}
-
-/// `PERF_EVENT_IOC_RESET`: zeroes the event's counter.
-pub fn perf_event_ioc_reset(fd: BorrowedFd<'_>) -> SysResult<()> {
-    perf_ioctl(fd, PerfIoctl::Reset)
 }
 
 #[cfg(test)]

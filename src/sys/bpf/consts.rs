@@ -1,6 +1,10 @@
 //! The uapi numbers of `bpf(2)`: map, program, attach and link types, and the flags of
 //! the commands (`include/uapi/linux/bpf.h`).
 
+// Whole tables, as the kernel numbers them, whether or not a number is used yet: a
+// value is looked up here, never guessed at a call site.
+#![allow(dead_code)]
+
 /// Length of object names (`map_name`, `prog_name`), including the terminating NUL.
 pub const BPF_OBJ_NAME_LEN: usize = 16;
 

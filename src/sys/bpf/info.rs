@@ -31,10 +31,10 @@ attr_struct! {
     /// The kernel's `struct bpf_prog_info` (through `attach_btf_id`, 5.18+; older
     /// kernels fill a prefix and leave the rest zero).
     ///
-    /// Returned by [`prog_info`] with every user-pointer field left zero, so the kernel
-    /// fills only the scalar fields.
+    /// Returned by [`Program::info`](crate::Program::info) with every user-pointer field
+    /// left zero, so the kernel fills only the scalar fields.
     pub struct ProgInfo {
-        /// Program type ([`prog_type`](super::prog_type)).
+        /// Program type (`enum bpf_prog_type`).
         pub type_: u32,
         /// Program id.
         pub id: u32,
@@ -54,7 +54,7 @@ attr_struct! {
         pub created_by_uid: u32,
         /// Number of maps the program uses.
         pub nr_map_ids: u32,
-        /// User pointer for map ids (zero here; see [`prog_map_ids`]).
+        /// User pointer for map ids (zero here).
         pub map_ids: u64,
         /// Program name, NUL-padded.
         pub name: [u8; BPF_OBJ_NAME_LEN],
@@ -136,7 +136,7 @@ impl ProgInfo {
 attr_struct! {
     /// The kernel's `struct bpf_map_info` (through `map_extra`, 5.16+).
     pub struct MapInfo {
-        /// Map type ([`map_type`](super::map_type)).
+        /// Map type (`enum bpf_map_type`; see [`MapType`](crate::map::MapType)).
         pub type_: u32,
         /// Map id.
         pub id: u32,
@@ -146,7 +146,7 @@ attr_struct! {
         pub value_size: u32,
         /// Maximum entries.
         pub max_entries: u32,
-        /// [`map_flags`](super::map_flags).
+        /// `BPF_F_*` creation flags.
         pub map_flags: u32,
         /// Map name, NUL-padded.
         pub name: [u8; BPF_OBJ_NAME_LEN],
@@ -206,10 +206,9 @@ pub struct BtfInfo {
 attr_struct! {
     /// The kernel's `struct bpf_link_info`: common fields and the raw per-type union.
     ///
-    /// Returned by [`link_info`] with every user-pointer field left zero (no names are
-    /// copied out).
+    /// Returned with every user-pointer field left zero (no names are copied out).
     pub struct LinkInfo {
-        /// Link type ([`link_type`](super::link_type)).
+        /// Link type (`enum bpf_link_type`).
         pub link_type: u32,
         /// Link id.
         pub id: u32,

@@ -133,7 +133,6 @@ impl MapFd {
     pub fn access(&self) -> MapAccess<'_> {
         MapAccess {
             fd: self.fd.as_fd(),
-            map_type: self.info.type_,
             key_size: self.info.key_size as usize,
             value_size: self.info.value_size as usize,
             value_buf_size: self.value_buf_size,
@@ -143,11 +142,6 @@ impl MapFd {
     /// What the kernel reported when the descriptor was wrapped.
     pub fn info(&self) -> &MapInfo {
         &self.info
-    }
-
-    /// Gives the descriptor back.
-    pub fn into_inner(self) -> OwnedFd {
-        self.fd
     }
 }
 
@@ -166,7 +160,6 @@ impl AsFd for MapFd {
 #[derive(Clone, Copy, Debug)]
 pub struct MapAccess<'fd> {
     fd: BorrowedFd<'fd>,
-    map_type: u32,
     key_size: usize,
     value_size: usize,
     value_buf_size: usize,
@@ -194,7 +187,6 @@ impl<'fd> MapAccess<'fd> {
         };
         Ok(MapAccess {
             fd,
-            map_type: info.type_,
             key_size: info.key_size as usize,
             value_size,
             value_buf_size,
@@ -211,27 +203,15 @@ impl<'fd> MapAccess<'fd> {
     #[cfg(test)]
     pub(crate) unsafe fn from_parts(
         fd: BorrowedFd<'fd>,
-        map_type: u32,
         key_size: usize,
         value_size: usize,
     ) -> Self {
         MapAccess {
             fd,
-            map_type,
             key_size,
             value_size,
             value_buf_size: value_size,
         }
-    }
-
-    /// The map descriptor.
-    pub fn fd(&self) -> BorrowedFd<'fd> {
-        self.fd
-    }
-
-    /// The map type ([`map_type`](super::map_type)).
-    pub fn map_type(&self) -> u32 {
-        self.map_type
     }
 
     /// Key size in bytes (0 for queues, stacks and bloom filters).
@@ -656,7 +636,7 @@ mod tests {
     fn map_elem_errors() {
         let null = devnull();
         // SAFETY: every call below is answered by the hook; none reaches the kernel.
-        let map = unsafe { MapAccess::from_parts(null.as_fd(), map_type::HASH, 4, 8) };
+        let map = unsafe { MapAccess::from_parts(null.as_fd(), 4, 8) };
         let mut v = [0u8; 8];
         let r = with_syscall_override(
             |_| errno(libc::ENOENT),
@@ -734,7 +714,7 @@ mod tests {
     fn batch_end_and_enospc() {
         let null = devnull();
         // SAFETY: every call below is answered by the hook.
-        let map = unsafe { MapAccess::from_parts(null.as_fd(), map_type::HASH, 4, 8) };
+        let map = unsafe { MapAccess::from_parts(null.as_fd(), 4, 8) };
         let (mut keys, mut values, mut cursor) = ([0u8; 16], [0u8; 32], [0u8; 4]);
         let mut count = 4;
         let more = with_syscall_override(
@@ -770,5 +750,30 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!((e.call, e.errno()), ("BPF_MAP_LOOKUP_BATCH", libc::ENOSPC));
+
+        // The deleting variant issues its own command, with the same end-of-map answer.
+        let mut cmds = Vec::new();
+        let more = with_syscall_override(
+            |c| {
+                if let Syscall::Bpf { cmd, .. } = c {
+                    cmds.push(*cmd);
+                }
+                errno(libc::ENOENT)
+            },
+            || {
+                map_lookup_and_delete_batch(
+                    &map,
+                    None,
+                    &mut cursor,
+                    &mut keys,
+                    &mut values,
+                    &mut count,
+                    0,
+                    0,
+                )
+            },
+        );
+        assert!(!more.unwrap());
+        assert_eq!(cmds, [BpfCmd::MapLookupAndDeleteBatch]);
     }
 }
