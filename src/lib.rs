@@ -80,6 +80,7 @@ pub use sys::{Pod, SysError};
 
 /// Any error corebpf returns, for callers who don't need to tell the layers apart.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Reading the ELF object.
     #[error(transparent)]

@@ -8,6 +8,7 @@ use crate::sys::{self, SysError};
 
 /// Errors from operating on a link.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LinkError {
     /// Pinning needs a BPF link; attachments made through `PERF_EVENT_IOC_SET_BPF` have none.
     #[error("this attachment has no BPF link to pin (kernel without perf links); it lives as long as the process")]

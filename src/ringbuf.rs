@@ -16,6 +16,7 @@ use crate::sys::{self, epoll::Epoll, mmap::RingbufMapping, SysError};
 
 /// Errors from building or polling a ring buffer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RingBufError {
     /// The map is not a ring buffer.
     #[error("map '{map}' is a {found} map, not ringbuf")]

@@ -25,6 +25,7 @@ const MAX_TYPES: usize = 1 << 24;
 
 /// Errors from reading BTF.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BtfError {
     /// The data is shorter than its header says, or than a header at all.
     #[error("BTF truncated: {0}")]
@@ -87,6 +88,7 @@ pub enum BtfError {
 /// The kind of a BTF type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum Kind {
     /// `void` (type id 0 only).
     Void = 0,

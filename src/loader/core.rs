@@ -21,6 +21,7 @@ pub enum TargetBtf {
 
 /// Errors choosing or using the target BTF.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CoreLoadError {
     /// The target BTF could not be read.
     #[error("reading the target BTF ({what}): {source}")]

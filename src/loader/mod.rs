@@ -31,6 +31,7 @@ pub const DEFAULT_PIN_ROOT: &str = "/sys/fs/bpf";
 
 /// Errors from loading an object.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// The object could not be read.
     #[error(transparent)]

@@ -75,6 +75,7 @@ impl MapType {
 
 /// Errors from map access.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MapError {
     /// A key or value of the wrong size for this map.
     #[error("map '{map}': {what} is {got} bytes, the map's is {expected}")]

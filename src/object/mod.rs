@@ -45,6 +45,7 @@ use link::{CodeSection, Func, Linker, ResolveCtx, Target};
 /// Errors from turning an ELF file into an [`ObjectSpec`]. Each names the section,
 /// program, map or symbol involved.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ObjectError {
     /// Reading the file failed.
     #[error("reading {path}: {source}")]
@@ -179,6 +180,7 @@ pub enum ObjectError {
 
 /// Kinds of global data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum GlobalKind {
     /// `.data`, `.data.*`.
     Data,
@@ -192,6 +194,7 @@ pub enum GlobalKind {
 
 /// Where a map definition comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MapKind {
     /// A BTF-defined map in `.maps`.
     Btf,
@@ -203,6 +206,7 @@ pub enum MapKind {
 
 /// Map pinning (`LIBBPF_PIN_*`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Pinning {
     /// Not pinned.
     #[default]
@@ -249,6 +253,7 @@ pub struct MapSpec {
 
 /// How an `ld_imm64` refers to a map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MapRelocKind {
     /// The map itself (its fd): `BPF_PSEUDO_MAP_FD`.
     Fd,
@@ -272,6 +277,7 @@ pub struct MapReloc {
 
 /// Which extern section an extern belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ExternKind {
     /// `__kconfig`: a value from the kernel configuration, in the `.kconfig` map.
     Kconfig,

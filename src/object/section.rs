@@ -16,6 +16,7 @@ use crate::sys::bpf::{attach_type as at, prog_type as pt};
 
 /// Where an XDP program attaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum XdpAttach {
     /// A network interface (`xdp`, `xdp.frags`).
     Interface,
@@ -27,6 +28,7 @@ pub enum XdpAttach {
 
 /// How a `SCHED_CLS` program attaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TcAttach {
     /// `tc` or `classifier`: the netlink clsact path, no expected attach type.
     Classic,
@@ -42,6 +44,7 @@ pub enum TcAttach {
 
 /// Light-weight tunnel program flavours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum LwtKind {
     /// `lwt_in`.
     In,
@@ -59,6 +62,7 @@ pub enum LwtKind {
 /// Attach targets are the text after the type prefix and its `/`, `None` when the
 /// section has no target (`SEC("kprobe")`: the program is attached by hand).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ProgramKind {
     /// `socket`.
     SocketFilter,

@@ -34,6 +34,7 @@ pub const KPROBE_EVENTS_GROUP: &str = "kprobes";
 
 /// Why a kprobe could not be created or a `kprobe.multi` pattern resolved.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KprobeError {
     /// The kernel has no kprobe PMU (before 4.17, or built without `CONFIG_KPROBE_EVENTS`).
     #[error("no kprobe PMU ({path} is missing)")]
@@ -236,6 +237,7 @@ pub fn syscall_function(syscall: &str) -> String {
 
 /// How a kprobe is created (libbpf's `probe_attach_mode`, for the creation part).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KprobeMode {
     /// The kprobe PMU when the kernel has one, else tracefs `kprobe_events`.
     #[default]

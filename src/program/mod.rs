@@ -22,6 +22,7 @@ pub use tracing::{FEntry, FExit, FModRet, Lsm, TpBtf};
 
 /// Errors from attaching or inspecting a program.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProgramError {
     /// The program's kind doesn't match the typed view asked for.
     #[error("program '{program}' (section '{section}') is not a {expected} program")]

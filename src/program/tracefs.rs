@@ -7,6 +7,7 @@ pub const TRACEFS_CANDIDATES: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/d
 
 /// Errors finding tracefs or an event in it.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TracefsError {
     /// Neither location has tracefs mounted.
     #[error(

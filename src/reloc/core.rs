@@ -47,6 +47,7 @@ pub use patch::POISON_HELPER;
 /// `bpf_core_relo_kind`: what aspect of a field, type or enumerator a record relocates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum CoreReloKind {
     /// Byte offset of a field (of the containing load for bitfields).
     FieldByteOffset = 0,
@@ -294,6 +295,7 @@ impl fmt::Display for Disagreement {
 
 /// Hard CO-RE errors (libbpf fails the load for these; nothing is poisoned).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CoreError {
     /// The record's kind is not one of [`CoreReloKind`].
     #[error("CO-RE relocation at insn #{insn}: unknown relocation kind {kind}")]

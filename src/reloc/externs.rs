@@ -55,6 +55,7 @@ pub mod tristate {
 /// Errors from resolving externs. Each names the extern (or the configuration line, or
 /// the program and instruction) involved.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExternError {
     /// The object uses externs but has no (valid) BTF to describe them.
     #[error("extern '{name}': the object has no BTF, which externs need")]
@@ -353,6 +354,7 @@ fn parse_c_u64(s: &str) -> Option<u64> {
 
 /// How a `__kconfig` extern's BTF type lets it be filled (libbpf's `enum kcfg_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KconfigType {
     /// `bool` (1-byte int with the BOOL encoding).
     Bool,

@@ -47,6 +47,7 @@ pub(crate) use test_override::with_syscall_override;
 /// `"mmap"`, `"epoll_wait"`, ….
 #[derive(Debug, thiserror::Error)]
 #[error("{call}: {source}")]
+#[non_exhaustive]
 pub struct SysError {
     /// The system call or `bpf(2)` command that failed.
     pub call: &'static str,
