@@ -71,7 +71,7 @@ mod util;
 pub use insn::Insn;
 pub use link::{Link, LinkError};
 pub use loader::{LoadError, Loader, Object, VerifierLog};
-pub use map::{Map, MapError};
+pub use map::{Map, MapError, MapFlags};
 pub use object::{ObjectError, ObjectSpec};
 pub use program::{Program, ProgramError};
 pub use ringbuf::{RingBufError, RingBuffer, RingBufferBuilder};

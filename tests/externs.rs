@@ -107,7 +107,7 @@ impl Globals {
         let value = obj
             .map(map)
             .unwrap_or_else(|| panic!("map {map}"))
-            .lookup(&0u32.to_ne_bytes(), 0)
+            .lookup(&0u32.to_ne_bytes(), corebpf::MapFlags::ANY)
             .unwrap()
             .unwrap();
         value[*off..off + size].to_vec()
@@ -221,7 +221,7 @@ fn kconfig_and_ksyms_resolve_and_the_program_sees_them() {
     // The .kconfig map itself is what the program read.
     let kconfig = obj.map(".kconfig").expect(".kconfig map");
     assert!(kconfig
-        .lookup(&0u32.to_ne_bytes(), 0)
+        .lookup(&0u32.to_ne_bytes(), corebpf::MapFlags::ANY)
         .unwrap()
         .unwrap()
         .windows(4)
@@ -266,7 +266,7 @@ fn supplied_kconfig_text_comes_first() {
     let kconfig = obj
         .map(".kconfig")
         .unwrap()
-        .lookup(&0u32.to_ne_bytes(), 0)
+        .lookup(&0u32.to_ne_bytes(), corebpf::MapFlags::ANY)
         .unwrap()
         .unwrap();
     let btf = spec.btf.as_ref().unwrap();

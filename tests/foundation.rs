@@ -5,7 +5,7 @@ mod common;
 use std::cell::RefCell;
 
 use common::*;
-use corebpf::map::{update, HashMap};
+use corebpf::map::{HashMap, MapFlags};
 use corebpf::{LoadError, Loader, ObjectError, ObjectSpec, RingBufferBuilder};
 
 #[test]
@@ -87,7 +87,7 @@ fn hello_buffer_config_uses_the_configured_message() {
     let config: HashMap<u32, [u8; 12]> = obj.map("config").unwrap().try_into().unwrap();
     let mut msg = [0u8; 12];
     msg[..7].copy_from_slice(b"hi root");
-    config.insert(&0, &msg, update::ANY).unwrap();
+    config.insert(&0, &msg, MapFlags::ANY).unwrap();
     let _links = obj.attach_all().unwrap();
 
     let seen = RefCell::new(Vec::<ConfigEvent>::new());

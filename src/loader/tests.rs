@@ -5,6 +5,7 @@ use std::io;
 use std::path::Path;
 
 use super::*;
+use crate::map::MapFlags;
 use crate::sys::{bpf::BpfCmd, with_syscall_override, Syscall};
 
 fn spec(name: &str) -> ObjectSpec {
@@ -136,10 +137,15 @@ fn a_global_variable_can_be_set_before_load() {
         .load(&spec)
         .unwrap();
     let rodata = obj.map(".rodata").unwrap();
-    let v = rodata.lookup(&0u32.to_ne_bytes(), 0).unwrap().unwrap();
+    let v = rodata
+        .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
+        .unwrap()
+        .unwrap();
     assert_eq!(&v[..4], &1234u32.to_ne_bytes());
     // .rodata is frozen: user space can no longer write it.
-    assert!(rodata.update(&0u32.to_ne_bytes(), &v, 0).is_err());
+    assert!(rodata
+        .update(&0u32.to_ne_bytes(), &v, MapFlags::ANY)
+        .is_err());
     let wrong = Loader::new()
         .global("target_tgid", &[1, 2])
         .load(&spec)
@@ -212,7 +218,7 @@ fn total_events(obj: &Object) -> u64 {
     let v = obj
         .map(".bss")
         .unwrap()
-        .lookup(&0u32.to_ne_bytes(), 0)
+        .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
         .unwrap()
         .unwrap();
     u64::from_ne_bytes(v[..8].try_into().unwrap())

@@ -1,11 +1,14 @@
 //! Loaded maps: a generic [`Map`] handle owning the fd, and typed views
 //! ([`HashMap`], [`Array`]) that check key and value sizes once, at conversion.
 
+use std::fmt;
 use std::marker::PhantomData;
+use std::ops::{BitOr, BitOrAssign};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-use crate::sys::{self, bpf::MapFd, Pod, SysError};
+use crate::sys::bpf::{update_flags, MapFd};
+use crate::sys::{self, Pod, SysError};
 
 /// Kernel map type numbers (`enum bpf_map_type`), as named values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -288,24 +291,27 @@ impl Map {
         }
     }
 
-    /// Looks up `key`; `None` when absent.
-    pub fn lookup(&self, key: &[u8], flags: u64) -> Result<Option<Vec<u8>>, MapError> {
+    /// Looks up `key`; `None` when absent. `flags` is [`MapFlags::ANY`] (none) or
+    /// [`MapFlags::LOCK`] (copy under the value's `bpf_spin_lock`).
+    pub fn lookup(&self, key: &[u8], flags: MapFlags) -> Result<Option<Vec<u8>>, MapError> {
         self.check("key", key.len(), self.def.key_size)?;
         let access = self.fd.access();
         let mut value = vec![0u8; access.value_buf_size()];
-        let found =
-            sys::bpf::map_lookup_elem(&access, key, &mut value, flags).map_err(self.sys_err())?;
+        let found = sys::bpf::map_lookup_elem(&access, key, &mut value, flags.bits())
+            .map_err(self.sys_err())?;
         Ok(found.then_some(value))
     }
 
-    /// Inserts or updates `key` (flags: [`update::ANY`], [`update::NOEXIST`], [`update::EXIST`]).
-    pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+    /// Inserts or updates `key`, as `flags` allow: [`MapFlags::ANY`] either,
+    /// [`MapFlags::NOEXIST`] only a new key, [`MapFlags::EXIST`] only an existing one;
+    /// `| MapFlags::LOCK` to write under the value's `bpf_spin_lock`.
+    pub fn update(&self, key: &[u8], value: &[u8], flags: MapFlags) -> Result<(), MapError> {
         self.check("key", key.len(), self.def.key_size)?;
         let access = self.fd.access();
         if value.len() != access.value_buf_size() {
             self.check("value", value.len(), access.value_buf_size() as u32)?;
         }
-        sys::bpf::map_update_elem(&access, key, value, flags).map_err(self.sys_err())
+        sys::bpf::map_update_elem(&access, key, value, flags.bits()).map_err(self.sys_err())
     }
 
     /// Deletes `key`; false when it was absent.
@@ -388,14 +394,81 @@ fn grow(v: &mut Vec<u8>, len: usize) {
     }
 }
 
-/// Flags for [`Map::update`].
-pub mod update {
-    /// Create or update.
-    pub const ANY: u64 = 0;
-    /// Create only.
-    pub const NOEXIST: u64 = 1;
-    /// Update only.
-    pub const EXIST: u64 = 2;
+/// Flags of a map element write ([`Map::update`], [`HashMap::insert`]) or read
+/// ([`Map::lookup`]): the kernel's `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST` and
+/// `BPF_F_LOCK`, combined with `|`. The default is [`MapFlags::ANY`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use corebpf::{map::HashMap, Loader, MapFlags};
+///
+/// let obj = Loader::new().load_file("bpf-progs/hello.bpf.o")?;
+/// let counts: HashMap<u32, u64> = obj.map("counts").expect("counts map").try_into()?;
+/// counts.insert(&1000, &0, MapFlags::ANY)?; // create or overwrite
+/// // Only if uid 1000 has no entry yet: fails with EEXIST here.
+/// assert!(counts.insert(&1000, &1, MapFlags::NOEXIST).is_err());
+/// # Ok::<(), corebpf::Error>(())
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct MapFlags(u64);
+
+impl MapFlags {
+    /// Create the element or overwrite it (`BPF_ANY`); no flags, for a lookup.
+    pub const ANY: MapFlags = MapFlags(update_flags::ANY);
+    /// Create the element only if it does not exist (`BPF_NOEXIST`).
+    pub const NOEXIST: MapFlags = MapFlags(update_flags::NOEXIST);
+    /// Overwrite the element only if it exists (`BPF_EXIST`).
+    pub const EXIST: MapFlags = MapFlags(update_flags::EXIST);
+    /// Copy the value under its `bpf_spin_lock` (`BPF_F_LOCK`).
+    pub const LOCK: MapFlags = MapFlags(update_flags::LOCK);
+
+    /// The flags as the kernel's `flags` field.
+    pub const fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// True when every flag of `other` is set in `self`.
+    pub const fn contains(self, other: MapFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for MapFlags {
+    type Output = MapFlags;
+
+    fn bitor(self, rhs: MapFlags) -> MapFlags {
+        MapFlags(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for MapFlags {
+    fn bitor_assign(&mut self, rhs: MapFlags) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl fmt::Debug for MapFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let named = [
+            (MapFlags::NOEXIST, "NOEXIST"),
+            (MapFlags::EXIST, "EXIST"),
+            (MapFlags::LOCK, "LOCK"),
+        ];
+        let mut parts: Vec<String> = named
+            .iter()
+            .filter(|(flag, _)| self.contains(*flag))
+            .map(|(_, name)| name.to_string())
+            .collect();
+        let unnamed = named.iter().fold(self.0, |bits, (flag, _)| bits & !flag.0);
+        if unnamed != 0 {
+            parts.push(format!("{unnamed:#x}"));
+        }
+        if parts.is_empty() {
+            parts.push("ANY".to_string());
+        }
+        write!(f, "MapFlags({})", parts.join(" | "))
+    }
 }
 
 /// Iterator over a map's keys.
@@ -467,13 +540,13 @@ impl<K: Pod, V: Pod> HashMap<'_, K, V> {
         Ok(found.then_some(v))
     }
 
-    /// Inserts or updates `key` with `flags` from [`update`].
-    pub fn insert(&self, key: &K, value: &V, flags: u64) -> Result<(), MapError> {
+    /// Inserts or updates `key`, as `flags` allow (see [`Map::update`]).
+    pub fn insert(&self, key: &K, value: &V, flags: MapFlags) -> Result<(), MapError> {
         sys::bpf::map_update_elem(
             &self.map.fd.access(),
             key.as_bytes(),
             value.as_bytes(),
-            flags,
+            flags.bits(),
         )
         .map_err(self.map.sys_err())
     }
@@ -586,13 +659,61 @@ mod tests {
     use super::*;
 
     #[test]
+    fn map_flags_are_the_kernels_bits_and_combine() {
+        assert_eq!(MapFlags::default(), MapFlags::ANY);
+        let bits = [
+            MapFlags::ANY,
+            MapFlags::NOEXIST,
+            MapFlags::EXIST,
+            MapFlags::LOCK,
+        ];
+        assert_eq!(bits.map(MapFlags::bits), [0, 1, 2, 4]);
+        let mut f = MapFlags::EXIST;
+        f |= MapFlags::LOCK;
+        assert_eq!(f, MapFlags::EXIST | MapFlags::LOCK);
+        assert_eq!(f.bits(), 6);
+        assert!(f.contains(MapFlags::LOCK) && !f.contains(MapFlags::NOEXIST));
+        assert_eq!(format!("{f:?}"), "MapFlags(EXIST | LOCK)");
+        assert_eq!(format!("{:?}", MapFlags::ANY), "MapFlags(ANY)");
+        assert_eq!(format!("{:?}", MapFlags(0x11)), "MapFlags(NOEXIST | 0x10)");
+    }
+
+    /// The flags reach the kernel: NOEXIST refuses an existing key, EXIST a missing one.
+    #[test]
+    fn update_flags_decide_create_or_overwrite() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-progs/hello.bpf.o");
+        let obj = crate::Loader::new().load_file(path).expect("loading hello");
+        let map = obj.map("counts").unwrap();
+        // A uid no process of the test machine runs as, so hello never counts it.
+        let key = 0xfff0_0001u32.to_ne_bytes();
+        let value = |v: u64| v.to_ne_bytes();
+        let errno = |r: Result<(), MapError>| match r {
+            Err(MapError::Sys { source, .. }) => source.errno(),
+            other => panic!("expected a kernel refusal, got {other:?}"),
+        };
+        assert_eq!(
+            errno(map.update(&key, &value(1), MapFlags::EXIST)),
+            libc::ENOENT
+        );
+        map.update(&key, &value(1), MapFlags::NOEXIST).unwrap();
+        assert_eq!(
+            errno(map.update(&key, &value(2), MapFlags::NOEXIST)),
+            libc::EEXIST
+        );
+        map.update(&key, &value(3), MapFlags::EXIST).unwrap();
+        map.update(&key, &value(4), MapFlags::default()).unwrap();
+        let got = map.lookup(&key, MapFlags::ANY).unwrap().unwrap();
+        assert_eq!(got, value(4));
+    }
+
+    #[test]
     fn batch_lookup_reads_every_entry_into_reused_buffers() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-progs/hello.bpf.o");
         let obj = crate::Loader::new().load_file(path).expect("loading hello");
         let counts: HashMap<u32, u64> = obj.map("counts").unwrap().try_into().unwrap();
         for uid in 0..1000u32 {
             counts
-                .insert(&uid, &(u64::from(uid) * 3), update::ANY)
+                .insert(&uid, &(u64::from(uid) * 3), MapFlags::ANY)
                 .unwrap();
         }
         let map = obj.map("counts").unwrap();

@@ -151,7 +151,10 @@ pub fn global(spec: &corebpf::ObjectSpec, obj: &corebpf::Object, name: &str) -> 
         .global(name)
         .unwrap_or_else(|| panic!("no global variable {name}"));
     let map = obj.map(&spec.maps[v.map].name).unwrap();
-    let value = map.lookup(&0u32.to_ne_bytes(), 0).unwrap().unwrap();
+    let value = map
+        .lookup(&0u32.to_ne_bytes(), corebpf::MapFlags::ANY)
+        .unwrap()
+        .unwrap();
     value[v.offset as usize..(v.offset + v.size) as usize].to_vec()
 }
 

@@ -3,7 +3,7 @@
 use std::hint::black_box;
 use std::os::fd::AsRawFd;
 
-use corebpf::map::{update, HashMap};
+use corebpf::map::{HashMap, MapFlags};
 use corebpf::{Loader, ObjectSpec};
 
 use super::{prog_bytes, CaseResult, Options, Table, Target};
@@ -34,7 +34,7 @@ pub fn run(o: &Options) -> Result<CaseResult> {
         .map_err(|e: corebpf::MapError| e.to_string())?;
     for k in 0..ENTRIES {
         typed
-            .insert(&k, &value(k), update::ANY)
+            .insert(&k, &value(k), MapFlags::ANY)
             .map_err(|e| e.to_string())?;
     }
     let fd = map.fd().as_raw_fd();
