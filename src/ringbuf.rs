@@ -11,8 +11,10 @@ use std::ops::ControlFlow;
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+
 use crate::map::{Map, MapType};
-use crate::sys::{self, epoll::Epoll, mmap::RingbufMapping, SysError};
+use crate::sys::{self, mmap::RingbufMapping, SysError};
 
 /// Errors from building or polling a ring buffer.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +68,7 @@ struct Ring<'a> {
 pub struct RingBuffer<'a> {
     rings: Vec<Ring<'a>>,
     epoll: Epoll,
-    events: Vec<sys::epoll::Event>,
+    events: Vec<EpollEvent>,
 }
 
 /// Builds a [`RingBuffer`] from one or more ringbuf maps.
@@ -90,9 +92,9 @@ impl<'a> RingBufferBuilder<'a> {
 
     /// Maps every ring and registers it for epoll.
     pub fn build(self) -> Result<RingBuffer<'a>, RingBufError> {
-        let epoll = Epoll::new().map_err(|source| RingBufError::Sys {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(|e| RingBufError::Sys {
             map: String::new(),
-            source,
+            source: SysError::new("epoll_create1", e as i32),
         })?;
         let mut rings = Vec::with_capacity(self.rings.len());
         for (i, (map, callback)) in self.rings.into_iter().enumerate() {
@@ -114,10 +116,10 @@ impl<'a> RingBufferBuilder<'a> {
             };
             let mapping = RingbufMapping::new(map.fd(), size as usize).map_err(sys_err)?;
             epoll
-                .add(map.fd().as_fd(), i as u64)
-                .map_err(|source| RingBufError::Sys {
+                .add(map.fd(), EpollEvent::new(EpollFlags::EPOLLIN, i as u64))
+                .map_err(|e| RingBufError::Sys {
                     map: name.clone(),
-                    source,
+                    source: SysError::new("epoll_ctl", e as i32),
                 })?;
             log::debug!(
                 "ring buffer '{name}' mapped: {size} bytes, fd {}",
@@ -129,7 +131,7 @@ impl<'a> RingBufferBuilder<'a> {
                 callback,
             });
         }
-        let events = vec![sys::epoll::Event::default(); rings.len().max(1)];
+        let events = vec![EpollEvent::empty(); rings.len().max(1)];
         Ok(RingBuffer {
             rings,
             epoll,
@@ -142,14 +144,12 @@ impl RingBuffer<'_> {
     /// Waits up to `timeout` for data (forever when `None`), then consumes what is
     /// available in every ring. Returns the number of records handed to callbacks.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<usize, RingBufError> {
-        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
-        let n = self
-            .epoll
-            .wait(&mut self.events, ms)
-            .map_err(|source| RingBufError::Sys {
+        let n = sys::epoll_wait(&self.epoll, &mut self.events, timeout).map_err(|source| {
+            RingBufError::Sys {
                 map: String::new(),
                 source,
-            })?;
+            }
+        })?;
         if n == 0 {
             return Ok(0);
         }
@@ -167,7 +167,7 @@ impl RingBuffer<'_> {
 
     /// The epoll fd, to wait for data in one's own event loop.
     pub fn epoll_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.epoll.fd()
+        self.epoll.0.as_fd()
     }
 }
 

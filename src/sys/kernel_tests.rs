@@ -5,16 +5,17 @@
 //! checks that the program actually ran (a counter or a value it wrote into a map).
 
 use super::bpf::*;
-use super::epoll::{Epoll, Event};
 use super::mmap::{PerfMapping, RingbufMapping, RingbufRecord};
 use super::perf::*;
-use super::{bump_memlock_rlimit, page_size, possible_cpus};
+use super::{bump_memlock_rlimit, epoll_wait, page_size, possible_cpus};
 use crate::insn::Insn;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 macro_rules! require_root {
     () => {
@@ -967,10 +968,14 @@ fn perf_buffer_samples_and_epoll() {
     let event = syscall_tracepoint("getppid", flag::DISABLED, sample_type::RAW);
     let mut perf = PerfMapping::new(event.as_fd(), 2).unwrap();
     assert_eq!(perf.data_size(), 2 * page_size());
-    let ep = Epoll::new().unwrap();
-    ep.add(event.as_fd(), 5).unwrap();
-    let mut events = [Event::empty(); 4];
-    assert_eq!(ep.wait(&mut events, 0).unwrap(), 0);
+    let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
+    ep.add(event.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, 5))
+        .unwrap();
+    let mut events = [EpollEvent::empty(); 4];
+    assert_eq!(
+        epoll_wait(&ep, &mut events, Some(Duration::ZERO)).unwrap(),
+        0
+    );
 
     perf_event_ioc_enable(event.as_fd()).unwrap();
     for _ in 0..3 {
@@ -978,8 +983,9 @@ fn perf_buffer_samples_and_epoll() {
         unsafe { libc::syscall(libc::SYS_getppid) };
     }
     perf_event_ioc_disable(event.as_fd()).unwrap();
-    assert_eq!(ep.wait(&mut events, 1000).unwrap(), 1);
-    assert_eq!(events[0].token(), 5);
+    let second = Some(Duration::from_secs(1));
+    assert_eq!(epoll_wait(&ep, &mut events, second).unwrap(), 1);
+    assert_eq!(events[0].data(), 5);
 
     let head = perf.data_head();
     let mut pos = perf.data_tail();

@@ -1,10 +1,12 @@
 //! The kernel boundary: typed wrappers for `bpf(2)`, `perf_event_open(2)`, the perf
-//! ioctls, `mmap(2)`, epoll and `setrlimit(2)`.
+//! ioctls, `mmap(2)` and `setrlimit(2)`.
 //!
 //! This module is the one home of `unsafe` in the crate. Every system call made here
 //! goes through one private chokepoint, `syscall`, so that unit tests anywhere in
 //! the crate can inject results (`EPERM`, `E2BIG`, `ENOSPC`, …) with
-//! `with_syscall_override` (test builds only) instead of needing a kernel.
+//! `with_syscall_override` (test builds only) instead of needing a kernel. Waiting for
+//! readiness is `nix::sys::epoll`'s (safe, and not injectable); [`epoll_wait`] only
+//! adds this crate's error and interruption conventions.
 //!
 //! Conventions:
 //! - every descriptor returned is an [`OwnedFd`]; descriptors taken as arguments are
@@ -19,7 +21,6 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod bpf;
-pub mod epoll;
 pub mod fs;
 pub mod mmap;
 pub mod perf;
@@ -36,6 +37,10 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollEvent, EpollTimeout};
 
 #[cfg(test)]
 pub(crate) use test_override::with_syscall_override;
@@ -143,28 +148,6 @@ pub(crate) enum Syscall<'a> {
         /// Length in bytes.
         len: usize,
     },
-    /// `epoll_create1(EPOLL_CLOEXEC)`.
-    EpollCreate,
-    /// `epoll_ctl(epfd, op, fd, event)`.
-    EpollCtl {
-        /// The epoll instance.
-        epfd: BorrowedFd<'a>,
-        /// `EPOLL_CTL_ADD` / `MOD` / `DEL`.
-        op: c_int,
-        /// The watched descriptor.
-        fd: BorrowedFd<'a>,
-        /// The event mask and token (`None` for `EPOLL_CTL_DEL`).
-        event: Option<&'a mut libc::epoll_event>,
-    },
-    /// `epoll_wait(epfd, events, events.len(), timeout_ms)`.
-    EpollWait {
-        /// The epoll instance.
-        epfd: BorrowedFd<'a>,
-        /// Output buffer.
-        events: &'a mut [epoll::Event],
-        /// Timeout in milliseconds (-1 = forever).
-        timeout_ms: c_int,
-    },
     /// `setrlimit(RLIMIT_MEMLOCK, {cur, max})`.
     SetMemlockRlimit {
         /// Soft limit.
@@ -184,9 +167,6 @@ impl Syscall<'_> {
             Syscall::PerfIoctl { request, .. } => request.name(),
             Syscall::Mmap { .. } => "mmap",
             Syscall::Munmap { .. } => "munmap",
-            Syscall::EpollCreate => "epoll_create1",
-            Syscall::EpollCtl { .. } => "epoll_ctl",
-            Syscall::EpollWait { .. } => "epoll_wait",
             Syscall::SetMemlockRlimit { .. } => "setrlimit",
         }
     }
@@ -196,7 +176,7 @@ impl Syscall<'_> {
     fn creates_fd(&self) -> bool {
         match self {
             Syscall::Bpf { cmd, .. } => cmd.creates_fd(),
-            Syscall::PerfEventOpen { .. } | Syscall::EpollCreate => true,
+            Syscall::PerfEventOpen { .. } => true,
             _ => false,
         }
     }
@@ -250,23 +230,6 @@ impl fmt::Debug for Syscall<'_> {
                 .debug_struct("Munmap")
                 .field("addr", addr)
                 .field("len", len)
-                .finish(),
-            Syscall::EpollCreate => f.write_str("EpollCreate"),
-            Syscall::EpollCtl { epfd, op, fd, .. } => f
-                .debug_struct("EpollCtl")
-                .field("epfd", epfd)
-                .field("op", op)
-                .field("fd", fd)
-                .finish(),
-            Syscall::EpollWait {
-                epfd,
-                events,
-                timeout_ms,
-            } => f
-                .debug_struct("EpollWait")
-                .field("epfd", epfd)
-                .field("max_events", &events.len())
-                .field("timeout_ms", timeout_ms)
                 .finish(),
             Syscall::SetMemlockRlimit { cur, max } => f
                 .debug_struct("SetMemlockRlimit")
@@ -382,40 +345,6 @@ unsafe fn raw_syscall(call: Syscall<'_>) -> io::Result<i64> {
             let r = unsafe { libc::munmap(addr, len) };
             i64::from(r)
         }
-        Syscall::EpollCreate => {
-            // SAFETY: no pointers are involved.
-            let r = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-            i64::from(r)
-        }
-        Syscall::EpollCtl {
-            epfd,
-            op,
-            fd,
-            event,
-        } => {
-            let ev = event.map_or(std::ptr::null_mut(), |e| e as *mut libc::epoll_event);
-            // SAFETY: `ev` is null or points to a live `epoll_event`.
-            let r = unsafe { libc::epoll_ctl(epfd.as_raw_fd(), op, fd.as_raw_fd(), ev) };
-            i64::from(r)
-        }
-        Syscall::EpollWait {
-            epfd,
-            events,
-            timeout_ms,
-        } => {
-            let max = c_int::try_from(events.len()).unwrap_or(c_int::MAX);
-            // SAFETY: `Event` is a transparent wrapper of `epoll_event`, and
-            // `events` is a live, writable buffer of at least `max` of them.
-            let r = unsafe {
-                libc::epoll_wait(
-                    epfd.as_raw_fd(),
-                    events.as_mut_ptr().cast::<libc::epoll_event>(),
-                    max,
-                    timeout_ms,
-                )
-            };
-            i64::from(r)
-        }
         Syscall::SetMemlockRlimit { cur, max } => {
             let lim = libc::rlimit {
                 rlim_cur: cur as libc::rlim_t,
@@ -521,6 +450,28 @@ pub fn bump_memlock_rlimit() -> SysResult<()> {
     unsafe { syscall(call) }
         .map(|_| ())
         .map_err(|e| SysError::from_io("setrlimit", e))
+}
+
+/// Waits up to `timeout` (forever when `None`; longer than `i32::MAX` ms is capped) for
+/// descriptors of `epoll` to become ready, filling `events`; returns how many were
+/// filled. An interrupted wait (`EINTR`: a signal handler ran) returns `Ok(0)`, so a
+/// caller's loop can check for shutdown.
+pub(crate) fn epoll_wait(
+    epoll: &Epoll,
+    events: &mut [EpollEvent],
+    timeout: Option<Duration>,
+) -> SysResult<usize> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let timeout = timeout.map_or(EpollTimeout::NONE, |t| {
+        EpollTimeout::try_from(t).unwrap_or(EpollTimeout::MAX)
+    });
+    match epoll.wait(events, timeout) {
+        Ok(n) => Ok(n),
+        Err(Errno::EINTR) => Ok(0),
+        Err(e) => Err(SysError::new("epoll_wait", e as i32)),
+    }
 }
 
 #[cfg(test)]
@@ -669,18 +620,80 @@ mod tests {
 
     #[test]
     fn injected_fd_is_a_real_owned_fd() {
-        let fd = with_syscall_override(|_| Some(Ok(12345)), owned_fd_from_epoll);
+        let attr = bpf::MapCreateAttr::default();
+        let fd = with_syscall_override(|_| Some(Ok(12345)), || bpf::map_create(&attr));
         let fd = fd.unwrap();
         assert_ne!(fd.as_raw_fd(), 12345);
         // It is a real descriptor: fstat works.
         assert!(std::fs::File::from(fd).metadata().is_ok());
     }
 
-    fn owned_fd_from_epoll() -> SysResult<OwnedFd> {
-        // SAFETY: no pointers involved.
-        let r = unsafe { syscall(Syscall::EpollCreate) }
-            .map_err(|e| SysError::from_io("epoll_create1", e))?;
-        owned_fd("epoll_create1", r)
+    fn epoll() -> Epoll {
+        Epoll::new(nix::sys::epoll::EpollCreateFlags::EPOLL_CLOEXEC).unwrap()
+    }
+
+    #[test]
+    fn epoll_wait_reports_ready_descriptors_with_their_token() {
+        use nix::sys::epoll::EpollFlags;
+        use std::io::Write;
+        let ep = epoll();
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        ep.add(&b, EpollEvent::new(EpollFlags::EPOLLIN, 77))
+            .unwrap();
+        let mut events = [EpollEvent::empty(); 4];
+        let now = Some(Duration::ZERO);
+        assert_eq!(epoll_wait(&ep, &mut events, now).unwrap(), 0);
+        a.write_all(b"x").unwrap();
+        let n = epoll_wait(&ep, &mut events, Some(Duration::from_secs(1))).unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(events[0].data(), 77);
+        assert!(events[0].events().contains(EpollFlags::EPOLLIN));
+        // More than i32::MAX ms is capped, not an error; nothing to fill is no wait.
+        let forever = Some(Duration::from_secs(u64::MAX));
+        assert_eq!(epoll_wait(&ep, &mut events, forever).unwrap(), 1);
+        assert_eq!(epoll_wait(&ep, &mut [], None).unwrap(), 0);
+    }
+
+    /// A signal handler running during the wait makes it return 0, not an error: the
+    /// caller's loop goes on (and may check for shutdown). epoll_wait is never
+    /// restarted after a handler, so a wait forever returns once a signal lands.
+    #[test]
+    fn epoll_wait_interrupted_by_a_signal_returns_zero() {
+        use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        extern "C" fn nothing(_: c_int) {}
+        let action = SigAction::new(
+            SigHandler::Handler(nothing),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        // SAFETY: the handler does nothing, so it is async-signal-safe; SIGURG is
+        // ignored by default and used by nothing else in this test binary.
+        let previous = unsafe { sigaction(Signal::SIGURG, &action) }.unwrap();
+        // SAFETY: pthread_self has no preconditions.
+        let waiter = unsafe { libc::pthread_self() };
+        let done = AtomicBool::new(false);
+        let ep = epoll();
+        let mut events = [EpollEvent::empty(); 1];
+        let n = std::thread::scope(|s| {
+            // Signal until the wait has returned: one signal may land before it starts.
+            s.spawn(|| {
+                while !done.load(Ordering::Acquire) {
+                    // SAFETY: `waiter` is this scope's owner thread, alive until every
+                    // thread of the scope (this one) has been joined.
+                    let r = unsafe { libc::pthread_kill(waiter, libc::SIGURG) };
+                    assert_eq!(r, 0);
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            });
+            let n = epoll_wait(&ep, &mut events, None);
+            done.store(true, Ordering::Release);
+            n
+        });
+        // SAFETY: restores the disposition found above.
+        unsafe { sigaction(Signal::SIGURG, &previous) }.unwrap();
+        assert_eq!(n.unwrap(), 0);
     }
 
     #[test]
