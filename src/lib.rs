@@ -43,7 +43,10 @@
 //!
 //! `sys` (the only home of `unsafe` FFI), [`btf`], [`object`] and the relocations are
 //! kernel-free and testable anywhere; [`loader`], [`program`], [`map`], [`link`] and
-//! [`ringbuf`] talk to the kernel through `sys`. See `DESIGN.md` in the shared notes.
+//! [`ringbuf`] talk to the kernel through `sys`; [`fs`] checks and mounts the bpffs and
+//! tracefs a tool needs. Types of `sys` that public signatures name are re-exported here
+//! ([`SysError`], [`ProgInfo`], [`MapInfo`], [`LinkInfo`], [`BtfInfo`], [`Pod`]). See
+//! `DESIGN.md` in the shared notes.
 
 #![warn(missing_docs)]
 
