@@ -48,6 +48,7 @@
 #![warn(missing_docs)]
 
 pub mod btf;
+pub mod features;
 pub mod inflate;
 pub mod insn;
 pub mod link;

@@ -12,7 +12,7 @@
 //! - `LINUX_KERNEL_VERSION` as libbpf's `get_kernel_version` computes it (Ubuntu's
 //!   `/proc/version_signature`, Debian's version string, then the release);
 //! - `LINUX_HAS_BPF_COOKIE` and `LINUX_HAS_SYSCALL_WRAPPER` from the loader's cached
-//!   feature probes ([`super::probe`]; the latter looks for `__<arch>_sys_bpf` in the
+//!   feature probes ([`crate::features`]; the latter looks for `__<arch>_sys_bpf` in the
 //!   kernel's BTF or kallsyms, where libbpf creates a kprobe on it, so libbpf says 0 on
 //!   kernels without kprobes although the wrappers exist);
 //! - `/proc/kallsyms` for untyped ksyms;
@@ -37,7 +37,7 @@ use crate::reloc::externs::{
 };
 use crate::sys;
 
-use super::probe::{kernel_features, Feature, FeatureSet};
+use crate::features::{kernel_features, Feature, FeatureSet};
 
 /// The running kernel's configuration, gzip-compressed, when `CONFIG_IKCONFIG_PROC=y`.
 pub const PROC_CONFIG_GZ: &str = "/proc/config.gz";

@@ -10,6 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::btf::BtfError;
+use crate::features;
 use crate::insn::{pseudo, Insn};
 use crate::map::{Map, MapDef, MapType};
 use crate::object::{
@@ -22,7 +23,6 @@ use crate::sys::{self, SysError};
 mod core;
 pub mod externs;
 mod log_buf;
-pub mod probe;
 pub use self::core::{CoreLoadError, TargetBtf};
 pub use log_buf::VerifierLog;
 
@@ -205,7 +205,7 @@ pub struct Loader {
     pin_root: PathBuf,
     max_log_size: usize,
     globals: Vec<(String, Vec<u8>)>,
-    features: Option<probe::FeatureSet>,
+    features: Option<features::FeatureSet>,
     autoload: Vec<(String, bool)>,
     kconfig: Option<String>,
 }
@@ -279,17 +279,17 @@ impl Loader {
 
     /// Decides for the kernel which features it has, instead of probing it (e.g. to
     /// behave as on an older kernel). By default the loader asks
-    /// [`probe::kernel_features`], lazily and once per process.
-    pub fn features(mut self, features: probe::FeatureSet) -> Self {
+    /// [`features::kernel_features`], lazily and once per process.
+    pub fn features(mut self, features: features::FeatureSet) -> Self {
         self.features = Some(features);
         self
     }
 
     /// Whether the kernel has `feature`, as [`Loader::features`] says or as probed.
-    fn has(&self, feature: probe::Feature) -> bool {
+    fn has(&self, feature: features::Feature) -> bool {
         match &self.features {
             Some(set) => set.get(feature),
-            None => probe::kernel_features().supports(feature),
+            None => features::kernel_features().supports(feature),
         }
     }
 
@@ -336,7 +336,7 @@ impl Loader {
             // kernel without DATASEC support does not have: create it without BTF.
             let map_btf = btf_fd
                 .as_ref()
-                .filter(|_| m.btf_key_type_id != 0 || self.has(probe::Feature::BtfDatasec));
+                .filter(|_| m.btf_key_type_id != 0 || self.has(features::Feature::BtfDatasec));
             maps.push(self.create_map(spec, m, map_btf)?);
         }
         let mut core = None;
@@ -344,7 +344,7 @@ impl Loader {
         // func/line info need BTF FUNCs; without them libbpf loads programs without BTF.
         let prog_btf = btf_fd
             .as_ref()
-            .filter(|_| self.has(probe::Feature::BtfFunc));
+            .filter(|_| self.has(features::Feature::BtfFunc));
         if let Some((name, _)) = self
             .autoload
             .iter()
@@ -375,7 +375,7 @@ impl Loader {
                 return None;
             }
             Some(set) => set.btf_features(),
-            None => probe::kernel_features().btf_features_for(btf),
+            None => features::kernel_features().btf_features_for(btf),
         };
         let sanitized = match crate::btf::sanitize::sanitize_if_needed(btf, &kinds) {
             Ok(s) => s,

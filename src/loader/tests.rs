@@ -168,7 +168,7 @@ fn kernel_names_of_global_data_follow_libbpf() {
 /// types without DATASECs. Each way, hello runs: an exec bumps `total_events`.
 #[test]
 fn loads_and_runs_as_on_older_kernels() {
-    use super::probe::{Feature, FeatureSet};
+    use crate::features::{Feature, FeatureSet};
     let spec = spec("hello.bpf.o");
     let kinds = [
         Feature::BtfFunc,

@@ -224,10 +224,10 @@ pub fn syscall_function_name(syscall: &str, wrapper_prefix: Option<&str>) -> Str
 }
 
 /// [`syscall_function_name`] for the running kernel (the wrapper is probed once per
-/// process, by [`crate::loader::probe`]).
+/// process, by [`crate::features`]).
 pub fn syscall_function(syscall: &str) -> String {
-    let prefix = if crate::loader::probe::kernel_features().syscall_wrapper() {
-        crate::loader::probe::syscall_prefix()
+    let prefix = if crate::features::kernel_features().syscall_wrapper() {
+        crate::features::syscall_prefix()
     } else {
         None
     };
