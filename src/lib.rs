@@ -39,11 +39,29 @@
 //! }
 //! ```
 //!
-//! # Layers
+//! # Modules
 //!
-//! `sys` (the only home of `unsafe` FFI), [`btf`], [`object`] and the relocations are
-//! kernel-free and testable anywhere; [`loader`], [`program`], [`map`], [`link`] and
-//! [`ringbuf`] talk to the kernel through `sys`. See `DESIGN.md` in the shared notes.
+//! Dependencies point downward only. Kernel-free, testable anywhere and usable offline:
+//!
+//! - [`btf`]: zero-copy reading of local and kernel BTF, the sanitizer, the C dump;
+//! - [`object`]: the ELF file as a kernel-free [`ObjectSpec`] (programs by `SEC()` name,
+//!   maps, globals, BTF, relocation records);
+//! - [`reloc`]: CO-RE, map, call and extern relocations as pure functions.
+//!
+//! Talking to the kernel, always through `sys` (the one home of `unsafe` FFI, every
+//! system call through one chokepoint):
+//!
+//! - [`features`]: what the running kernel supports, probed lazily once per process
+//!   and overridable ([`Loader::features`]); below both the loader and the runtime
+//!   objects, so either may ask;
+//! - [`loader`]: [`Loader`] turns an [`ObjectSpec`] into a loaded [`Object`] (BTF, maps,
+//!   verified programs), with the fallbacks older kernels need;
+//! - [`program`]: loaded programs, a typed view per kind, and the one dispatch from a
+//!   program's kind to how it attaches ([`program::AttachPlan`]);
+//! - [`map`], [`link`], [`ringbuf`]: typed maps, links that detach on drop, the ring
+//!   buffer.
+//!
+//! See `DESIGN.md` in the shared notes.
 
 #![warn(missing_docs)]
 
