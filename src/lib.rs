@@ -61,6 +61,12 @@
 //! - [`map`], [`link`], [`ringbuf`]: typed maps, links that detach on drop, the ring
 //!   buffer.
 //!
+//! Errors are one enum per layer. Each message describes its own layer (which map,
+//! which program, which call) and the cause is reached through
+//! [`std::error::Error::source`], never printed again: print the chain (anyhow's `{:#}`,
+//! or the sources joined with `: `) to see every cause once, e.g.
+//! `creating map 'counts': BPF_MAP_CREATE failed: Operation not permitted (os error 1)`.
+//!
 //! See `DESIGN.md` in the shared notes.
 
 #![warn(missing_docs)]
@@ -78,6 +84,9 @@ pub mod reloc;
 pub mod ringbuf;
 pub mod sys;
 mod util;
+
+#[cfg(test)]
+mod error_chain_tests;
 
 pub use link::{Link, LinkError};
 pub use loader::{LoadError, Loader, Object, VerifierLog};

@@ -143,8 +143,9 @@ impl Feature {
             Ok(supported) => supported,
             Err(e) => {
                 log::debug!(
-                    "probing kernel feature {}: unexpected failure ({e}); assuming it is missing",
-                    self.name()
+                    "probing kernel feature {}: unexpected failure ({}); assuming it is missing",
+                    self.name(),
+                    crate::util::Chain(&e)
                 );
                 false
             }

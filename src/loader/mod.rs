@@ -19,6 +19,7 @@ use crate::object::{
 use crate::program::Program;
 use crate::sys::bpf::MapFd;
 use crate::sys::{self, SysError};
+use crate::util::Chain;
 
 mod core;
 pub mod externs;
@@ -36,10 +37,10 @@ pub enum LoadError {
     #[error(transparent)]
     Object(#[from] ObjectError),
     /// The object's BTF could not be used.
-    #[error("BTF: {0}")]
+    #[error("the object's BTF can't be used")]
     Btf(#[from] BtfError),
     /// `BPF_MAP_CREATE` failed.
-    #[error("creating map '{map}': {source}")]
+    #[error("creating map '{map}'")]
     MapCreate {
         /// Map name.
         map: String,
@@ -48,7 +49,7 @@ pub enum LoadError {
         source: SysError,
     },
     /// Writing a map's initial value or freezing it failed.
-    #[error("initializing map '{map}': {source}")]
+    #[error("initializing map '{map}'")]
     MapInit {
         /// Map name.
         map: String,
@@ -91,7 +92,7 @@ pub enum LoadError {
     #[error(transparent)]
     MissingKfunc(Box<MissingKfunc>),
     /// The verifier rejected a program.
-    #[error("program '{program}' was rejected by the verifier ({source}); its log ends:\n{log}")]
+    #[error("program '{program}' was rejected by the verifier; its log ends:\n{log}")]
     Verifier {
         /// Program name.
         program: String,
@@ -158,7 +159,7 @@ pub enum LoadError {
 #[derive(Debug, thiserror::Error)]
 #[error(
     "program '{program}': instruction {insn} calls kfunc '{kfunc}', which the kernel does not \
-     have, and the verifier reached it ({source}); its log ends:\n{log}"
+     have, and the verifier reached it; its log ends:\n{log}"
 )]
 pub struct MissingKfunc {
     /// Program name.
@@ -178,7 +179,7 @@ pub struct MissingKfunc {
 #[derive(Debug, thiserror::Error)]
 #[error(
     "program '{program}': instruction {insn} could not be relocated ({kind} of {local}: {reason}) \
-     and the verifier reached it ({source}); its log ends:\n{log}"
+     and the verifier reached it; its log ends:\n{log}"
 )]
 pub struct PoisonedRelocation {
     /// Program name.
@@ -381,8 +382,9 @@ impl Loader {
             Ok(s) => s,
             Err(e) => {
                 log::warn!(
-                    "object '{}': cannot sanitize its BTF ({e}); loading without it",
-                    spec.name
+                    "object '{}': cannot sanitize its BTF ({}); loading without it",
+                    spec.name,
+                    Chain(&e)
                 );
                 return None;
             }
@@ -397,8 +399,9 @@ impl Loader {
                     Err(_) => VerifierLog::from_buf(&log, None).tail(5),
                 };
                 log::warn!(
-                    "object '{}': the kernel refused its BTF ({e}); loading without it. {detail}",
-                    spec.name
+                    "object '{}': the kernel refused its BTF ({}); loading without it. {detail}",
+                    spec.name,
+                    Chain(&e)
                 );
                 None
             }
@@ -472,7 +475,7 @@ impl Loader {
             map.pin(&path).map_err(|e| LoadError::MapPin {
                 map: m.name.clone(),
                 path: path.clone(),
-                reason: e.to_string(),
+                reason: Chain(&e).to_string(),
             })?;
         }
         Ok(map)
@@ -688,8 +691,8 @@ fn attach_btf_id(p: &ProgramSpec) -> Result<u32, LoadError> {
         _ => (Kind::Func, name.to_string()),
     };
     let what = format!("{} {full}", kind.name());
-    let vmlinux =
-        crate::btf::kernel::vmlinux_btf().map_err(|e| err(what.clone(), format!(": {e}")))?;
+    let vmlinux = crate::btf::kernel::vmlinux_btf()
+        .map_err(|e| err(what.clone(), format!(": {}", Chain(&e))))?;
     vmlinux
         .find_by_name_kind(&full, kind)
         .ok_or_else(|| err(what, String::new()))
@@ -739,7 +742,8 @@ fn create_with_fallbacks(
             }
             Err(e) if attr.btf_value_type_id != 0 || attr.btf_key_type_id != 0 => {
                 log::warn!(
-                    "map '{name}': kernel refused BTF key/value types ({e}); creating without them"
+                    "map '{name}': kernel refused BTF key/value types ({}); creating without them",
+                    Chain(&e)
                 );
                 attr.btf_fd = None;
                 attr.btf_key_type_id = 0;
@@ -766,7 +770,7 @@ fn reuse_pinned(m: &MapSpec, def: MapDef, path: &Path) -> Result<Map, LoadError>
     let pinned = Map::from_pin(path).map_err(|e| LoadError::MapPin {
         map: m.name.clone(),
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason: Chain(&e).to_string(),
     })?;
     let p = pinned.def();
     let checks = [

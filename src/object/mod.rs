@@ -47,7 +47,7 @@ use link::{CodeSection, Func, Linker, ResolveCtx, Target};
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
     /// Reading the file failed.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Io {
         /// The file.
         path: String,
@@ -111,7 +111,7 @@ pub enum ObjectError {
         reason: String,
     },
     /// BTF that the object needs is missing or invalid.
-    #[error("{what}: {source}")]
+    #[error("invalid BTF for {what}")]
     Btf {
         /// What needed it.
         what: String,
@@ -544,7 +544,7 @@ impl<'e, 'a> Parser<'e, 'a> {
         match result {
             Ok(btf) => Ok(Some(btf)),
             Err(source) if self.btf_maps.is_some() => Err(ObjectError::Btf {
-                what: "the BTF that describes the maps in '.maps' is invalid".into(),
+                what: "the maps in '.maps'".into(),
                 source,
             }),
             Err(e) => {

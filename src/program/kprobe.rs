@@ -73,7 +73,7 @@ pub enum KprobeError {
     #[error(transparent)]
     Tracefs(#[from] TracefsError),
     /// The kernel refused the probe definition written to `kprobe_events`.
-    #[error("creating kprobe event {line:?} in {path}: {source}")]
+    #[error("creating kprobe event {line:?} in {path}")]
     CreateEvent {
         /// `kprobe_events`.
         path: PathBuf,
@@ -98,7 +98,7 @@ pub enum KprobeError {
     #[error("no function to attach to")]
     NoFunctions,
     /// Reading the list of traceable functions failed.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     ReadFunctions {
         /// `available_filter_functions`.
         path: PathBuf,
@@ -820,7 +820,7 @@ mod tests {
         let prog = dummy_program("kprobe/do_unlinkat");
         let e =
             attach_kprobe(&prog, &roots, "do_unlinkat", 0, false, KprobeMode::Auto).unwrap_err();
-        let text = e.to_string();
+        let text = crate::util::Chain(&e).to_string();
         match &e {
             ProgramError::Kprobe {
                 program,
@@ -891,7 +891,8 @@ mod tests {
             ),
             "{e:?}"
         );
-        assert!(e.to_string().contains("CONFIG_KPROBES"), "{e}");
+        let text = crate::util::Chain(&e).to_string();
+        assert!(text.contains("CONFIG_KPROBES"), "{text}");
 
         // A PMU without a retprobe bit can't make return probes in Pmu mode.
         std::fs::create_dir(&pmu).unwrap();

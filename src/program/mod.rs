@@ -58,7 +58,7 @@ pub enum ProgramError {
     Tracefs(#[from] tracefs::TracefsError),
     /// A kprobe could not be created (no kprobe support, a refused probe definition, a
     /// `kprobe.multi` pattern that matches nothing, ...).
-    #[error("attaching program '{program}' to {target}: {source}")]
+    #[error("attaching program '{program}' to {target}")]
     Kprobe {
         /// Program name.
         program: String,
@@ -69,7 +69,7 @@ pub enum ProgramError {
         source: KprobeError,
     },
     /// A syscall failed while attaching.
-    #[error("attaching program '{program}' to {target}: {source}")]
+    #[error("attaching program '{program}' to {target}")]
     Attach {
         /// Program name.
         program: String,
@@ -80,7 +80,7 @@ pub enum ProgramError {
         source: SysError,
     },
     /// A syscall failed.
-    #[error("program '{program}': {source}")]
+    #[error("operation on program '{program}' failed")]
     Sys {
         /// Program name.
         program: String,
@@ -285,7 +285,8 @@ pub(crate) fn attach_perf_event(
         Ok(link) => Ok(Link::from_perf_event(perf, Some(link), cleanup, target)),
         Err(e) if [libc::EINVAL, libc::EOPNOTSUPP, libc::ENOTSUP].contains(&e.errno()) => {
             log::debug!(
-                "perf link unavailable ({e}); attaching {target} with PERF_EVENT_IOC_SET_BPF"
+                "perf link unavailable ({}); attaching {target} with PERF_EVENT_IOC_SET_BPF",
+                crate::util::Chain(&e)
             );
             sys::perf::perf_event_ioc_set_bpf(perf.as_fd(), prog.fd()).map_err(err)?;
             sys::perf::perf_event_ioc_enable(perf.as_fd()).map_err(err)?;
