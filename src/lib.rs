@@ -86,7 +86,7 @@ pub mod sys;
 mod util;
 
 #[cfg(test)]
-mod error_chain_tests;
+mod error_tests;
 
 pub use link::{Link, LinkError};
 pub use loader::{LoadError, Loader, Object, VerifierLog};

@@ -21,6 +21,7 @@ use crate::sys::bpf::MapFd;
 use crate::sys::{self, SysError};
 use crate::util::Chain;
 
+mod capability;
 mod core;
 pub mod externs;
 mod log_buf;
@@ -102,6 +103,30 @@ pub enum LoadError {
         /// The verifier's log (all of it; `Display` shows the last lines).
         log: VerifierLog,
     },
+    /// The kernel refused to load a program without running the verifier:
+    /// `BPF_PROG_LOAD` failed with `EPERM` and wrote no log. A capability the program
+    /// type needs is missing, or a security policy (an LSM, lockdown) refuses it; on
+    /// kernels that charge programs to `RLIMIT_MEMLOCK` (before 5.11), too low a limit
+    /// answers the same.
+    #[error(
+        "program '{program}' (section '{section}'): the kernel refused to load it without \
+         running the verifier; loading it needs {capabilities} (or CAP_SYS_ADMIN), and a \
+         security policy (an LSM, lockdown) may refuse it even so{}",
+        if *.charged_to_memlock { "; this kernel also refuses programs past RLIMIT_MEMLOCK" } else { "" }
+    )]
+    NotPermitted {
+        /// Program name.
+        program: String,
+        /// Its section.
+        section: String,
+        /// The capabilities its program type needs, in words (`CAP_BPF and CAP_PERFMON`).
+        capabilities: &'static str,
+        /// The kernel charges programs to `RLIMIT_MEMLOCK` (no memory-cgroup accounting).
+        charged_to_memlock: bool,
+        /// The `BPF_PROG_LOAD` failure.
+        #[source]
+        source: SysError,
+    },
     /// A relocation could not be applied to the program's instructions.
     #[error("program '{program}': instruction {insn}: {reason}")]
     Relocation {
@@ -137,13 +162,24 @@ pub enum LoadError {
         /// More detail, if any.
         detail: String,
     },
-    /// A global variable set through [`Loader::global`] can't be set.
+    /// A global variable set through [`Loader::global`] can't be found: no such name,
+    /// or no BTF to find it by.
     #[error("global variable '{name}': {reason}")]
     NoSuchGlobal {
         /// Variable name.
         name: String,
         /// Why.
         reason: String,
+    },
+    /// A global variable set through [`Loader::global`] was given a value of another size.
+    #[error("global variable '{name}' is {size} bytes, but the value given is {given} bytes")]
+    GlobalSize {
+        /// Variable name.
+        name: String,
+        /// Its size in the object.
+        size: u32,
+        /// The size of the value given.
+        given: usize,
     },
     /// A program's name or license has an interior NUL.
     #[error("program '{program}': {what} contains a NUL byte")]
@@ -574,7 +610,7 @@ impl Loader {
         };
         let fd = match sys::bpf::prog_load(&mut attr) {
             Ok(fd) => fd,
-            Err(first) => match self.load_with_log(&mut attr, &p.name, first) {
+            Err(first) => match self.load_with_log(&mut attr, p, first) {
                 Ok(fd) => fd,
                 Err(LoadError::Verifier {
                     program,
@@ -635,7 +671,7 @@ impl Loader {
     fn load_with_log(
         &self,
         attr: &mut sys::bpf::ProgLoadAttr<'_>,
-        program: &str,
+        p: &ProgramSpec,
         first: SysError,
     ) -> Result<OwnedFd, LoadError> {
         let mut size = 256 << 10;
@@ -650,15 +686,52 @@ impl Loader {
                 }
                 Err(e) => {
                     let log = VerifierLog::from_buf(&buf, Some(attr.log_len));
-                    // A failure with an empty log isn't the verifier's; report the first error.
-                    let source = if log.is_empty() { first } else { e };
-                    return Err(LoadError::Verifier {
-                        program: program.to_string(),
-                        source,
-                        log,
-                    });
+                    if !log.is_empty() {
+                        return Err(LoadError::Verifier {
+                            program: p.name.clone(),
+                            source: e,
+                            log,
+                        });
+                    }
+                    // A failure with an empty log isn't the verifier's; report the first.
+                    return Err(self.refused_before_verifier(p, first, log));
                 }
             }
+        }
+    }
+
+    /// Whether the kernel charges programs to `RLIMIT_MEMLOCK` (before 5.11): as
+    /// [`Loader::features`] says, else by the kernel's release, not by a probe (a probe
+    /// made without the capabilities that just failed would fail the same way).
+    fn charges_memlock(&self) -> bool {
+        match &self.features {
+            Some(set) => !set.memcg_account,
+            None => externs::running_kernel_version().is_ok_and(|v| v < (5 << 16 | 11 << 8)),
+        }
+    }
+
+    /// The error for a `BPF_PROG_LOAD` that failed without a verifier log: `EPERM` is
+    /// a capability or a policy ([`LoadError::NotPermitted`]); other errnos are still
+    /// reported as the verifier's answer, with its (empty) log.
+    fn refused_before_verifier(
+        &self,
+        p: &ProgramSpec,
+        source: SysError,
+        log: VerifierLog,
+    ) -> LoadError {
+        if source.errno() != libc::EPERM {
+            return LoadError::Verifier {
+                program: p.name.clone(),
+                source,
+                log,
+            };
+        }
+        LoadError::NotPermitted {
+            program: p.name.clone(),
+            section: p.section.clone(),
+            capabilities: capability::needed_to_load(p.kind.prog_type()),
+            charged_to_memlock: self.charges_memlock(),
+            source,
         }
     }
 }
@@ -822,11 +895,11 @@ fn set_global(
         .global(name)
         .ok_or_else(|| err("no global variable has that name".into()))?;
     if value.len() != v.size as usize {
-        return Err(err(format!(
-            "it is {} bytes, the value given is {}",
-            v.size,
-            value.len()
-        )));
+        return Err(LoadError::GlobalSize {
+            name: name.to_string(),
+            size: v.size,
+            given: value.len(),
+        });
     }
     let m = &mut maps[v.map];
     let end = v.offset as usize + value.len();

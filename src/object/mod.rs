@@ -56,8 +56,10 @@ pub enum ObjectError {
         source: std::io::Error,
     },
     /// Not an ELF file, or a malformed or truncated one.
-    #[error("invalid ELF: {reason}")]
+    #[error("{}invalid ELF: {reason}", in_file(.path.as_deref()))]
     Elf {
+        /// The file, when the object was read from one ([`ObjectSpec::from_file`]).
+        path: Option<String>,
         /// What failed.
         reason: String,
     },
@@ -339,6 +341,11 @@ pub struct ObjectSpec {
     pub programs: Vec<ProgramSpec>,
 }
 
+/// `"PATH: "` for an error about a file, or nothing.
+fn in_file(path: Option<&str>) -> String {
+    path.map_or_else(String::new, |p| format!("{p}: "))
+}
+
 impl ObjectSpec {
     /// Reads and parses an object file; its name is the file name without `.bpf.o`/`.o`.
     pub fn from_file(path: &Path) -> Result<ObjectSpec, ObjectError> {
@@ -356,7 +363,13 @@ impl ObjectSpec {
             .map(str::to_string)
             .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
             .unwrap_or_default();
-        Self::parse(&data, &name)
+        Self::parse(&data, &name).map_err(|e| match e {
+            ObjectError::Elf { path: None, reason } => ObjectError::Elf {
+                path: Some(path.display().to_string()),
+                reason,
+            },
+            e => e,
+        })
     }
 
     /// Parses an object file's bytes.

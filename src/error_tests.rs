@@ -1,8 +1,8 @@
-//! Each error's message describes its own layer; its cause is reached through
-//! `source()` and never printed again. These tests walk the chains of representative
-//! failures of every layer (real ones where the kernel can fail on request, injected
-//! at the `sys` chokepoint where it can't) and check that no message repeats the text
-//! of an error below it.
+//! Errors users read. Each message describes its own layer; the cause is reached
+//! through `source()` and never printed again. These tests walk the chains of
+//! representative failures of every layer (real ones where the kernel fails on request,
+//! injected at the `sys` chokepoint where it can't) and check that no message repeats
+//! the text of an error below it; and that a non-ELF file's error names the file.
 
 use std::error::Error as StdError;
 use std::io;
@@ -146,4 +146,34 @@ fn a_kprobe_attach_failure() {
         messages[0],
         "attaching program 'probe_me' to kprobe corebpf_no_such_function"
     );
+}
+
+/// A file that is no ELF object is named in the error (a buffer parsed from memory has
+/// no path to name).
+#[test]
+fn a_file_that_is_not_elf_is_named() {
+    use crate::object::{ObjectError, ObjectSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("script.sh");
+    std::fs::write(&path, b"#!/bin/sh\necho hi\n").unwrap();
+    let shown = path.display().to_string();
+    let e = Loader::new().load_file(&path).unwrap_err();
+    match &e {
+        crate::LoadError::Object(ObjectError::Elf {
+            path: Some(p),
+            reason,
+        }) => {
+            assert_eq!(*p, shown);
+            assert!(reason.contains("magic"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{shown}: invalid ELF: ")),
+        "{e}"
+    );
+    let e = ObjectSpec::parse(b"#!/bin/sh\n", "script").unwrap_err();
+    assert!(matches!(e, ObjectError::Elf { path: None, .. }), "{e:?}");
+    assert!(e.to_string().starts_with("invalid ELF: "), "{e}");
 }
