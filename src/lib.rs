@@ -39,18 +39,44 @@
 //! }
 //! ```
 //!
-//! # Layers
+//! # Modules
 //!
-//! `sys` (the only home of `unsafe` FFI), [`btf`], [`object`] and the relocations are
-//! kernel-free and testable anywhere; [`loader`], [`program`], [`map`], [`link`] and
-//! [`ringbuf`] talk to the kernel through `sys`; [`fs`] checks and mounts the bpffs and
-//! tracefs a tool needs. Types of `sys` that public signatures name are re-exported here
-//! ([`SysError`], [`ProgInfo`], [`MapInfo`], [`LinkInfo`], [`BtfInfo`], [`Pod`]). See
-//! `DESIGN.md` in the shared notes.
+//! Dependencies point downward only. Kernel-free, testable anywhere and usable offline:
+//!
+//! - [`btf`]: zero-copy reading of local and kernel BTF, the sanitizer, the C dump;
+//! - [`object`]: the ELF file as a kernel-free [`ObjectSpec`] (programs by `SEC()` name,
+//!   maps, globals, BTF, relocation records);
+//! - [`reloc`]: CO-RE, map, call and extern relocations as pure functions.
+//!
+//! Talking to the kernel, always through `sys` (the one home of `unsafe` FFI, every
+//! system call through one chokepoint):
+//!
+//! - [`features`]: what the running kernel supports, probed lazily once per process
+//!   and overridable ([`Loader::features`]); below both the loader and the runtime
+//!   objects, so either may ask;
+//! - [`loader`]: [`Loader`] turns an [`ObjectSpec`] into a loaded [`Object`] (BTF, maps,
+//!   verified programs), with the fallbacks older kernels need;
+//! - [`program`]: loaded programs, a typed view per kind, and the one dispatch from a
+//!   program's kind to how it attaches ([`program::AttachPlan`]);
+//! - [`map`], [`link`], [`ringbuf`]: typed maps, links that detach on drop, the ring
+//!   buffer;
+//! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs.
+//!
+//! Types of `sys` that public signatures name are re-exported at the root
+//! ([`SysError`], [`ProgInfo`], [`MapInfo`], [`LinkInfo`], [`BtfInfo`], [`Insn`]).
+//!
+//! Errors are one enum per layer. Each message describes its own layer (which map,
+//! which program, which call) and the cause is reached through
+//! [`std::error::Error::source`], never printed again: print the chain (anyhow's `{:#}`,
+//! or the sources joined with `: `) to see every cause once, e.g.
+//! `creating map 'counts': BPF_MAP_CREATE failed: Operation not permitted (os error 1)`.
+//!
+//! See `DESIGN.md` in the shared notes.
 
 #![warn(missing_docs)]
 
 pub mod btf;
+pub mod features;
 pub mod fs;
 // Crate-private: the DEFLATE decoder behind `/proc/config.gz`.
 #[cfg_attr(not(test), allow(dead_code))]
@@ -72,6 +98,10 @@ pub(crate) mod sys;
 mod util;
 
 pub use insn::Insn;
+
+#[cfg(test)]
+mod error_tests;
+
 pub use link::{Link, LinkError};
 pub use loader::{LoadError, Loader, Object, VerifierLog};
 pub use map::{Map, MapError, MapFlags};

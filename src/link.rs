@@ -14,7 +14,7 @@ pub enum LinkError {
     #[error("this attachment has no BPF link to pin (kernel without perf links); it lives as long as the process")]
     NotPinnable,
     /// A syscall failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Sys(#[from] SysError),
     /// The pin path is not on a bpf filesystem.
     #[error("{path} is not on a bpf filesystem (mount one with `mount -t bpf bpf /sys/fs/bpf`)")]
@@ -152,7 +152,11 @@ impl Drop for Link {
             // Without a perf link the program stays attached as long as the event is
             // enabled; disable before the fd closes so no event races the close.
             if let Err(e) = sys::perf::perf_event_ioc_disable(perf.as_fd()) {
-                log::debug!("disabling perf event of {}: {e}", self.description);
+                log::debug!(
+                    "disabling perf event of {}: {}",
+                    self.description,
+                    crate::util::Chain(&e)
+                );
             }
         }
         log::debug!("detaching {}", self.description);

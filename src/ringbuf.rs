@@ -37,7 +37,7 @@ pub enum RingBufError {
         size: u32,
     },
     /// A syscall (mmap, epoll) failed.
-    #[error("ring buffer '{map}': {source}")]
+    #[error("operation on ring buffer '{map}' failed")]
     Sys {
         /// Map name ("" for the epoll set).
         map: String,

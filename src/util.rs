@@ -1,6 +1,25 @@
 //! Small helpers shared across layers.
 
 use std::cmp::Ordering;
+use std::error::Error;
+use std::fmt;
+
+/// An error and its causes on one line, joined with `: ` (as anyhow's `{:#}`), for log
+/// lines and for error text kept as a string: each error's own message describes only
+/// its layer, so its `Display` alone would drop the causes.
+pub(crate) struct Chain<'a>(pub &'a dyn Error);
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
 
 /// Stable sort of `v` by `cmp`, sharing one sorting routine among all element types.
 ///

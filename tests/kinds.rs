@@ -149,7 +149,7 @@ fn kprobe_without_kprobe_support_is_a_typed_error() {
     );
     let p = obj.program("kprobe_unlinkat").unwrap();
     let e = p.attach().unwrap_err();
-    let text = e.to_string();
+    let text = common::chain(&e);
     match &e {
         ProgramError::Kprobe {
             program,
@@ -262,7 +262,7 @@ fn kprobe_on_a_missing_function_names_it() {
     let k = KProbe::try_from(obj.program("kprobe_unlinkat").unwrap()).unwrap();
     let missing = "corebpf_no_such_function";
     let e = k.attach(missing, 0).unwrap_err();
-    let text = e.to_string();
+    let text = common::chain(&e);
     assert!(
         text.contains("kprobe_unlinkat") && text.contains(missing),
         "{text}"
@@ -283,7 +283,8 @@ fn kprobe_on_a_missing_function_names_it() {
             ),
             "{e:?}"
         );
-        assert!(e.to_string().contains(missing), "{e}");
+        let text = common::chain(&e);
+        assert!(text.contains(missing), "{text}");
         let ours = format!("corebpf_{}_", std::process::id());
         let left = std::fs::read_to_string(&events).unwrap();
         assert!(!left.contains(&ours), "left behind: {left}");

@@ -110,7 +110,11 @@ pub fn load_vmlinux_btf() -> Result<Btf, BtfError> {
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
                 ) => {}
             Err(e) => {
-                log::debug!("kernel BTF: skipping {}: {e}", p.display());
+                log::debug!(
+                    "kernel BTF: skipping {}: {}",
+                    p.display(),
+                    crate::util::Chain(&e)
+                );
                 first_err.get_or_insert(e);
             }
         }
@@ -146,7 +150,11 @@ fn load_sysfs_vmlinux(path: &Path) -> Result<Btf, BtfError> {
     let f = File::open(path).map_err(|e| io_err(path, e))?;
     match crate::sys::mmap::SysfsMap::map(&f) {
         Ok(m) => return Btf::parse_mapped(Arc::new(m)),
-        Err(e) => log::debug!("mapping {} failed ({e}); reading it", path.display()),
+        Err(e) => log::debug!(
+            "mapping {} failed ({}); reading it",
+            path.display(),
+            crate::util::Chain(&e)
+        ),
     }
     load_btf_file(path)
 }
@@ -358,7 +366,11 @@ impl ModuleBtf {
             .get_or_init(|| match self.load() {
                 Ok(b) => Some(Arc::new(b)),
                 Err(e) => {
-                    log::warn!("skipping BTF of kernel module {}: {e}", self.name);
+                    log::warn!(
+                        "skipping BTF of kernel module {}: {}",
+                        self.name,
+                        crate::util::Chain(&e)
+                    );
                     None
                 }
             })

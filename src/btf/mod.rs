@@ -75,7 +75,7 @@ pub enum BtfError {
     #[error("BTF is invalid: {0}")]
     Invalid(String),
     /// Reading a BTF file failed.
-    #[error("reading BTF from {path}: {source}")]
+    #[error("reading BTF from {path}")]
     Io {
         /// The file.
         path: String,

@@ -24,7 +24,7 @@ pub enum TargetBtf {
 #[non_exhaustive]
 pub enum CoreLoadError {
     /// The target BTF could not be read.
-    #[error("reading the target BTF ({what}): {source}")]
+    #[error("reading the target BTF ({what})")]
     Target {
         /// Which target.
         what: String,
@@ -39,7 +39,7 @@ pub enum CoreLoadError {
         program: String,
     },
     /// A hard relocation error.
-    #[error("program '{program}': {source}")]
+    #[error("program '{program}': CO-RE relocation failed")]
     Relocation {
         /// Program name.
         program: String,
@@ -96,7 +96,7 @@ impl CoreTargets {
                     .filter_map(|mb| mb.btf().map(|b| (mb.name().to_string(), b)))
                     .collect(),
                 Err(e) => {
-                    log::warn!("module BTFs unavailable: {e}");
+                    log::warn!("module BTFs unavailable: {}", crate::util::Chain(&e));
                     Vec::new()
                 }
             })

@@ -12,7 +12,7 @@
 //! - `LINUX_KERNEL_VERSION` as libbpf's `get_kernel_version` computes it (Ubuntu's
 //!   `/proc/version_signature`, Debian's version string, then the release);
 //! - `LINUX_HAS_BPF_COOKIE` and `LINUX_HAS_SYSCALL_WRAPPER` from the loader's cached
-//!   feature probes ([`super::probe`]; the latter looks for `__<arch>_sys_bpf` in the
+//!   feature probes ([`crate::features`]; the latter looks for `__<arch>_sys_bpf` in the
 //!   kernel's BTF or kallsyms, where libbpf creates a kprobe on it, so libbpf says 0 on
 //!   kernels without kprobes although the wrappers exist);
 //! - `/proc/kallsyms` for untyped ksyms;
@@ -36,8 +36,9 @@ use crate::reloc::externs::{
     KernelConfig, Resolution,
 };
 use crate::sys;
+use crate::util::Chain;
 
-use super::probe::{kernel_features, Feature, FeatureSet};
+use crate::features::{kernel_features, Feature, FeatureSet};
 
 /// The running kernel's configuration, gzip-compressed, when `CONFIG_IKCONFIG_PROC=y`.
 pub const PROC_CONFIG_GZ: &str = "/proc/config.gz";
@@ -203,7 +204,7 @@ impl KernelEnv {
 impl ExternEnv for KernelEnv {
     fn kernel_config(&self) -> Result<Option<&KernelConfig>, String> {
         self.config
-            .get_or_init(|| KernelConfig::from_running_kernel().map_err(|e| e.to_string()))
+            .get_or_init(|| KernelConfig::from_running_kernel().map_err(|e| Chain(&e).to_string()))
             .as_ref()
             .map(Option::as_ref)
             .map_err(Clone::clone)
@@ -223,14 +224,14 @@ impl ExternEnv for KernelEnv {
 
     fn kallsyms(&self) -> Result<&Kallsyms, String> {
         self.kallsyms
-            .get_or_init(|| Kallsyms::from_proc().map_err(|e| e.to_string()))
+            .get_or_init(|| Kallsyms::from_proc().map_err(|e| Chain(&e).to_string()))
             .as_ref()
             .map_err(Clone::clone)
     }
 
     fn vmlinux_btf(&self) -> Result<&Btf, String> {
         self.vmlinux
-            .get_or_init(|| crate::btf::kernel::vmlinux_btf().map_err(|e| e.to_string()))
+            .get_or_init(|| crate::btf::kernel::vmlinux_btf().map_err(|e| Chain(&e).to_string()))
             .as_ref()
             .map(|b| &**b)
             .map_err(Clone::clone)
@@ -239,7 +240,7 @@ impl ExternEnv for KernelEnv {
     fn module_btfs(&self) -> Result<&[(String, Arc<Btf>)], String> {
         self.modules
             .get_or_init(|| {
-                let mods = crate::btf::kernel::module_btfs().map_err(|e| e.to_string())?;
+                let mods = crate::btf::kernel::module_btfs().map_err(|e| Chain(&e).to_string())?;
                 Ok(mods.parsed().map(|(n, b)| (n.to_string(), b)).collect())
             })
             .as_ref()
@@ -269,17 +270,22 @@ impl ModuleFds {
         let mut id = 0;
         while found.len() < names.len() {
             let next = sys::bpf::btf_get_next_id(id)
-                .map_err(|e| err(&names[0], format!("listing BTF objects: {e}")))?;
+                .map_err(|e| err(&names[0], format!("listing BTF objects: {}", Chain(&e))))?;
             let Some(next) = next else { break };
             id = next;
             let fd = match sys::bpf::btf_get_fd_by_id(id) {
                 Ok(fd) => fd,
                 // Unloaded between the two calls.
                 Err(e) if e.errno() == libc::ENOENT => continue,
-                Err(e) => return Err(err(&names[0], format!("opening BTF object {id}: {e}"))),
+                Err(e) => {
+                    return Err(err(
+                        &names[0],
+                        format!("opening BTF object {id}: {}", Chain(&e)),
+                    ))
+                }
             };
             let info = sys::bpf::btf_info(fd.as_fd())
-                .map_err(|e| err(&names[0], format!("BTF object {id}: {e}")))?;
+                .map_err(|e| err(&names[0], format!("BTF object {id}: {}", Chain(&e))))?;
             if !info.kernel_btf || info.name == "vmlinux" {
                 continue;
             }

@@ -10,6 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::btf::BtfError;
+use crate::features;
 use crate::insn::{pseudo, Insn};
 use crate::map::{Map, MapDef, MapType};
 use crate::object::{
@@ -18,11 +19,12 @@ use crate::object::{
 use crate::program::Program;
 use crate::sys::bpf::MapFd;
 use crate::sys::{self, SysError};
+use crate::util::Chain;
 
+mod capability;
 mod core;
 pub mod externs;
 mod log_buf;
-pub mod probe;
 pub use self::core::{CoreLoadError, TargetBtf};
 pub use log_buf::VerifierLog;
 
@@ -37,10 +39,10 @@ pub enum LoadError {
     #[error(transparent)]
     Object(#[from] ObjectError),
     /// The object's BTF could not be used.
-    #[error("BTF: {0}")]
+    #[error("the object's BTF can't be used")]
     Btf(#[from] BtfError),
     /// `BPF_MAP_CREATE` failed.
-    #[error("creating map '{map}': {source}")]
+    #[error("creating map '{map}'")]
     MapCreate {
         /// Map name.
         map: String,
@@ -49,7 +51,7 @@ pub enum LoadError {
         source: SysError,
     },
     /// Writing a map's initial value or freezing it failed.
-    #[error("initializing map '{map}': {source}")]
+    #[error("initializing map '{map}'")]
     MapInit {
         /// Map name.
         map: String,
@@ -92,7 +94,7 @@ pub enum LoadError {
     #[error(transparent)]
     MissingKfunc(Box<MissingKfunc>),
     /// The verifier rejected a program.
-    #[error("program '{program}' was rejected by the verifier ({source}); its log ends:\n{log}")]
+    #[error("program '{program}' was rejected by the verifier; its log ends:\n{log}")]
     Verifier {
         /// Program name.
         program: String,
@@ -101,6 +103,30 @@ pub enum LoadError {
         source: SysError,
         /// The verifier's log (all of it; `Display` shows the last lines).
         log: VerifierLog,
+    },
+    /// The kernel refused to load a program without running the verifier:
+    /// `BPF_PROG_LOAD` failed with `EPERM` and wrote no log. A capability the program
+    /// type needs is missing, or a security policy (an LSM, lockdown) refuses it; on
+    /// kernels that charge programs to `RLIMIT_MEMLOCK` (before 5.11), too low a limit
+    /// answers the same.
+    #[error(
+        "program '{program}' (section '{section}'): the kernel refused to load it without \
+         running the verifier; loading it needs {capabilities} (or CAP_SYS_ADMIN), and a \
+         security policy (an LSM, lockdown) may refuse it even so{}",
+        if *.charged_to_memlock { "; this kernel also refuses programs past RLIMIT_MEMLOCK" } else { "" }
+    )]
+    NotPermitted {
+        /// Program name.
+        program: String,
+        /// Its section.
+        section: String,
+        /// The capabilities its program type needs, in words (`CAP_BPF and CAP_PERFMON`).
+        capabilities: &'static str,
+        /// The kernel charges programs to `RLIMIT_MEMLOCK` (no memory-cgroup accounting).
+        charged_to_memlock: bool,
+        /// The `BPF_PROG_LOAD` failure.
+        #[source]
+        source: SysError,
     },
     /// A relocation could not be applied to the program's instructions.
     #[error("program '{program}': instruction {insn}: {reason}")]
@@ -137,13 +163,24 @@ pub enum LoadError {
         /// More detail, if any.
         detail: String,
     },
-    /// A global variable set through [`Loader::global`] can't be set.
+    /// A global variable set through [`Loader::global`] can't be found: no such name,
+    /// or no BTF to find it by.
     #[error("global variable '{name}': {reason}")]
     NoSuchGlobal {
         /// Variable name.
         name: String,
         /// Why.
         reason: String,
+    },
+    /// A global variable set through [`Loader::global`] was given a value of another size.
+    #[error("global variable '{name}' is {size} bytes, but the value given is {given} bytes")]
+    GlobalSize {
+        /// Variable name.
+        name: String,
+        /// Its size in the object.
+        size: u32,
+        /// The size of the value given.
+        given: usize,
     },
     /// A program's name or license has an interior NUL.
     #[error("program '{program}': {what} contains a NUL byte")]
@@ -159,7 +196,7 @@ pub enum LoadError {
 #[derive(Debug, thiserror::Error)]
 #[error(
     "program '{program}': instruction {insn} calls kfunc '{kfunc}', which the kernel does not \
-     have, and the verifier reached it ({source}); its log ends:\n{log}"
+     have, and the verifier reached it; its log ends:\n{log}"
 )]
 pub struct MissingKfunc {
     /// Program name.
@@ -179,7 +216,7 @@ pub struct MissingKfunc {
 #[derive(Debug, thiserror::Error)]
 #[error(
     "program '{program}': instruction {insn} could not be relocated ({kind} of {local}: {reason}) \
-     and the verifier reached it ({source}); its log ends:\n{log}"
+     and the verifier reached it; its log ends:\n{log}"
 )]
 pub struct PoisonedRelocation {
     /// Program name.
@@ -206,7 +243,7 @@ pub struct Loader {
     pin_root: PathBuf,
     max_log_size: usize,
     globals: Vec<(String, Vec<u8>)>,
-    features: Option<probe::FeatureSet>,
+    features: Option<features::FeatureSet>,
     autoload: Vec<(String, bool)>,
     kconfig: Option<String>,
 }
@@ -280,17 +317,17 @@ impl Loader {
 
     /// Decides for the kernel which features it has, instead of probing it (e.g. to
     /// behave as on an older kernel). By default the loader asks
-    /// [`probe::kernel_features`], lazily and once per process.
-    pub fn features(mut self, features: probe::FeatureSet) -> Self {
+    /// [`features::kernel_features`], lazily and once per process.
+    pub fn features(mut self, features: features::FeatureSet) -> Self {
         self.features = Some(features);
         self
     }
 
     /// Whether the kernel has `feature`, as [`Loader::features`] says or as probed.
-    fn has(&self, feature: probe::Feature) -> bool {
+    fn has(&self, feature: features::Feature) -> bool {
         match &self.features {
             Some(set) => set.get(feature),
-            None => probe::kernel_features().supports(feature),
+            None => features::kernel_features().supports(feature),
         }
     }
 
@@ -337,7 +374,7 @@ impl Loader {
             // kernel without DATASEC support does not have: create it without BTF.
             let map_btf = btf_fd
                 .as_ref()
-                .filter(|_| m.btf_key_type_id != 0 || self.has(probe::Feature::BtfDatasec));
+                .filter(|_| m.btf_key_type_id != 0 || self.has(features::Feature::BtfDatasec));
             maps.push(self.create_map(spec, m, map_btf)?);
         }
         let mut core = None;
@@ -345,7 +382,7 @@ impl Loader {
         // func/line info need BTF FUNCs; without them libbpf loads programs without BTF.
         let prog_btf = btf_fd
             .as_ref()
-            .filter(|_| self.has(probe::Feature::BtfFunc));
+            .filter(|_| self.has(features::Feature::BtfFunc));
         if let Some((name, _)) = self
             .autoload
             .iter()
@@ -376,14 +413,15 @@ impl Loader {
                 return None;
             }
             Some(set) => set.btf_features(),
-            None => probe::kernel_features().btf_features_for(btf),
+            None => features::kernel_features().btf_features_for(btf),
         };
         let sanitized = match crate::btf::sanitize::sanitize_if_needed(btf, &kinds) {
             Ok(s) => s,
             Err(e) => {
                 log::warn!(
-                    "object '{}': cannot sanitize its BTF ({e}); loading without it",
-                    spec.name
+                    "object '{}': cannot sanitize its BTF ({}); loading without it",
+                    spec.name,
+                    Chain(&e)
                 );
                 return None;
             }
@@ -398,8 +436,9 @@ impl Loader {
                     Err(_) => VerifierLog::from_buf(&log, None).tail(5),
                 };
                 log::warn!(
-                    "object '{}': the kernel refused its BTF ({e}); loading without it. {detail}",
-                    spec.name
+                    "object '{}': the kernel refused its BTF ({}); loading without it. {detail}",
+                    spec.name,
+                    Chain(&e)
                 );
                 None
             }
@@ -473,7 +512,7 @@ impl Loader {
             map.pin(&path).map_err(|e| LoadError::MapPin {
                 map: m.name.clone(),
                 path: path.clone(),
-                reason: e.to_string(),
+                reason: Chain(&e).to_string(),
             })?;
         }
         Ok(map)
@@ -572,7 +611,7 @@ impl Loader {
         };
         let fd = match sys::bpf::prog_load(&mut attr) {
             Ok(fd) => fd,
-            Err(first) => match self.load_with_log(&mut attr, &p.name, first) {
+            Err(first) => match self.load_with_log(&mut attr, p, first) {
                 Ok(fd) => fd,
                 Err(LoadError::Verifier {
                     program,
@@ -633,7 +672,7 @@ impl Loader {
     fn load_with_log(
         &self,
         attr: &mut sys::bpf::ProgLoadAttr<'_>,
-        program: &str,
+        p: &ProgramSpec,
         first: SysError,
     ) -> Result<OwnedFd, LoadError> {
         let mut size = 256 << 10;
@@ -648,15 +687,52 @@ impl Loader {
                 }
                 Err(e) => {
                     let log = VerifierLog::from_buf(&buf, Some(attr.log_len));
-                    // A failure with an empty log isn't the verifier's; report the first error.
-                    let source = if log.is_empty() { first } else { e };
-                    return Err(LoadError::Verifier {
-                        program: program.to_string(),
-                        source,
-                        log,
-                    });
+                    if !log.is_empty() {
+                        return Err(LoadError::Verifier {
+                            program: p.name.clone(),
+                            source: e,
+                            log,
+                        });
+                    }
+                    // A failure with an empty log isn't the verifier's; report the first.
+                    return Err(self.refused_before_verifier(p, first, log));
                 }
             }
+        }
+    }
+
+    /// Whether the kernel charges programs to `RLIMIT_MEMLOCK` (before 5.11): as
+    /// [`Loader::features`] says, else by the kernel's release, not by a probe (a probe
+    /// made without the capabilities that just failed would fail the same way).
+    fn charges_memlock(&self) -> bool {
+        match &self.features {
+            Some(set) => !set.memcg_account,
+            None => externs::running_kernel_version().is_ok_and(|v| v < (5 << 16 | 11 << 8)),
+        }
+    }
+
+    /// The error for a `BPF_PROG_LOAD` that failed without a verifier log: `EPERM` is
+    /// a capability or a policy ([`LoadError::NotPermitted`]); other errnos are still
+    /// reported as the verifier's answer, with its (empty) log.
+    fn refused_before_verifier(
+        &self,
+        p: &ProgramSpec,
+        source: SysError,
+        log: VerifierLog,
+    ) -> LoadError {
+        if source.errno() != libc::EPERM {
+            return LoadError::Verifier {
+                program: p.name.clone(),
+                source,
+                log,
+            };
+        }
+        LoadError::NotPermitted {
+            program: p.name.clone(),
+            section: p.section.clone(),
+            capabilities: capability::needed_to_load(p.kind.prog_type()),
+            charged_to_memlock: self.charges_memlock(),
+            source,
         }
     }
 }
@@ -689,8 +765,8 @@ fn attach_btf_id(p: &ProgramSpec) -> Result<u32, LoadError> {
         _ => (Kind::Func, name.to_string()),
     };
     let what = format!("{} {full}", kind.name());
-    let vmlinux =
-        crate::btf::kernel::vmlinux_btf().map_err(|e| err(what.clone(), format!(": {e}")))?;
+    let vmlinux = crate::btf::kernel::vmlinux_btf()
+        .map_err(|e| err(what.clone(), format!(": {}", Chain(&e))))?;
     vmlinux
         .find_by_name_kind(&full, kind)
         .ok_or_else(|| err(what, String::new()))
@@ -740,7 +816,8 @@ fn create_with_fallbacks(
             }
             Err(e) if attr.btf_value_type_id != 0 || attr.btf_key_type_id != 0 => {
                 log::warn!(
-                    "map '{name}': kernel refused BTF key/value types ({e}); creating without them"
+                    "map '{name}': kernel refused BTF key/value types ({}); creating without them",
+                    Chain(&e)
                 );
                 attr.btf_fd = None;
                 attr.btf_key_type_id = 0;
@@ -767,7 +844,7 @@ fn reuse_pinned(m: &MapSpec, def: MapDef, path: &Path) -> Result<Map, LoadError>
     let pinned = Map::from_pin(path).map_err(|e| LoadError::MapPin {
         map: m.name.clone(),
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason: Chain(&e).to_string(),
     })?;
     let p = pinned.def();
     let checks = [
@@ -819,11 +896,11 @@ fn set_global(
         .global(name)
         .ok_or_else(|| err("no global variable has that name".into()))?;
     if value.len() != v.size as usize {
-        return Err(err(format!(
-            "it is {} bytes, the value given is {}",
-            v.size,
-            value.len()
-        )));
+        return Err(LoadError::GlobalSize {
+            name: name.to_string(),
+            size: v.size,
+            given: value.len(),
+        });
     }
     let m = &mut maps[v.map];
     let end = v.offset as usize + value.len();

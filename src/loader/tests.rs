@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::*;
 use crate::map::MapFlags;
+use crate::features::FeatureSet;
 use crate::sys::{bpf::BpfCmd, with_syscall_override, Syscall};
 
 fn spec(name: &str) -> ObjectSpec {
@@ -150,12 +151,25 @@ fn a_global_variable_can_be_set_before_load() {
         .global("target_tgid", &[1, 2])
         .load(&spec)
         .unwrap_err();
-    assert!(matches!(wrong, LoadError::NoSuchGlobal { .. }), "{wrong}");
+    assert!(
+        matches!(
+            wrong,
+            LoadError::GlobalSize { ref name, size: 4, given: 2 } if name == "target_tgid"
+        ),
+        "{wrong}"
+    );
+    assert_eq!(
+        wrong.to_string(),
+        "global variable 'target_tgid' is 4 bytes, but the value given is 2 bytes"
+    );
     let missing = Loader::new()
         .global("no_such_var", &[0; 4])
         .load(&spec)
         .unwrap_err();
-    assert!(missing.to_string().contains("no_such_var"));
+    assert!(
+        matches!(missing, LoadError::NoSuchGlobal { ref name, .. } if name == "no_such_var"),
+        "{missing}"
+    );
 }
 
 #[test]
@@ -174,7 +188,7 @@ fn kernel_names_of_global_data_follow_libbpf() {
 /// types without DATASECs. Each way, hello runs: an exec bumps `total_events`.
 #[test]
 fn loads_and_runs_as_on_older_kernels() {
-    use super::probe::{Feature, FeatureSet};
+    use crate::features::Feature;
     let spec = spec("hello.bpf.o");
     let kinds = [
         Feature::BtfFunc,
@@ -266,4 +280,92 @@ fn maps_are_created_in_one_call_each() {
     .expect("loading multi");
     assert_eq!(creates, spec.maps.len());
     assert_eq!(obj.maps().len(), spec.maps.len());
+}
+
+/// Loads only `program` of `object` with every `BPF_PROG_LOAD` answered `errno` (the
+/// kernel writes no log), as on a kernel of `features`.
+fn load_refused(object: &str, program: &str, errno: i32, features: FeatureSet) -> LoadError {
+    let spec = spec(object);
+    let mut loader = Loader::new().features(features);
+    for p in &spec.programs {
+        loader = loader.autoload(&p.name, p.name == program);
+    }
+    let mut loads = 0;
+    let e = with_syscall_override(
+        |call| match call {
+            Syscall::Bpf {
+                cmd: BpfCmd::ProgLoad,
+                ..
+            } => {
+                loads += 1;
+                Some(Err(io::Error::from_raw_os_error(errno)))
+            }
+            _ => None,
+        },
+        || loader.load(&spec),
+    )
+    .unwrap_err();
+    // Once without a log, once with one.
+    assert_eq!(loads, 2, "{object} {program}");
+    e
+}
+
+/// `EPERM` with an empty log is a refusal before the verifier: a capability or a
+/// policy, named as such, with the capabilities the program type needs.
+#[test]
+fn eperm_without_a_log_names_the_capabilities() {
+    for (object, program, caps) in [
+        ("hello.bpf.o", "handle_execve", "CAP_BPF and CAP_PERFMON"),
+        ("multi.bpf.o", "xdp_pass", "CAP_BPF and CAP_NET_ADMIN"),
+        ("multi.bpf.o", "sock_len", "CAP_BPF"),
+    ] {
+        let e = load_refused(object, program, libc::EPERM, FeatureSet::ALL);
+        let text = e.to_string();
+        match &e {
+            LoadError::NotPermitted {
+                program: p,
+                capabilities,
+                charged_to_memlock: false,
+                source,
+                ..
+            } => {
+                assert_eq!((p.as_str(), *capabilities), (program, caps));
+                assert_eq!(source.errno(), libc::EPERM);
+            }
+            other => panic!("{program}: {other:?}"),
+        }
+        assert!(
+            text.contains("without running the verifier")
+                && text.contains(caps)
+                && text.contains("security policy")
+                && !text.contains("rejected by the verifier")
+                && !text.contains("RLIMIT_MEMLOCK"),
+            "{text}"
+        );
+    }
+    // A kernel that charges programs to RLIMIT_MEMLOCK may mean that too.
+    let old = FeatureSet::ALL.with(crate::features::Feature::MemcgAccount, false);
+    let e = load_refused("hello.bpf.o", "handle_execve", libc::EPERM, old);
+    assert!(
+        matches!(
+            e,
+            LoadError::NotPermitted {
+                charged_to_memlock: true,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("RLIMIT_MEMLOCK"), "{e}");
+    // Other errnos without a log stay the verifier's answer, as before.
+    let e = load_refused(
+        "hello.bpf.o",
+        "handle_execve",
+        libc::EINVAL,
+        FeatureSet::ALL,
+    );
+    assert!(
+        matches!(e, LoadError::Verifier { ref source, .. } if source.errno() == libc::EINVAL),
+        "{e:?}"
+    );
 }

@@ -125,7 +125,7 @@ pub enum MapError {
         path: PathBuf,
     },
     /// A syscall failed.
-    #[error("map '{map}': {source}")]
+    #[error("operation on map '{map}' failed")]
     Sys {
         /// Map name.
         map: String,

@@ -127,6 +127,7 @@ pub struct Elf<'a> {
 
 fn elf_err(reason: impl Into<String>) -> ObjectError {
     ObjectError::Elf {
+        path: None,
         reason: reason.into(),
     }
 }

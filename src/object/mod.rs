@@ -48,7 +48,7 @@ use link::{CodeSection, Func, Linker, ResolveCtx, Target};
 #[non_exhaustive]
 pub enum ObjectError {
     /// Reading the file failed.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Io {
         /// The file.
         path: String,
@@ -57,8 +57,10 @@ pub enum ObjectError {
         source: std::io::Error,
     },
     /// Not an ELF file, or a malformed or truncated one.
-    #[error("invalid ELF: {reason}")]
+    #[error("{}invalid ELF: {reason}", in_file(.path.as_deref()))]
     Elf {
+        /// The file, when the object was read from one ([`ObjectSpec::from_file`]).
+        path: Option<String>,
         /// What failed.
         reason: String,
     },
@@ -112,7 +114,7 @@ pub enum ObjectError {
         reason: String,
     },
     /// BTF that the object needs is missing or invalid.
-    #[error("{what}: {source}")]
+    #[error("invalid BTF for {what}")]
     Btf {
         /// What needed it.
         what: String,
@@ -345,6 +347,11 @@ pub struct ObjectSpec {
     pub programs: Vec<ProgramSpec>,
 }
 
+/// `"PATH: "` for an error about a file, or nothing.
+fn in_file(path: Option<&str>) -> String {
+    path.map_or_else(String::new, |p| format!("{p}: "))
+}
+
 impl ObjectSpec {
     /// Reads and parses an object file; its name is the file name without `.bpf.o`/`.o`.
     pub fn from_file(path: &Path) -> Result<ObjectSpec, ObjectError> {
@@ -362,7 +369,13 @@ impl ObjectSpec {
             .map(str::to_string)
             .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
             .unwrap_or_default();
-        Self::parse(&data, &name)
+        Self::parse(&data, &name).map_err(|e| match e {
+            ObjectError::Elf { path: None, reason } => ObjectError::Elf {
+                path: Some(path.display().to_string()),
+                reason,
+            },
+            e => e,
+        })
     }
 
     /// Parses an object file's bytes.
@@ -550,7 +563,7 @@ impl<'e, 'a> Parser<'e, 'a> {
         match result {
             Ok(btf) => Ok(Some(btf)),
             Err(source) if self.btf_maps.is_some() => Err(ObjectError::Btf {
-                what: "the BTF that describes the maps in '.maps' is invalid".into(),
+                what: "the maps in '.maps'".into(),
                 source,
             }),
             Err(e) => {

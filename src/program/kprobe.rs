@@ -74,7 +74,7 @@ pub enum KprobeError {
     #[error(transparent)]
     Tracefs(#[from] TracefsError),
     /// The kernel refused the probe definition written to `kprobe_events`.
-    #[error("creating kprobe event {line:?} in {path}: {source}")]
+    #[error("creating kprobe event {line:?} in {path}")]
     CreateEvent {
         /// `kprobe_events`.
         path: PathBuf,
@@ -99,7 +99,7 @@ pub enum KprobeError {
     #[error("no function to attach to")]
     NoFunctions,
     /// Reading the list of traceable functions failed.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     ReadFunctions {
         /// `available_filter_functions`.
         path: PathBuf,
@@ -225,10 +225,10 @@ pub fn syscall_function_name(syscall: &str, wrapper_prefix: Option<&str>) -> Str
 }
 
 /// [`syscall_function_name`] for the running kernel (the wrapper is probed once per
-/// process, by [`crate::loader::probe`]).
+/// process, by [`crate::features`]).
 pub fn syscall_function(syscall: &str) -> String {
-    let prefix = if crate::loader::probe::kernel_features().syscall_wrapper() {
-        crate::loader::probe::syscall_prefix()
+    let prefix = if crate::features::kernel_features().syscall_wrapper() {
+        crate::features::syscall_prefix()
     } else {
         None
     };
@@ -822,7 +822,7 @@ mod tests {
         let prog = dummy_program("kprobe/do_unlinkat");
         let e =
             attach_kprobe(&prog, &roots, "do_unlinkat", 0, false, KprobeMode::Auto).unwrap_err();
-        let text = e.to_string();
+        let text = crate::util::Chain(&e).to_string();
         match &e {
             ProgramError::Kprobe {
                 program,
@@ -893,7 +893,8 @@ mod tests {
             ),
             "{e:?}"
         );
-        assert!(e.to_string().contains("CONFIG_KPROBES"), "{e}");
+        let text = crate::util::Chain(&e).to_string();
+        assert!(text.contains("CONFIG_KPROBES"), "{text}");
 
         // A PMU without a retprobe bit can't make return probes in Pmu mode.
         std::fs::create_dir(&pmu).unwrap();

@@ -3,21 +3,23 @@
 //! A [`Program`] owns its fd. Typed views per kind ([`TracePoint`], [`RawTracePoint`],
 //! [`KProbe`], [`KProbeMulti`], [`FEntry`], [`FExit`], [`FModRet`], [`Lsm`], [`TpBtf`])
 //! come from a `&Program` by `TryFrom` and offer `attach(..) -> Link`;
-//! [`Program::attach`] attaches from the section name alone, as libbpf's auto-attach.
+//! [`Program::attach`] attaches from the section name alone, as libbpf's auto-attach,
+//! following the one dispatch from kind to [`AttachPlan`] (`plan.rs`).
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::link::Link;
-use crate::object::section::{KprobeTarget, TracepointTarget};
 use crate::object::ProgramKind;
 use crate::sys::{self, SysError};
 
 pub mod kprobe;
+pub mod plan;
 pub mod tracefs;
 pub mod tracing;
 
 pub use kprobe::{KProbe, KProbeMulti, KprobeError, KprobeMode};
+pub use plan::AttachPlan;
 pub use tracing::{FEntry, FExit, FModRet, Lsm, TpBtf};
 
 /// Errors from attaching or inspecting a program.
@@ -35,12 +37,14 @@ pub enum ProgramError {
         expected: &'static str,
     },
     /// The section doesn't say where to attach, so auto-attach can't.
-    #[error("program '{program}': section '{section}' does not name an attach target; attach it explicitly")]
+    #[error("program '{program}' (section '{section}') can't be auto-attached: {reason}; attach it explicitly")]
     NoAutoAttach {
         /// Program name.
         program: String,
         /// Its section.
         section: String,
+        /// Why ([`AttachPlan::NoAutoAttach`]).
+        reason: &'static str,
     },
     /// The section's attach target can't be parsed.
     #[error("program '{program}': {reason}")]
@@ -55,7 +59,7 @@ pub enum ProgramError {
     Tracefs(#[from] tracefs::TracefsError),
     /// A kprobe could not be created (no kprobe support, a refused probe definition, a
     /// `kprobe.multi` pattern that matches nothing, ...).
-    #[error("attaching program '{program}' to {target}: {source}")]
+    #[error("attaching program '{program}' to {target}")]
     Kprobe {
         /// Program name.
         program: String,
@@ -66,7 +70,7 @@ pub enum ProgramError {
         source: KprobeError,
     },
     /// A syscall failed while attaching.
-    #[error("attaching program '{program}' to {target}: {source}")]
+    #[error("attaching program '{program}' to {target}")]
     Attach {
         /// Program name.
         program: String,
@@ -77,7 +81,7 @@ pub enum ProgramError {
         source: SysError,
     },
     /// A syscall failed.
-    #[error("program '{program}': {source}")]
+    #[error("operation on program '{program}' failed")]
     Sys {
         /// Program name.
         program: String,
@@ -154,83 +158,59 @@ impl Program {
         sys::bpf::obj_pin(self.fd(), path).map_err(self.sys_err())
     }
 
+    /// How [`Program::attach`] attaches this program, as its section name says
+    /// ([`AttachPlan::for_kind`]).
+    pub fn attach_plan(&self) -> AttachPlan {
+        AttachPlan::for_kind(&self.kind)
+    }
+
     /// Attaches where the section name says, as libbpf's auto-attach does:
     /// `tracepoint/CAT/NAME`, `raw_tp/NAME`, `kprobe/FN[+OFF]`, `kretprobe/FN`,
     /// `ksyscall/NAME`, `kretsyscall/NAME`, `kprobe.multi/GLOB`, `kretprobe.multi/GLOB`,
     /// `fentry/FN`, `fexit/FN`, `fmod_ret/FN`, `lsm/HOOK`, `tp_btf/NAME` (and the
-    /// sleepable `.s` forms).
+    /// sleepable `.s` forms). [`Program::attach_plan`] says which, before trying.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use corebpf::Loader;
+    ///
+    /// let obj = Loader::new().load_file("bpf-progs/hello.bpf.o")?;
+    /// let prog = obj.program("handle_execve").expect("hello has handle_execve");
+    /// // SEC("tracepoint/syscalls/sys_enter_execve"): a perf event and a link.
+    /// let link = prog.attach()?;
+    /// drop(link); // detaches
+    /// # Ok::<(), corebpf::Error>(())
+    /// ```
     pub fn attach(&self) -> Result<Link, ProgramError> {
-        use ProgramKind as K;
-        let bad_target = |e: crate::object::section::TargetError| ProgramError::BadTarget {
-            program: self.name.clone(),
-            reason: e.to_string(),
-        };
-        match &self.kind {
-            K::Tracepoint { target: Some(t) } => {
-                let t = TracepointTarget::parse(t).map_err(bad_target)?;
-                TracePoint::try_from(self)?.attach(&t.category, &t.name)
-            }
-            K::RawTracepoint {
-                target: Some(n), ..
-            } => RawTracePoint::try_from(self)?.attach(n),
-            K::Kprobe { target: Some(t) } | K::Kretprobe { target: Some(t) } => {
-                let t = KprobeTarget::parse(t).map_err(bad_target)?;
-                KProbe::try_from(self)?.attach(&t.function, t.offset)
-            }
-            K::Ksyscall {
-                syscall: Some(name),
-                ..
-            } if !name.is_empty() => KProbe::try_from(self)?.attach_syscall(name),
-            K::KprobeMulti {
-                pattern: Some(p), ..
-            } if !p.is_empty() => KProbeMulti::try_from(self)?.attach(p),
-            K::Fentry {
-                target: Some(_), ..
-            } => FEntry::try_from(self)?.attach(),
-            K::Fexit {
-                target: Some(_), ..
-            } => FExit::try_from(self)?.attach(),
-            K::FmodRet {
-                target: Some(_), ..
-            } => FModRet::try_from(self)?.attach(),
-            K::Lsm { hook: Some(_), .. } => Lsm::try_from(self)?.attach(),
-            K::TpBtf { target: Some(_) } => TpBtf::try_from(self)?.attach(),
-            _ => Err(ProgramError::NoAutoAttach {
+        use AttachPlan as P;
+        match self.attach_plan() {
+            P::Tracepoint(t) => TracePoint::try_from(self)?.attach(&t.category, &t.name),
+            P::RawTracepoint { name } => RawTracePoint::try_from(self)?.attach(&name),
+            P::Kprobe(t) => KProbe::try_from(self)?.attach(&t.function, t.offset),
+            P::Ksyscall { syscall } => KProbe::try_from(self)?.attach_syscall(&syscall),
+            P::KprobeMulti { pattern } => KProbeMulti::try_from(self)?.attach(&pattern),
+            P::Fentry => FEntry::try_from(self)?.attach(),
+            P::Fexit => FExit::try_from(self)?.attach(),
+            P::FmodRet => FModRet::try_from(self)?.attach(),
+            P::Lsm => Lsm::try_from(self)?.attach(),
+            P::TpBtf => TpBtf::try_from(self)?.attach(),
+            P::BadTarget(e) => Err(ProgramError::BadTarget {
+                program: self.name.clone(),
+                reason: e.to_string(),
+            }),
+            P::NoAutoAttach { reason } => Err(ProgramError::NoAutoAttach {
                 program: self.name.clone(),
                 section: self.section.clone(),
+                reason,
             }),
         }
     }
 
-    /// True when the section names an attach target that [`Program::attach`] can use.
+    /// True when [`Program::attach`] will try to attach: the plan is not
+    /// [`AttachPlan::NoAutoAttach`] (a malformed target is tried, and reported).
     pub fn can_auto_attach(&self) -> bool {
-        use ProgramKind as K;
-        match &self.kind {
-            K::Tracepoint { target: Some(_) }
-            | K::RawTracepoint {
-                target: Some(_), ..
-            }
-            | K::Kprobe { target: Some(_) }
-            | K::Kretprobe { target: Some(_) }
-            | K::Fentry {
-                target: Some(_), ..
-            }
-            | K::Fexit {
-                target: Some(_), ..
-            }
-            | K::FmodRet {
-                target: Some(_), ..
-            }
-            | K::Lsm { hook: Some(_), .. }
-            | K::TpBtf { target: Some(_) } => true,
-            K::Ksyscall {
-                syscall: Some(t), ..
-            }
-            | K::KprobeMulti {
-                pattern: Some(t), ..
-            } => !t.is_empty(),
-            _ => false,
-        }
+        self.attach_plan().is_auto()
     }
 
     /// Runs the program once with `BPF_PROG_TEST_RUN` on `data`; returns its return value.
@@ -315,7 +295,8 @@ pub(crate) fn attach_perf_event(
         Ok(link) => Ok(Link::from_perf_event(perf, Some(link), cleanup, target)),
         Err(e) if [libc::EINVAL, libc::EOPNOTSUPP, libc::ENOTSUP].contains(&e.errno()) => {
             log::debug!(
-                "perf link unavailable ({e}); attaching {target} with PERF_EVENT_IOC_SET_BPF"
+                "perf link unavailable ({}); attaching {target} with PERF_EVENT_IOC_SET_BPF",
+                crate::util::Chain(&e)
             );
             sys::perf::perf_event_ioc_set_bpf(perf.as_fd(), prog.fd()).map_err(err)?;
             sys::perf::perf_event_ioc_enable(perf.as_fd()).map_err(err)?;

@@ -35,7 +35,8 @@ fn attach_btf(prog: &Program, attach_type: u32, kind: &str) -> Result<Link, Prog
         Ok(fd) => Ok(Link::from_link_fd(fd, target)),
         Err(e) if e.errno() == libc::EINVAL => {
             log::debug!(
-                "BPF_LINK_CREATE refused {target} ({e}); attaching with BPF_RAW_TRACEPOINT_OPEN"
+                "BPF_LINK_CREATE refused {target} ({}); attaching with BPF_RAW_TRACEPOINT_OPEN",
+                crate::util::Chain(&e)
             );
             let fd = sys::bpf::raw_tracepoint_open(None, prog.fd()).map_err(err)?;
             Ok(Link::from_link_fd(fd, target))

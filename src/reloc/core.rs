@@ -427,7 +427,7 @@ pub enum CoreError {
         reason: String,
     },
     /// The local or a target BTF is malformed where the relocation needs it.
-    #[error("{ctx}: {source}")]
+    #[error("{ctx}: the BTF it needs is invalid")]
     Btf {
         /// Context.
         ctx: RelocCtx,

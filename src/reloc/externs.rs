@@ -70,7 +70,7 @@ pub enum ExternError {
         name: String,
     },
     /// The object's BTF for an extern is invalid.
-    #[error("extern '{name}': {source}")]
+    #[error("extern '{name}': the BTF describing it is invalid")]
     Btf {
         /// The extern.
         name: String,

@@ -957,7 +957,8 @@ fn ringbuf_mapping_requires_a_ringbuf() {
     let rb = create_map(map_type::RINGBUF, 0, 0, page_size() as u32, "corebpf_rbsz");
     // The size must be the map's.
     let e = RingbufMapping::new(rb.as_fd(), 2 * page_size()).unwrap_err();
-    assert!(e.to_string().contains("not"), "{e}");
+    let text = crate::util::Chain(&e).to_string();
+    assert!(text.contains("not"), "{text}");
 }
 
 #[test]

@@ -51,7 +51,7 @@ pub(crate) use test_override::with_syscall_override;
 /// (`"BPF_MAP_CREATE"`), `"perf_event_open"`, the ioctl (`"PERF_EVENT_IOC_SET_BPF"`),
 /// `"mmap"`, `"epoll_wait"`, ….
 #[derive(Debug, thiserror::Error)]
-#[error("{call}: {source}")]
+#[error("{call} failed")]
 #[non_exhaustive]
 pub struct SysError {
     /// The system call or `bpf(2)` command that failed.
@@ -553,12 +553,16 @@ mod tests {
     fn sys_error_display_and_errno() {
         let e = SysError::new("BPF_MAP_CREATE", libc::EPERM);
         assert_eq!(e.errno(), libc::EPERM);
-        let s = e.to_string();
-        assert!(s.starts_with("BPF_MAP_CREATE: "), "{s}");
-        assert!(s.contains("os error 1"), "{s}");
+        // The message names the call; the errno is the source, not repeated.
+        assert_eq!(e.to_string(), "BPF_MAP_CREATE failed");
+        let cause = std::error::Error::source(&e).unwrap().to_string();
+        assert!(cause.contains("os error 1"), "{cause}");
         let e = SysError::invalid("BPF_MAP_LOOKUP_ELEM", "short buffer");
         assert_eq!(e.errno(), 0);
-        assert_eq!(e.to_string(), "BPF_MAP_LOOKUP_ELEM: short buffer");
+        assert_eq!(
+            crate::util::Chain(&e).to_string(),
+            "BPF_MAP_LOOKUP_ELEM failed: short buffer"
+        );
         assert!(std::error::Error::source(&e).is_some());
     }
 

@@ -9,6 +9,18 @@ use std::process::Command;
 use std::sync::Once;
 use std::time::Duration;
 
+/// An error and its causes joined with `: `, as a user's `{:#}` would print them: each
+/// message describes only its own layer.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
+}
+
 /// A committed object in bpf-progs/.
 pub fn prog(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

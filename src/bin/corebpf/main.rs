@@ -31,7 +31,14 @@ fn main() -> ExitCode {
     match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("corebpf: {e}");
+            // Each error describes its own layer; print the causes too, once each.
+            let mut msg = e.to_string();
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                msg = format!("{msg}: {c}");
+                cause = c.source();
+            }
+            eprintln!("corebpf: {msg}");
             ExitCode::FAILURE
         }
     }

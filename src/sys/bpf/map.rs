@@ -629,7 +629,7 @@ mod tests {
         assert_eq!(seen, 1);
         assert_eq!(err.call, "BPF_MAP_CREATE");
         assert_eq!(err.errno(), libc::EPERM);
-        assert!(err.to_string().starts_with("BPF_MAP_CREATE: "));
+        assert_eq!(err.to_string(), "BPF_MAP_CREATE failed");
     }
 
     #[test]

@@ -1,0 +1,499 @@
+//! The one dispatch from a program's kind to how it attaches.
+//!
+//! [`AttachPlan::for_kind`] reads a [`ProgramKind`] (what the section name says) and
+//! answers how [`Program::attach`](super::Program::attach) attaches it: which typed view
+//! does the work and with which parsed target, or why the section alone is not enough.
+//! Auto-attach ([`Program::attach`](super::Program::attach)) and
+//! [`Program::can_auto_attach`](super::Program::can_auto_attach) both go through it, so a
+//! new kind is made auto-attachable here and nowhere else.
+
+use crate::object::section::{KprobeTarget, TargetError, TracepointTarget};
+use crate::object::ProgramKind;
+
+/// Why a section name can't be auto-attached, in words for [`AttachPlan::NoAutoAttach`].
+const NO_TARGET: &str = "the section names no attach target";
+/// The words for kinds that are never attached from their section alone.
+const NOT_FROM_SECTION: &str =
+    "programs of this kind are not attached from their section name alone";
+
+/// How a program attaches, as its section name says.
+///
+/// # Examples
+///
+/// ```
+/// use corebpf::object::ProgramKind;
+/// use corebpf::program::AttachPlan;
+///
+/// let kind = ProgramKind::from_section("kprobe/do_unlinkat+0x10").unwrap();
+/// match AttachPlan::for_kind(&kind) {
+///     AttachPlan::Kprobe(t) => assert_eq!((t.function.as_str(), t.offset), ("do_unlinkat", 16)),
+///     other => panic!("unexpected plan {other:?}"),
+/// }
+/// let xdp = ProgramKind::from_section("xdp").unwrap();
+/// assert!(!AttachPlan::for_kind(&xdp).is_auto());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttachPlan {
+    /// `tracepoint/CAT/NAME`, `tp/CAT/NAME`: [`TracePoint::attach`](super::TracePoint::attach).
+    Tracepoint(TracepointTarget),
+    /// `raw_tp/NAME`, `raw_tracepoint/NAME` (and `.w`):
+    /// [`RawTracePoint::attach`](super::RawTracePoint::attach).
+    RawTracepoint {
+        /// The tracepoint.
+        name: String,
+    },
+    /// `kprobe/FN[+OFF]`, `kretprobe/FN`: [`KProbe::attach`](super::KProbe::attach).
+    Kprobe(KprobeTarget),
+    /// `ksyscall/NAME`, `kretsyscall/NAME`:
+    /// [`KProbe::attach_syscall`](super::KProbe::attach_syscall).
+    Ksyscall {
+        /// The syscall, without the arch prefix.
+        syscall: String,
+    },
+    /// `kprobe.multi/GLOB`, `kretprobe.multi/GLOB`:
+    /// [`KProbeMulti::attach`](super::KProbeMulti::attach).
+    KprobeMulti {
+        /// The function name pattern.
+        pattern: String,
+    },
+    /// `fentry[.s]/FN`: [`FEntry::attach`](super::FEntry::attach) (target fixed at load).
+    Fentry,
+    /// `fexit[.s]/FN`: [`FExit::attach`](super::FExit::attach) (target fixed at load).
+    Fexit,
+    /// `fmod_ret[.s]/FN`: [`FModRet::attach`](super::FModRet::attach) (target fixed at load).
+    FmodRet,
+    /// `lsm[.s]/HOOK`: [`Lsm::attach`](super::Lsm::attach) (hook fixed at load).
+    Lsm,
+    /// `tp_btf/NAME`: [`TpBtf::attach`](super::TpBtf::attach) (tracepoint fixed at load).
+    TpBtf,
+    /// The section names a target, but it doesn't parse: auto-attach reports
+    /// [`ProgramError::BadTarget`](super::ProgramError::BadTarget).
+    BadTarget(TargetError),
+    /// The section alone doesn't say where to attach: attach the program explicitly.
+    NoAutoAttach {
+        /// Why, in words.
+        reason: &'static str,
+    },
+}
+
+impl AttachPlan {
+    /// How a program of `kind` auto-attaches. Pure: nothing is asked of the kernel.
+    pub fn for_kind(kind: &ProgramKind) -> AttachPlan {
+        use AttachPlan as P;
+        use ProgramKind as K;
+        let none = |reason| P::NoAutoAttach { reason };
+        match kind {
+            K::Tracepoint { target: Some(t) } => parsed(TracepointTarget::parse(t), P::Tracepoint),
+            K::RawTracepoint {
+                target: Some(name), ..
+            } => P::RawTracepoint { name: name.clone() },
+            K::Kprobe { target: Some(t) } | K::Kretprobe { target: Some(t) } => {
+                parsed(KprobeTarget::parse(t), P::Kprobe)
+            }
+            K::Ksyscall {
+                syscall: Some(s), ..
+            } if !s.is_empty() => P::Ksyscall { syscall: s.clone() },
+            K::KprobeMulti {
+                pattern: Some(p), ..
+            } if !p.is_empty() => P::KprobeMulti { pattern: p.clone() },
+            K::Fentry {
+                target: Some(_), ..
+            } => P::Fentry,
+            K::Fexit {
+                target: Some(_), ..
+            } => P::Fexit,
+            K::FmodRet {
+                target: Some(_), ..
+            } => P::FmodRet,
+            K::Lsm { hook: Some(_), .. } => P::Lsm,
+            K::TpBtf { target: Some(_) } => P::TpBtf,
+            K::Tracepoint { .. }
+            | K::RawTracepoint { .. }
+            | K::Kprobe { .. }
+            | K::Kretprobe { .. }
+            | K::Ksyscall { .. }
+            | K::KprobeMulti { .. }
+            | K::Fentry { .. }
+            | K::Fexit { .. }
+            | K::FmodRet { .. }
+            | K::Lsm { .. }
+            | K::TpBtf { .. } => none(NO_TARGET),
+            K::SocketFilter
+            | K::SkReuseport { .. }
+            | K::KprobeSession { .. }
+            | K::Uprobe { .. }
+            | K::UprobeMulti { .. }
+            | K::Usdt { .. }
+            | K::Freplace { .. }
+            | K::LsmCgroup { .. }
+            | K::Iter { .. }
+            | K::Syscall
+            | K::Xdp { .. }
+            | K::SchedCls { .. }
+            | K::SchedAct
+            | K::PerfEvent
+            | K::Lwt(_)
+            | K::SockOps
+            | K::SkSkb { .. }
+            | K::SkMsg
+            | K::LircMode2
+            | K::FlowDissector
+            | K::CgroupSkb { .. }
+            | K::CgroupSock { .. }
+            | K::CgroupSockAddr { .. }
+            | K::CgroupSysctl
+            | K::CgroupSockopt { .. }
+            | K::CgroupDevice
+            | K::StructOps { .. }
+            | K::SkLookup
+            | K::Netfilter => none(NOT_FROM_SECTION),
+        }
+    }
+
+    /// True unless the plan is [`AttachPlan::NoAutoAttach`]: auto-attach will try (a
+    /// malformed target is then reported, not skipped).
+    pub fn is_auto(&self) -> bool {
+        !matches!(self, AttachPlan::NoAutoAttach { .. })
+    }
+}
+
+/// The plan for a parsed target, or [`AttachPlan::BadTarget`].
+fn parsed<T>(target: Result<T, TargetError>, plan: impl FnOnce(T) -> AttachPlan) -> AttachPlan {
+    target.map_or_else(AttachPlan::BadTarget, plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{
+        FEntry, FExit, FModRet, KProbe, KProbeMulti, Lsm, Program, ProgramError, RawTracePoint,
+        TpBtf, TracePoint,
+    };
+    use super::*;
+    use crate::sys::with_syscall_override;
+    use std::os::fd::OwnedFd;
+    use AttachPlan as P;
+
+    fn program(section: &str) -> Program {
+        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        let kind = ProgramKind::from_section(section).unwrap_or_else(|| panic!("{section}"));
+        Program::new("prog".into(), section.into(), kind, fd)
+    }
+
+    fn tp(category: &str, name: &str) -> AttachPlan {
+        P::Tracepoint(TracepointTarget {
+            category: category.into(),
+            name: name.into(),
+        })
+    }
+
+    fn kp(function: &str, offset: u64) -> AttachPlan {
+        P::Kprobe(KprobeTarget {
+            function: function.into(),
+            offset,
+        })
+    }
+
+    fn bad(target: &str, reason: &'static str) -> AttachPlan {
+        P::BadTarget(TargetError {
+            target: target.into(),
+            reason,
+        })
+    }
+
+    const NO_TARGET_PLAN: AttachPlan = P::NoAutoAttach { reason: NO_TARGET };
+    const NOT_FROM_SECTION_PLAN: AttachPlan = P::NoAutoAttach {
+        reason: NOT_FROM_SECTION,
+    };
+
+    /// Every section form of the table, the object tests and `bpf-progs/`, with the plan
+    /// it must get.
+    fn samples() -> Vec<(&'static str, AttachPlan)> {
+        let raw = |n: &str| P::RawTracepoint { name: n.into() };
+        let sys = |s: &str| P::Ksyscall { syscall: s.into() };
+        let multi = |p: &str| P::KprobeMulti { pattern: p.into() };
+        vec![
+            (
+                "tracepoint/syscalls/sys_enter_execve",
+                tp("syscalls", "sys_enter_execve"),
+            ),
+            (
+                "tracepoint/sched/sched_process_exit",
+                tp("sched", "sched_process_exit"),
+            ),
+            (
+                "tracepoint/sched/sched_process_exec",
+                tp("sched", "sched_process_exec"),
+            ),
+            (
+                "tracepoint/syscalls/sys_enter_openat",
+                tp("syscalls", "sys_enter_openat"),
+            ),
+            (
+                "tracepoint/syscalls/sys_enter_write",
+                tp("syscalls", "sys_enter_write"),
+            ),
+            (
+                "tracepoint/syscalls/sys_enter_getpid",
+                tp("syscalls", "sys_enter_getpid"),
+            ),
+            (
+                "tracepoint/syscalls/sys_enter_getppid",
+                tp("syscalls", "sys_enter_getppid"),
+            ),
+            ("tracepoint/x/y", tp("x", "y")),
+            (
+                "tp/syscalls/sys_enter_getpid",
+                tp("syscalls", "sys_enter_getpid"),
+            ),
+            (
+                "tracepoint/syscalls",
+                bad("syscalls", "expected CATEGORY/NAME"),
+            ),
+            ("tracepoint/a/b/c", bad("a/b/c", "expected CATEGORY/NAME")),
+            ("tracepoint", NO_TARGET_PLAN),
+            ("tp", NO_TARGET_PLAN),
+            ("raw_tp/sys_enter", raw("sys_enter")),
+            ("raw_tp/sys_exit", raw("sys_exit")),
+            ("raw_tp/sched_switch", raw("sched_switch")),
+            ("raw_tp/kfree_skb", raw("kfree_skb")),
+            ("raw_tracepoint/sched_switch", raw("sched_switch")),
+            ("raw_tp.w/sys_enter", raw("sys_enter")),
+            ("raw_tracepoint.w/sys_exit", raw("sys_exit")),
+            ("raw_tp", NO_TARGET_PLAN),
+            ("raw_tracepoint.w", NO_TARGET_PLAN),
+            ("kprobe/do_unlinkat", kp("do_unlinkat", 0)),
+            ("kprobe/do_sys_openat2", kp("do_sys_openat2", 0)),
+            ("kprobe/vfs_read", kp("vfs_read", 0)),
+            ("kprobe/one", kp("one", 0)),
+            ("kprobe/two", kp("two", 0)),
+            ("kprobe/do_sys_open+16", kp("do_sys_open", 16)),
+            ("kprobe/do_unlinkat+0x10", kp("do_unlinkat", 16)),
+            ("kretprobe/vfs_read", kp("vfs_read", 0)),
+            ("kretprobe/do_unlinkat", kp("do_unlinkat", 0)),
+            ("kretprobe/do_unlinkat+8", kp("do_unlinkat", 8)),
+            (
+                "kprobe/do_unlinkat+x",
+                bad("do_unlinkat+x", "the offset after '+' is not a number"),
+            ),
+            (
+                "kprobe/",
+                bad("", "the function name must be [a-zA-Z0-9_.]+"),
+            ),
+            ("kprobe", NO_TARGET_PLAN),
+            ("kretprobe", NO_TARGET_PLAN),
+            ("ksyscall/unlinkat", sys("unlinkat")),
+            ("kretsyscall/unlinkat", sys("unlinkat")),
+            ("ksyscall", NO_TARGET_PLAN),
+            ("kretsyscall/", NO_TARGET_PLAN),
+            ("kprobe.multi/*unlinkat", multi("*unlinkat")),
+            ("kretprobe.multi/do_unlinkat", multi("do_unlinkat")),
+            ("kprobe.multi", NO_TARGET_PLAN),
+            ("kretprobe.multi/", NO_TARGET_PLAN),
+            ("fentry/do_unlinkat", P::Fentry),
+            ("fentry.s/do_unlinkat", P::Fentry),
+            ("fentry", NO_TARGET_PLAN),
+            ("fexit/do_unlinkat", P::Fexit),
+            ("fexit.s/do_unlinkat", P::Fexit),
+            ("fexit", NO_TARGET_PLAN),
+            ("fmod_ret/security_file_open", P::FmodRet),
+            ("fmod_ret.s/security_file_open", P::FmodRet),
+            ("fmod_ret", NO_TARGET_PLAN),
+            ("lsm/file_open", P::Lsm),
+            ("lsm.s/file_open", P::Lsm),
+            ("lsm", NO_TARGET_PLAN),
+            ("tp_btf/sched_switch", P::TpBtf),
+            ("tp_btf/sys_enter", P::TpBtf),
+            ("tp_btf/sched_process_fork", P::TpBtf),
+            ("tp_btf", NO_TARGET_PLAN),
+            ("socket", NOT_FROM_SECTION_PLAN),
+            ("sk_reuseport", NOT_FROM_SECTION_PLAN),
+            ("sk_reuseport/migrate", NOT_FROM_SECTION_PLAN),
+            ("kprobe.session/vfs_*", NOT_FROM_SECTION_PLAN),
+            ("uprobe/bin/bash:readline", NOT_FROM_SECTION_PLAN),
+            ("uretprobe.s/bin/bash:readline", NOT_FROM_SECTION_PLAN),
+            ("uprobe.multi/libc.so.6:malloc*", NOT_FROM_SECTION_PLAN),
+            ("usdt/bin/app:provider:name", NOT_FROM_SECTION_PLAN),
+            ("freplace/handler", NOT_FROM_SECTION_PLAN),
+            ("lsm_cgroup/socket_bind", NOT_FROM_SECTION_PLAN),
+            ("iter/task", NOT_FROM_SECTION_PLAN),
+            ("iter.s/task", NOT_FROM_SECTION_PLAN),
+            ("syscall", NOT_FROM_SECTION_PLAN),
+            ("xdp", NOT_FROM_SECTION_PLAN),
+            ("xdp.frags", NOT_FROM_SECTION_PLAN),
+            ("xdp/devmap", NOT_FROM_SECTION_PLAN),
+            ("tc", NOT_FROM_SECTION_PLAN),
+            ("classifier", NOT_FROM_SECTION_PLAN),
+            ("tcx/ingress", NOT_FROM_SECTION_PLAN),
+            ("netkit/peer", NOT_FROM_SECTION_PLAN),
+            ("action", NOT_FROM_SECTION_PLAN),
+            ("perf_event", NOT_FROM_SECTION_PLAN),
+            ("lwt_xmit", NOT_FROM_SECTION_PLAN),
+            ("sockops", NOT_FROM_SECTION_PLAN),
+            ("sk_skb/stream_verdict", NOT_FROM_SECTION_PLAN),
+            ("sk_msg", NOT_FROM_SECTION_PLAN),
+            ("lirc_mode2", NOT_FROM_SECTION_PLAN),
+            ("flow_dissector", NOT_FROM_SECTION_PLAN),
+            ("cgroup_skb/ingress", NOT_FROM_SECTION_PLAN),
+            ("cgroup_skb/egress", NOT_FROM_SECTION_PLAN),
+            ("cgroup/sock_create", NOT_FROM_SECTION_PLAN),
+            ("cgroup/connect4", NOT_FROM_SECTION_PLAN),
+            ("cgroup/sysctl", NOT_FROM_SECTION_PLAN),
+            ("cgroup/getsockopt", NOT_FROM_SECTION_PLAN),
+            ("cgroup/dev", NOT_FROM_SECTION_PLAN),
+            ("struct_ops/init", NOT_FROM_SECTION_PLAN),
+            ("sk_lookup", NOT_FROM_SECTION_PLAN),
+            ("netfilter", NOT_FROM_SECTION_PLAN),
+        ]
+    }
+
+    /// A number per [`ProgramKind`] variant; the match has no wildcard, so a new variant
+    /// doesn't compile until it is given a sample here.
+    fn variant(kind: &ProgramKind) -> usize {
+        use ProgramKind as K;
+        match kind {
+            K::SocketFilter => 0,
+            K::SkReuseport { .. } => 1,
+            K::Kprobe { .. } => 2,
+            K::Kretprobe { .. } => 3,
+            K::Ksyscall { .. } => 4,
+            K::KprobeMulti { .. } => 5,
+            K::KprobeSession { .. } => 6,
+            K::Uprobe { .. } => 7,
+            K::UprobeMulti { .. } => 8,
+            K::Usdt { .. } => 9,
+            K::Tracepoint { .. } => 10,
+            K::RawTracepoint { .. } => 11,
+            K::TpBtf { .. } => 12,
+            K::Fentry { .. } => 13,
+            K::Fexit { .. } => 14,
+            K::FmodRet { .. } => 15,
+            K::Freplace { .. } => 16,
+            K::Lsm { .. } => 17,
+            K::LsmCgroup { .. } => 18,
+            K::Iter { .. } => 19,
+            K::Syscall => 20,
+            K::Xdp { .. } => 21,
+            K::SchedCls { .. } => 22,
+            K::SchedAct => 23,
+            K::PerfEvent => 24,
+            K::Lwt(_) => 25,
+            K::SockOps => 26,
+            K::SkSkb { .. } => 27,
+            K::SkMsg => 28,
+            K::LircMode2 => 29,
+            K::FlowDissector => 30,
+            K::CgroupSkb { .. } => 31,
+            K::CgroupSock { .. } => 32,
+            K::CgroupSockAddr { .. } => 33,
+            K::CgroupSysctl => 34,
+            K::CgroupSockopt { .. } => 35,
+            K::CgroupDevice => 36,
+            K::StructOps { .. } => 37,
+            K::SkLookup => 38,
+            K::Netfilter => 39,
+        }
+    }
+    const VARIANTS: usize = 40;
+
+    #[test]
+    fn every_section_form_maps_to_its_plan() {
+        for (section, want) in samples() {
+            let kind = ProgramKind::from_section(section).unwrap_or_else(|| panic!("{section}"));
+            assert_eq!(AttachPlan::for_kind(&kind), want, "{section}");
+        }
+    }
+
+    /// Every section of the committed objects (`bpf-progs/`, the object tests'
+    /// `testdata/`) is among the samples, so each gets the plan checked above.
+    #[test]
+    fn the_committed_objects_sections_are_all_sampled() {
+        let samples = samples();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut seen = 0;
+        for dir in ["bpf-progs", "src/object/testdata"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if !path.to_string_lossy().ends_with(".bpf.o") {
+                    continue;
+                }
+                // Some test objects are broken on purpose; their programs aren't read.
+                let Ok(spec) = crate::ObjectSpec::from_file(&path) else {
+                    continue;
+                };
+                for p in &spec.programs {
+                    seen += 1;
+                    assert!(
+                        samples.iter().any(|(s, _)| *s == p.section),
+                        "{}: section '{}' has no sample",
+                        path.display(),
+                        p.section
+                    );
+                }
+            }
+        }
+        assert!(seen > 30, "only {seen} programs found");
+    }
+
+    #[test]
+    fn the_samples_cover_every_kind() {
+        let mut covered = [false; VARIANTS];
+        for (section, _) in samples() {
+            covered[variant(&ProgramKind::from_section(section).unwrap())] = true;
+        }
+        let missing: Vec<usize> = (0..VARIANTS).filter(|&i| !covered[i]).collect();
+        assert!(missing.is_empty(), "variants without a sample: {missing:?}");
+    }
+
+    /// The typed view a plan dispatches to accepts the program.
+    fn view_accepts(prog: &Program, plan: &AttachPlan) -> Result<(), ProgramError> {
+        match plan {
+            P::Tracepoint(_) => TracePoint::try_from(prog).map(drop),
+            P::RawTracepoint { .. } => RawTracePoint::try_from(prog).map(drop),
+            P::Kprobe(_) | P::Ksyscall { .. } => KProbe::try_from(prog).map(drop),
+            P::KprobeMulti { .. } => KProbeMulti::try_from(prog).map(drop),
+            P::Fentry => FEntry::try_from(prog).map(drop),
+            P::Fexit => FExit::try_from(prog).map(drop),
+            P::FmodRet => FModRet::try_from(prog).map(drop),
+            P::Lsm => Lsm::try_from(prog).map(drop),
+            P::TpBtf => TpBtf::try_from(prog).map(drop),
+            P::BadTarget(_) | P::NoAutoAttach { .. } => Ok(()),
+        }
+    }
+
+    /// `can_auto_attach` and `attach` agree with the plan for every kind: no plan, no
+    /// auto-attach (and `attach` says so without a syscall); a bad target is attempted
+    /// and reported without a syscall; any other plan names a typed view that takes
+    /// the program.
+    #[test]
+    fn auto_attach_and_attach_follow_the_plan() {
+        for (section, _) in samples() {
+            let prog = program(section);
+            let plan = prog.attach_plan();
+            assert_eq!(prog.can_auto_attach(), plan.is_auto(), "{section}");
+            view_accepts(&prog, &plan).unwrap_or_else(|e| panic!("{section}: {e}"));
+            if !matches!(plan, P::BadTarget(_) | P::NoAutoAttach { .. }) {
+                continue;
+            }
+            let mut syscalls = 0;
+            let e = with_syscall_override(
+                |_| {
+                    syscalls += 1;
+                    None
+                },
+                || prog.attach(),
+            )
+            .unwrap_err();
+            assert_eq!(syscalls, 0, "{section}");
+            match (&plan, &e) {
+                (P::NoAutoAttach { reason }, ProgramError::NoAutoAttach { reason: r, .. }) => {
+                    assert_eq!(reason, r, "{section}");
+                }
+                (P::BadTarget(t), ProgramError::BadTarget { reason, .. }) => {
+                    assert_eq!(*reason, t.to_string(), "{section}");
+                }
+                _ => panic!("{section}: plan {plan:?} but attach said {e:?}"),
+            }
+        }
+    }
+}
