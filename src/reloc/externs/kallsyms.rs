@@ -34,33 +34,12 @@ impl Kallsyms {
             if line.trim().is_empty() {
                 continue;
             }
-            let bad = || ExternError::KallsymsSyntax {
-                line: i + 1,
-                text: line.to_string(),
-            };
-            let mut it = line.split_ascii_whitespace();
-            let (Some(addr), Some(kind), Some(name)) = (it.next(), it.next(), it.next()) else {
-                return Err(bad());
-            };
-            let addr = u64::from_str_radix(addr, 16).map_err(|_| bad())?;
-            let &[kind] = kind.as_bytes() else {
-                return Err(bad());
-            };
-            let module = match it.next() {
-                Some(m) => {
-                    let m = m
-                        .strip_prefix('[')
-                        .and_then(|m| m.strip_suffix(']'))
-                        .ok_or_else(bad)?;
-                    let next = module_idx.len() as u32;
-                    let idx = *module_idx.entry(m).or_insert(next);
-                    if idx == next {
-                        ks.modules.push(m.to_string());
-                    }
-                    Some(idx)
-                }
-                None => None,
-            };
+            let (addr, kind, name, module) =
+                split_line(line).ok_or_else(|| ExternError::KallsymsSyntax {
+                    line: i + 1,
+                    text: line.to_string(),
+                })?;
+            let module = module.map(|m| ks.module_index(m, &mut module_idx));
             ks.nonzero |= addr != 0;
             ks.syms
                 .entry(name.to_string())
@@ -68,6 +47,17 @@ impl Kallsyms {
                 .push(Ksym { addr, kind, module });
         }
         Ok(ks)
+    }
+
+    /// The index of module `m` in [`Kallsyms::modules`], added when new (`idx` maps
+    /// the names seen so far to their indexes).
+    fn module_index<'t>(&mut self, m: &'t str, idx: &mut HashMap<&'t str, u32>) -> u32 {
+        let next = idx.len() as u32;
+        let i = *idx.entry(m).or_insert(next);
+        if i == next {
+            self.modules.push(m.to_string());
+        }
+        i
     }
 
     /// Every entry named `name`.
@@ -112,6 +102,22 @@ impl Kallsyms {
     pub fn is_empty(&self) -> bool {
         self.syms.is_empty()
     }
+}
+
+/// One line's address, type letter, name and module (without its brackets); `None`
+/// when the line has another shape.
+fn split_line(line: &str) -> Option<(u64, u8, &str, Option<&str>)> {
+    let mut it = line.split_ascii_whitespace();
+    let (addr, kind, name) = (it.next()?, it.next()?, it.next()?);
+    let addr = u64::from_str_radix(addr, 16).ok()?;
+    let &[kind] = kind.as_bytes() else {
+        return None;
+    };
+    let module = match it.next() {
+        Some(m) => Some(m.strip_prefix('[')?.strip_suffix(']')?),
+        None => None,
+    };
+    Some((addr, kind, name, module))
 }
 #[cfg(test)]
 mod tests {

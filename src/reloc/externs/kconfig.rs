@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::btf::{int_enc, Btf, Kind};
+use crate::btf::{int_enc, Btf, Kind, Type};
 
 use super::ExternError;
 
@@ -185,33 +185,8 @@ pub(super) fn kconfig_type(btf: &Btf, id: u32) -> Result<KconfigType, String> {
     let id = btf.skip_mods_and_typedefs(id).map_err(|e| e.to_string())?;
     let t = btf.type_by_id(id).map_err(|e| e.to_string())?;
     match t.kind {
-        Kind::Int => {
-            let int = t.int().map_err(|e| e.to_string())?;
-            if int.encoding & int_enc::BOOL != 0 {
-                return if t.size() == 1 {
-                    Ok(KconfigType::Bool)
-                } else {
-                    Err(format!("a {}-byte bool", t.size()))
-                };
-            }
-            match t.size() {
-                1 => Ok(KconfigType::Char),
-                2 | 4 | 8 => Ok(KconfigType::Int {
-                    signed: int.encoding & int_enc::SIGNED != 0,
-                }),
-                n => Err(format!("a {n}-byte integer")),
-            }
-        }
-        Kind::Enum | Kind::Enum64 => {
-            let name = btf.name_of(&t).unwrap_or("");
-            if name != "libbpf_tristate" {
-                return Err(format!("enum '{name}' (only enum libbpf_tristate is)"));
-            }
-            if t.kind == Kind::Enum && t.size() != 4 {
-                return Err(format!("a {}-byte enum libbpf_tristate", t.size()));
-            }
-            Ok(KconfigType::Tristate)
-        }
+        Kind::Int => int_kconfig_type(&t),
+        Kind::Enum | Kind::Enum64 => enum_kconfig_type(btf, &t),
         Kind::Array => {
             let a = t.array().map_err(|e| e.to_string())?;
             if a.nelems == 0 {
@@ -225,6 +200,40 @@ pub(super) fn kconfig_type(btf: &Btf, id: u32) -> Result<KconfigType, String> {
         k => Err(format!("a {}", k.name())),
     }
 }
+
+/// An integer takes configuration values as a 1-byte bool, a char or a 2-, 4- or
+/// 8-byte integer.
+fn int_kconfig_type(t: &Type) -> Result<KconfigType, String> {
+    let int = t.int().map_err(|e| e.to_string())?;
+    if int.encoding & int_enc::BOOL != 0 {
+        return if t.size() == 1 {
+            Ok(KconfigType::Bool)
+        } else {
+            Err(format!("a {}-byte bool", t.size()))
+        };
+    }
+    match t.size() {
+        1 => Ok(KconfigType::Char),
+        2 | 4 | 8 => Ok(KconfigType::Int {
+            signed: int.encoding & int_enc::SIGNED != 0,
+        }),
+        n => Err(format!("a {n}-byte integer")),
+    }
+}
+
+/// The one enum that takes configuration values is a 4-byte `enum libbpf_tristate`
+/// (or its ENUM64 form).
+fn enum_kconfig_type(btf: &Btf, t: &Type) -> Result<KconfigType, String> {
+    let name = btf.name_of(t).unwrap_or("");
+    if name != "libbpf_tristate" {
+        return Err(format!("enum '{name}' (only enum libbpf_tristate is)"));
+    }
+    if t.kind == Kind::Enum && t.size() != 4 {
+        return Err(format!("a {}-byte enum libbpf_tristate", t.size()));
+    }
+    Ok(KconfigType::Tristate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,93 +12,123 @@ use super::{
     tristate, ConfigEntry, ExternEnv, ExternError, ExternValue, KconfigData, KernelConfig,
 };
 
+/// Fills the `.kconfig` map's value for the `__kconfig` externs of `exts`: libbpf's
+/// virtual `LINUX_*` values from `env`, `CONFIG_*` values from `user_config`, then from
+/// the kernel's configuration for those still unset.
 pub(super) fn resolve_kconfig(
     spec: &ObjectSpec,
     exts: &mut [Ext],
     user_config: Option<&KernelConfig>,
     env: &dyn ExternEnv,
 ) -> Result<KconfigData, ExternError> {
-    let first = exts
-        .iter()
-        .find(|e| e.kind == ExternKind::Kconfig)
-        .map(|e| e.name.clone())
-        .unwrap_or_default();
-    let map = spec
-        .maps
-        .iter()
-        .position(|m| m.kind == MapKind::GlobalData(GlobalKind::Kconfig))
-        .ok_or_else(|| ExternError::Btf {
-            name: first.clone(),
-            source: BtfError::Invalid(format!("the object has no {KCONFIG_SEC} map")),
-        })?;
+    let map = kconfig_map_index(spec, exts)?;
     let mut data = vec![0u8; spec.maps[map].value_size as usize];
-
     let mut need_config = false;
     for e in exts.iter_mut().filter(|e| e.kind == ExternKind::Kconfig) {
-        let (start, end) = (e.offset as usize, e.offset as usize + e.size as usize);
-        if end > data.len() {
-            return Err(ExternError::Btf {
-                name: e.name.clone(),
-                source: BtfError::Invalid(format!(
-                    "at {start}..{end}, past the {} bytes of {KCONFIG_SEC}",
-                    data.len()
-                )),
-            });
-        }
+        let slot = slot_of(e, &mut data)?;
         if e.name.starts_with("CONFIG_") {
             need_config = true;
             continue;
         }
-        let value = match e.name.as_str() {
-            "LINUX_KERNEL_VERSION" => env
-                .kernel_version()
-                .map_err(|reason| ExternError::Source {
-                    name: e.name.clone(),
-                    what: "the kernel version",
-                    reason,
-                })?
-                .into(),
-            "LINUX_HAS_BPF_COOKIE" => u64::from(env.has_bpf_cookie()),
-            "LINUX_HAS_SYSCALL_WRAPPER" => u64::from(env.has_syscall_wrapper()),
-            n if n.starts_with("LINUX_") && e.weak => 0,
-            _ => {
-                return Err(ExternError::UnknownVirtual {
-                    name: e.name.clone(),
-                })
-            }
-        };
-        set_num(e, &mut data[start..end], value, &value.to_string(), true)?;
+        let value = virtual_value(e, env)?;
+        set_num(e, slot, value, &value.to_string(), true)?;
     }
-
     if need_config {
-        if let Some(cfg) = user_config {
-            apply_config(exts, &mut data, cfg)?;
+        let unavailable = set_from_configs(exts, &mut data, user_config, env)?;
+        settle_unset(exts, unavailable.as_deref())?;
+    }
+    Ok(KconfigData { map, data })
+}
+
+/// The index of the `.kconfig` map in `spec.maps`; its absence is an error naming the
+/// first `__kconfig` extern.
+fn kconfig_map_index(spec: &ObjectSpec, exts: &[Ext]) -> Result<usize, ExternError> {
+    spec.maps
+        .iter()
+        .position(|m| m.kind == MapKind::GlobalData(GlobalKind::Kconfig))
+        .ok_or_else(|| ExternError::Btf {
+            name: exts
+                .iter()
+                .find(|e| e.kind == ExternKind::Kconfig)
+                .map(|e| e.name.clone())
+                .unwrap_or_default(),
+            source: BtfError::Invalid(format!("the object has no {KCONFIG_SEC} map")),
+        })
+}
+
+/// The bytes of `data` (the `.kconfig` map's value) that extern `e` occupies; an error
+/// when the DATASEC puts them past its end.
+fn slot_of<'d>(e: &Ext, data: &'d mut [u8]) -> Result<&'d mut [u8], ExternError> {
+    let (start, end) = (e.offset as usize, e.offset as usize + e.size as usize);
+    let len = data.len();
+    data.get_mut(start..end).ok_or_else(|| ExternError::Btf {
+        name: e.name.clone(),
+        source: BtfError::Invalid(format!(
+            "at {start}..{end}, past the {len} bytes of {KCONFIG_SEC}"
+        )),
+    })
+}
+
+/// The value of a virtual `LINUX_*` extern (an unknown one is zero when weak).
+fn virtual_value(e: &Ext, env: &dyn ExternEnv) -> Result<u64, ExternError> {
+    Ok(match e.name.as_str() {
+        "LINUX_KERNEL_VERSION" => env
+            .kernel_version()
+            .map_err(|reason| ExternError::Source {
+                name: e.name.clone(),
+                what: "the kernel version",
+                reason,
+            })?
+            .into(),
+        "LINUX_HAS_BPF_COOKIE" => u64::from(env.has_bpf_cookie()),
+        "LINUX_HAS_SYSCALL_WRAPPER" => u64::from(env.has_syscall_wrapper()),
+        n if n.starts_with("LINUX_") && e.weak => 0,
+        _ => {
+            return Err(ExternError::UnknownVirtual {
+                name: e.name.clone(),
+            })
         }
-        let unset = |exts: &[Ext]| {
-            exts.iter()
-                .any(|e| e.kind == ExternKind::Kconfig && e.value.is_none())
-        };
-        let mut unavailable = None;
-        if unset(exts) {
-            match env.kernel_config() {
-                Ok(Some(cfg)) => apply_config(exts, &mut data, cfg)?,
-                Ok(None) => unavailable = Some("the kernel offers no configuration".to_string()),
-                Err(reason) => unavailable = Some(reason),
-            }
-        }
-        for e in exts.iter_mut().filter(|e| e.kind == ExternKind::Kconfig) {
-            if e.value.is_some() {
-                continue;
-            }
-            if e.weak {
-                e.value = Some(ExternValue::Unresolved);
-                continue;
-            }
-            return Err(match &unavailable {
+    })
+}
+
+/// Sets the `CONFIG_` externs from the caller's configuration, then those still unset
+/// from the kernel's. Returns why the kernel's configuration was unavailable, when it
+/// was needed and was.
+fn set_from_configs(
+    exts: &mut [Ext],
+    data: &mut [u8],
+    user_config: Option<&KernelConfig>,
+    env: &dyn ExternEnv,
+) -> Result<Option<String>, ExternError> {
+    if let Some(cfg) = user_config {
+        apply_config(exts, data, cfg)?;
+    }
+    if !exts
+        .iter()
+        .any(|e| e.kind == ExternKind::Kconfig && e.value.is_none())
+    {
+        return Ok(None);
+    }
+    match env.kernel_config() {
+        Ok(Some(cfg)) => apply_config(exts, data, cfg).map(|()| None),
+        Ok(None) => Ok(Some("the kernel offers no configuration".to_string())),
+        Err(reason) => Ok(Some(reason)),
+    }
+}
+
+/// Weak `__kconfig` externs that no configuration set are zero; a strong one is an
+/// error, saying the configuration was `unavailable` (why) or did not set it.
+fn settle_unset(exts: &mut [Ext], unavailable: Option<&str>) -> Result<(), ExternError> {
+    for e in exts
+        .iter_mut()
+        .filter(|e| e.kind == ExternKind::Kconfig && e.value.is_none())
+    {
+        if !e.weak {
+            return Err(match unavailable {
                 Some(reason) => ExternError::Source {
                     name: e.name.clone(),
                     what: "the kernel configuration",
-                    reason: reason.clone(),
+                    reason: reason.to_string(),
                 },
                 None => ExternError::Unresolved {
                     name: e.name.clone(),
@@ -107,8 +137,9 @@ pub(super) fn resolve_kconfig(
                 },
             });
         }
+        e.value = Some(ExternValue::Unresolved);
     }
-    Ok(KconfigData { map, data })
+    Ok(())
 }
 
 /// Sets the still-unset `CONFIG_` externs that `cfg` has values for.
@@ -118,45 +149,47 @@ fn apply_config(exts: &mut [Ext], data: &mut [u8], cfg: &KernelConfig) -> Result
             continue;
         }
         let slot = &mut data[e.offset as usize..(e.offset + e.size) as usize];
-        let Some(entry) = cfg.get(&e.name) else {
-            continue;
-        };
-        let name = e.name.clone();
-        let bad = |value: &str, reason: String| ExternError::BadValue {
-            name: name.clone(),
-            value: value.to_string(),
-            reason,
-        };
-        match entry {
-            ConfigEntry::NotSet => {
-                if matches!(
-                    e.kcfg,
-                    Some(KconfigType::Bool | KconfigType::Tristate | KconfigType::Char)
-                ) {
-                    set_tri(e, slot, b'n', "n")?;
-                }
-            }
-            ConfigEntry::Value(v) => match type_value(v).map_err(|r| bad(v, r))? {
-                Typed::Tri(c) => set_tri(e, slot, c, v)?,
-                Typed::Str(s) => set_str(e, slot, &s, v)?,
-                Typed::Num(n) => {
-                    if !matches!(e.kcfg, Some(KconfigType::Int { .. } | KconfigType::Char)) {
-                        return Err(bad(
-                            v,
-                            format!(
-                                "implies an integer type, but the extern is a {}",
-                                e.kcfg.map_or("?", KconfigType::name)
-                            ),
-                        ));
-                    }
-                    set_num(e, slot, n, v, false)?
-                }
-            },
+        match cfg.get(&e.name) {
+            None => {}
+            Some(ConfigEntry::NotSet) => set_not_set(e, slot)?,
+            Some(ConfigEntry::Value(v)) => set_value(e, slot, v)?,
         }
     }
     Ok(())
 }
 
+/// `# CONFIG_X is not set`: `n` for a bool, tristate or char extern; others stay unset.
+fn set_not_set(e: &mut Ext, slot: &mut [u8]) -> Result<(), ExternError> {
+    if matches!(
+        e.kcfg,
+        Some(KconfigType::Bool | KconfigType::Tristate | KconfigType::Char)
+    ) {
+        set_tri(e, slot, b'n', "n")?;
+    }
+    Ok(())
+}
+
+/// `CONFIG_X=v`: `v` typed by its text, then encoded as extern `e`'s type takes it.
+fn set_value(e: &mut Ext, slot: &mut [u8], v: &str) -> Result<(), ExternError> {
+    let bad = |reason: String| ExternError::BadValue {
+        name: e.name.clone(),
+        value: v.to_string(),
+        reason,
+    };
+    match type_value(v).map_err(bad)? {
+        Typed::Tri(c) => set_tri(e, slot, c, v),
+        Typed::Str(s) => set_str(e, slot, &s, v),
+        Typed::Num(_) if !matches!(e.kcfg, Some(KconfigType::Int { .. } | KconfigType::Char)) => {
+            Err(bad(format!(
+                "implies an integer type, but the extern is a {}",
+                e.kcfg.map_or("?", KconfigType::name)
+            )))
+        }
+        Typed::Num(n) => set_num(e, slot, n, v, false),
+    }
+}
+
+/// Marks `e` set: its value is in its bytes of the `.kconfig` map.
 fn kconfig_done(e: &mut Ext) {
     e.value = Some(ExternValue::Kconfig {
         offset: e.offset,
@@ -164,6 +197,8 @@ fn kconfig_done(e: &mut Ext) {
     });
 }
 
+/// Sets `e` from `y`, `m` or `n` (`c`; `text` is the value as written): a bool takes
+/// `y`/`n`, a tristate all three, a char the letter itself.
 fn set_tri(e: &mut Ext, slot: &mut [u8], c: u8, text: &str) -> Result<(), ExternError> {
     let bad = |reason: &str| ExternError::BadValue {
         name: e.name.clone(),
@@ -195,6 +230,8 @@ fn set_tri(e: &mut Ext, slot: &mut [u8], c: u8, text: &str) -> Result<(), Extern
     Ok(())
 }
 
+/// Sets `e`, a char array, from string `s` (`text` as written), NUL-terminated and
+/// truncated to fit, with a warning, as libbpf does.
 fn set_str(e: &mut Ext, slot: &mut [u8], s: &[u8], text: &str) -> Result<(), ExternError> {
     if e.kcfg != Some(KconfigType::CharArray) {
         return Err(ExternError::BadValue {
@@ -232,22 +269,7 @@ fn set_num(
         value: text.to_string(),
         reason,
     };
-    let signed = match e.kcfg {
-        Some(KconfigType::Int { signed }) => signed,
-        Some(KconfigType::Char) => false,
-        Some(KconfigType::Bool) if virtual_ => {
-            if v > 1 {
-                return Err(bad("isn't boolean compatible".into()));
-            }
-            false
-        }
-        other => {
-            return Err(bad(format!(
-                "implies an integer, char or bool type, but the extern is a {}",
-                other.map_or("?", KconfigType::name)
-            )))
-        }
-    };
+    let signed = number_is_signed(e.kcfg, v, virtual_).map_err(bad)?;
     let sz = slot.len();
     if !fits(v, sz, signed) {
         return Err(bad(format!(
@@ -259,6 +281,25 @@ fn set_num(
     slot.copy_from_slice(&v.to_le_bytes()[..sz]);
     kconfig_done(e);
     Ok(())
+}
+
+/// Whether an extern of type `kcfg` takes number `v` as signed; `Err` says why it does
+/// not take it at all (a bool takes 0 or 1, and only when `virtual_`).
+fn number_is_signed(kcfg: Option<KconfigType>, v: u64, virtual_: bool) -> Result<bool, String> {
+    match kcfg {
+        Some(KconfigType::Int { signed }) => Ok(signed),
+        Some(KconfigType::Char) => Ok(false),
+        Some(KconfigType::Bool) if virtual_ => {
+            if v > 1 {
+                return Err("isn't boolean compatible".into());
+            }
+            Ok(false)
+        }
+        other => Err(format!(
+            "implies an integer, char or bool type, but the extern is a {}",
+            other.map_or("?", KconfigType::name)
+        )),
+    }
 }
 
 /// Whether `v` (a u64, negative values as two's complement) fits `sz` bytes.
@@ -273,6 +314,7 @@ fn fits(v: u64, sz: usize, signed: bool) -> bool {
         v >> bits == 0
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,140 +2,204 @@
 //! by BTF id from the kernel's BTF (vmlinux first, then modules), their types checked
 //! against the object's.
 
-use std::collections::HashMap;
-
 use crate::btf::{Btf, Kind};
 use crate::object::ExternKind;
 
 use super::resolve::Ext;
 use super::{essential_name_len, types_are_compat, ExternEnv, ExternError, ExternValue};
 
+/// Resolves the `__ksym` externs of `exts` against `env`'s kallsyms and BTF; the kernel
+/// modules whose BTF they are found in are added to `modules`.
 pub(super) fn resolve_ksyms(
     btf: &Btf,
     exts: &mut [Ext],
     env: &dyn ExternEnv,
     modules: &mut Vec<String>,
 ) -> Result<(), ExternError> {
-    let mut module_index: HashMap<String, usize> = HashMap::new();
     for e in exts.iter_mut().filter(|e| e.kind == ExternKind::Ksym) {
-        let name = e.name.clone();
-        let source = |what, reason| ExternError::Source {
-            name: name.clone(),
-            what,
-            reason,
-        };
         if !e.is_func && e.type_id == 0 {
-            // Untyped: by address.
-            let ks = env.kallsyms().map_err(|r| source("/proc/kallsyms", r))?;
-            if ks.addresses_hidden() {
-                return Err(source(
-                    "/proc/kallsyms",
-                    "the kernel hides symbol addresses (kptr_restrict; CAP_SYSLOG needed)".into(),
-                ));
-            }
-            match ks.address(&e.name)? {
-                Some(a) => e.value = Some(ExternValue::Address(a)),
-                None if e.weak => {}
-                None => {
-                    return Err(ExternError::Unresolved {
-                        name: e.name.clone(),
-                        kind: "ksym",
-                        reason: "not in /proc/kallsyms".into(),
-                    })
-                }
-            }
-            continue;
-        }
-        let vmlinux = env
-            .vmlinux_btf()
-            .map_err(|r| source("the kernel's BTF", r))?;
-        let kind = if e.is_func { Kind::Func } else { Kind::Var };
-        let lookup = if e.is_func {
-            &e.name[..essential_name_len(&e.name)]
+            resolve_untyped(e, env)?;
         } else {
-            e.name.as_str()
-        };
-        let mut found: Option<(u32, Option<(&str, &Btf)>)> =
-            vmlinux.find_by_name_kind(lookup, kind).map(|id| (id, None));
-        if found.is_none() {
-            let mods = env
-                .module_btfs()
-                .map_err(|r| source("the kernel modules' BTF", r))?;
-            found = mods.iter().find_map(|(name, b)| {
-                b.ids_by_name_kind(lookup, kind)
-                    .find(|&id| id >= b.start_id())
-                    .map(|id| (id, Some((name.as_str(), &**b))))
-            });
+            resolve_typed(btf, e, env, modules)?;
         }
-        let Some((id, module)) = found else {
-            if e.weak {
-                continue;
-            }
-            return Err(ExternError::Unresolved {
-                name: e.name.clone(),
-                kind: e.ksym_kind(),
-                reason: "not found in the kernel's or its modules' BTF".into(),
-            });
-        };
-        let (tbtf, tname) = match module {
-            Some((n, b)) => (b, n),
-            None => (vmlinux, "vmlinux"),
-        };
-        let tt = tbtf.type_by_id(id).map_err(|s| ExternError::Btf {
-            name: e.name.clone(),
-            source: s,
-        })?;
-        let targ_type = if e.is_func {
-            tt.ref_type()
-        } else {
-            tbtf.skip_mods_and_typedefs(tt.ref_type())
-                .map_err(|s| ExternError::Btf {
-                    name: e.name.clone(),
-                    source: s,
-                })?
-        };
-        if !types_are_compat(btf, e.type_id, tbtf, targ_type) {
-            if e.is_func && e.weak {
-                // libbpf: an incompatible weak kfunc is simply not resolved.
-                continue;
-            }
-            return Err(ExternError::Incompatible {
-                name: e.name.clone(),
-                kind: e.ksym_kind(),
-                local: describe(btf, e.type_id),
-                target: describe(tbtf, targ_type),
-                btf: tname.to_string(),
-            });
-        }
-        let module = match module {
-            Some((n, _)) => Some(match module_index.get(n) {
-                Some(&i) => i,
-                None => {
-                    // fd_array index i + 1 must fit the instruction's 16-bit offset.
-                    if modules.len() + 1 >= i16::MAX as usize {
-                        return Err(ExternError::TooManyModules {
-                            name: e.name.clone(),
-                        });
-                    }
-                    modules.push(n.to_string());
-                    module_index.insert(n.to_string(), modules.len() - 1);
-                    modules.len() - 1
-                }
-            }),
-            None => None,
-        };
-        log::debug!(
-            "extern ({}) '{}': resolved to {tname} [{id}]",
-            e.ksym_kind(),
-            e.name
-        );
-        e.value = Some(if e.is_func {
-            ExternValue::Func { btf_id: id, module }
-        } else {
-            ExternValue::Var { btf_id: id, module }
-        });
     }
     Ok(())
+}
+
+/// `what`, which extern `e` needs, is unavailable for `reason`.
+fn unavailable(e: &Ext, what: &'static str, reason: String) -> ExternError {
+    ExternError::Source {
+        name: e.name.clone(),
+        what,
+        reason,
+    }
+}
+
+/// An untyped ksym: its address from kallsyms (a weak one may be absent).
+fn resolve_untyped(e: &mut Ext, env: &dyn ExternEnv) -> Result<(), ExternError> {
+    let ks = env
+        .kallsyms()
+        .map_err(|r| unavailable(e, "/proc/kallsyms", r))?;
+    if ks.addresses_hidden() {
+        return Err(unavailable(
+            e,
+            "/proc/kallsyms",
+            "the kernel hides symbol addresses (kptr_restrict; CAP_SYSLOG needed)".into(),
+        ));
+    }
+    match ks.address(&e.name)? {
+        Some(a) => e.value = Some(ExternValue::Address(a)),
+        None if e.weak => {}
+        None => {
+            return Err(ExternError::Unresolved {
+                name: e.name.clone(),
+                kind: "ksym",
+                reason: "not in /proc/kallsyms".into(),
+            })
+        }
+    }
+    Ok(())
+}
+
+/// A typed ksym (a kernel variable) or a kfunc: its BTF id in vmlinux or a module, its
+/// type checked against the object's `btf` (a weak one may be absent).
+fn resolve_typed(
+    btf: &Btf,
+    e: &mut Ext,
+    env: &dyn ExternEnv,
+    modules: &mut Vec<String>,
+) -> Result<(), ExternError> {
+    let vmlinux = env
+        .vmlinux_btf()
+        .map_err(|r| unavailable(e, "the kernel's BTF", r))?;
+    let Some(found) = find_in_kernel_btf(e, vmlinux, env)? else {
+        if e.weak {
+            return Ok(());
+        }
+        return Err(ExternError::Unresolved {
+            name: e.name.clone(),
+            kind: e.ksym_kind(),
+            reason: "not found in the kernel's or its modules' BTF".into(),
+        });
+    };
+    if !kernel_type_matches(btf, e, &found)? {
+        return Ok(());
+    }
+    let module = match found.module {
+        Some(name) => Some(module_slot(modules, name, e)?),
+        None => None,
+    };
+    log::debug!(
+        "extern ({}) '{}': resolved to {} [{}]",
+        e.ksym_kind(),
+        e.name,
+        found.btf_name(),
+        found.id
+    );
+    let btf_id = found.id;
+    e.value = Some(if e.is_func {
+        ExternValue::Func { btf_id, module }
+    } else {
+        ExternValue::Var { btf_id, module }
+    });
+    Ok(())
+}
+
+/// Where in the kernel's BTF a ksym was found.
+struct Found<'k> {
+    /// Its VAR or FUNC id.
+    id: u32,
+    /// The module whose BTF has it, `None` for vmlinux.
+    module: Option<&'k str>,
+    /// That BTF.
+    btf: &'k Btf,
+}
+
+impl Found<'_> {
+    /// `vmlinux` or the module's name, for messages.
+    fn btf_name(&self) -> &str {
+        self.module.unwrap_or("vmlinux")
+    }
+}
+
+/// Looks `e` up (a kfunc by its name without a `___flavor` suffix) in vmlinux's BTF,
+/// then in the modules' own types; `None` when neither has it.
+fn find_in_kernel_btf<'k>(
+    e: &Ext,
+    vmlinux: &'k Btf,
+    env: &'k dyn ExternEnv,
+) -> Result<Option<Found<'k>>, ExternError> {
+    let (kind, lookup) = if e.is_func {
+        (Kind::Func, &e.name[..essential_name_len(&e.name)])
+    } else {
+        (Kind::Var, e.name.as_str())
+    };
+    if let Some(id) = vmlinux.find_by_name_kind(lookup, kind) {
+        return Ok(Some(Found {
+            id,
+            module: None,
+            btf: vmlinux,
+        }));
+    }
+    let mods = env
+        .module_btfs()
+        .map_err(|r| unavailable(e, "the kernel modules' BTF", r))?;
+    Ok(mods.iter().find_map(|(name, b)| {
+        b.ids_by_name_kind(lookup, kind)
+            .find(|&id| id >= b.start_id())
+            .map(|id| Found {
+                id,
+                module: Some(name.as_str()),
+                btf: b,
+            })
+    }))
+}
+
+/// Whether the kernel's type of `found` is compatible with `e`'s in the object's `btf`.
+/// An incompatible weak kfunc is `Ok(false)`: libbpf leaves it unresolved. Any other
+/// mismatch is an error naming both types.
+fn kernel_type_matches(btf: &Btf, e: &Ext, found: &Found) -> Result<bool, ExternError> {
+    let berr = |source| ExternError::Btf {
+        name: e.name.clone(),
+        source,
+    };
+    let tt = found.btf.type_by_id(found.id).map_err(berr)?;
+    let targ_type = if e.is_func {
+        tt.ref_type()
+    } else {
+        found
+            .btf
+            .skip_mods_and_typedefs(tt.ref_type())
+            .map_err(berr)?
+    };
+    if types_are_compat(btf, e.type_id, found.btf, targ_type) {
+        return Ok(true);
+    }
+    if e.is_func && e.weak {
+        return Ok(false);
+    }
+    Err(ExternError::Incompatible {
+        name: e.name.clone(),
+        kind: e.ksym_kind(),
+        local: describe(btf, e.type_id),
+        target: describe(found.btf, targ_type),
+        btf: found.btf_name().to_string(),
+    })
+}
+
+/// The index of `module` in `modules` (added when new), for extern `e`.
+fn module_slot(modules: &mut Vec<String>, module: &str, e: &Ext) -> Result<usize, ExternError> {
+    if let Some(i) = modules.iter().position(|m| m == module) {
+        return Ok(i);
+    }
+    // fd_array index i + 1 must fit the instruction's 16-bit offset.
+    if modules.len() + 1 >= i16::MAX as usize {
+        return Err(ExternError::TooManyModules {
+            name: e.name.clone(),
+        });
+    }
+    modules.push(module.to_string());
+    Ok(modules.len() - 1)
 }
 
 /// `[id] kind name`, for messages.
@@ -152,6 +216,7 @@ fn describe(btf: &Btf, id: u32) -> String {
         Err(_) => format!("[{id}] (invalid)"),
     }
 }
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

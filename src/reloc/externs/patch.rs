@@ -18,73 +18,97 @@ pub fn apply_patches(
     module_fds: &[i32],
 ) -> Result<(), ExternError> {
     for p in patches {
-        let bad = |reason: String| ExternError::BadReloc {
-            program: program.to_string(),
-            insn: p.insn,
-            name: String::new(),
-            reason,
-        };
-        let is_call = matches!(
-            p.action,
-            PatchAction::KfuncCall { .. } | PatchAction::PoisonKfuncCall { .. }
-        );
-        let ok = if is_call {
-            insns.get(p.insn).is_some_and(|i| i.code == op::CALL)
-        } else {
-            p.insn + 1 < insns.len() && insns[p.insn].is_ld_imm64()
-        };
-        if !ok {
-            return Err(bad(format!("{:?} does not fit the instruction", p.action)));
+        apply_patch(p, insns, kconfig_map_fd, module_fds).map_err(|reason| {
+            ExternError::BadReloc {
+                program: program.to_string(),
+                insn: p.insn,
+                name: String::new(),
+                reason,
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Rewrites the instruction (both slots of an `ld_imm64`) that `p` is about; `Err` says
+/// why it cannot.
+fn apply_patch(
+    p: &Patch,
+    insns: &mut [Insn],
+    kconfig_map_fd: Option<i32>,
+    module_fds: &[i32],
+) -> Result<(), String> {
+    if !patch_fits(p, insns) {
+        return Err(format!("{:?} does not fit the instruction", p.action));
+    }
+    let at = p.insn;
+    match p.action {
+        PatchAction::KconfigValue { offset } => {
+            let fd = kconfig_map_fd.ok_or("no .kconfig map fd")?;
+            set_ld_imm64(insns, at, Some(pseudo::MAP_VALUE), fd, offset as i32);
         }
-        let module_fd = |m: Option<usize>| -> Result<i32, ExternError> {
-            match m {
-                None => Ok(0),
-                Some(i) => module_fds
-                    .get(i)
-                    .copied()
-                    .ok_or_else(|| bad(format!("no fd for module #{i}"))),
-            }
-        };
-        match p.action {
-            PatchAction::KconfigValue { offset } => {
-                let fd = kconfig_map_fd.ok_or_else(|| bad("no .kconfig map fd".into()))?;
-                insns[p.insn].set_src(pseudo::MAP_VALUE);
-                insns[p.insn].imm = fd;
-                insns[p.insn + 1].imm = offset as i32;
-            }
-            PatchAction::BtfId { btf_id, module } => {
-                insns[p.insn].set_src(pseudo::BTF_ID);
-                insns[p.insn].imm = btf_id as i32;
-                insns[p.insn + 1].imm = module_fd(module)?;
-            }
-            PatchAction::Address(a) => {
-                insns[p.insn].imm = a as u32 as i32;
-                insns[p.insn + 1].imm = (a >> 32) as u32 as i32;
-            }
-            PatchAction::KfuncCall { btf_id, module } => {
-                // The fd itself goes into fd_array; check it exists all the same.
-                module_fd(module)?;
-                let off = match module {
-                    None => 0,
-                    Some(i) => i16::try_from(i + 1)
-                        .map_err(|_| bad(format!("module #{i} has no 16-bit fd_array index")))?,
-                };
-                insns[p.insn].set_src(pseudo::KFUNC_CALL);
-                insns[p.insn].imm = btf_id as i32;
-                insns[p.insn].off = off;
-            }
-            PatchAction::PoisonKfuncCall { extern_index } => {
-                insns[p.insn] = Insn::new(
-                    op::CALL,
-                    0,
-                    0,
-                    0,
-                    POISON_CALL_KFUNC_BASE.saturating_add(extern_index as i32),
-                );
-            }
+        PatchAction::BtfId { btf_id, module } => {
+            let fd = module_fd(module_fds, module)?;
+            set_ld_imm64(insns, at, Some(pseudo::BTF_ID), btf_id as i32, fd);
+        }
+        PatchAction::Address(a) => {
+            set_ld_imm64(insns, at, None, a as u32 as i32, (a >> 32) as u32 as i32);
+        }
+        PatchAction::KfuncCall { btf_id, module } => {
+            // The fd itself goes into fd_array; check it exists all the same.
+            module_fd(module_fds, module)?;
+            let off = fd_array_index(module)?;
+            insns[at].set_src(pseudo::KFUNC_CALL);
+            insns[at].imm = btf_id as i32;
+            insns[at].off = off;
+        }
+        PatchAction::PoisonKfuncCall { extern_index } => {
+            let imm = POISON_CALL_KFUNC_BASE.saturating_add(extern_index as i32);
+            insns[at] = Insn::new(op::CALL, 0, 0, 0, imm);
         }
     }
     Ok(())
+}
+
+/// Whether `p`'s instruction has the shape its action rewrites: a `call`, or an
+/// `ld_imm64` with both slots in `insns`.
+fn patch_fits(p: &Patch, insns: &[Insn]) -> bool {
+    match p.action {
+        PatchAction::KfuncCall { .. } | PatchAction::PoisonKfuncCall { .. } => {
+            insns.get(p.insn).is_some_and(|i| i.code == op::CALL)
+        }
+        _ => p.insn + 1 < insns.len() && insns[p.insn].is_ld_imm64(),
+    }
+}
+
+/// Sets the immediates of the `ld_imm64` at `at` (and its `src_reg`, when given).
+fn set_ld_imm64(insns: &mut [Insn], at: usize, src: Option<u8>, imm: i32, next_imm: i32) {
+    if let Some(src) = src {
+        insns[at].set_src(src);
+    }
+    insns[at].imm = imm;
+    insns[at + 1].imm = next_imm;
+}
+
+/// The BTF fd of module `module` (an index into [`Resolution::modules`]), 0 for vmlinux.
+fn module_fd(module_fds: &[i32], module: Option<usize>) -> Result<i32, String> {
+    match module {
+        None => Ok(0),
+        Some(i) => module_fds
+            .get(i)
+            .copied()
+            .ok_or_else(|| format!("no fd for module #{i}")),
+    }
+}
+
+/// A kfunc call's `off`: module `i`'s fd is at `fd_array[i + 1]`; 0 means vmlinux.
+fn fd_array_index(module: Option<usize>) -> Result<i16, String> {
+    match module {
+        None => Ok(0),
+        Some(i) => {
+            i16::try_from(i + 1).map_err(|_| format!("module #{i} has no 16-bit fd_array index"))
+        }
+    }
 }
 
 /// A poisoned kfunc call the verifier reached, found in its log: the log's last lines
@@ -111,6 +135,7 @@ pub fn poisoned_kfunc_in_log<'r>(
     }
     None
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

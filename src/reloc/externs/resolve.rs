@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::btf::fixup::KCONFIG_SEC;
-use crate::btf::{Btf, BtfError, Kind};
+use crate::btf::{Btf, BtfError, Kind, Type};
 use crate::insn::op;
-use crate::object::{ExternKind, ObjectSpec};
+use crate::object::{ExternDecl, ExternKind, ExternReloc, ObjectSpec, ProgramSpec};
 
 use super::kconfig::{kconfig_type, KconfigType};
 use super::kconfig_map::resolve_kconfig;
@@ -43,6 +43,24 @@ impl Ext {
             "ksym"
         }
     }
+
+    /// The outcome, for [`Resolution::externs`]: a weak extern nothing set is
+    /// [`ExternValue::Unresolved`].
+    fn resolved(&self) -> ResolvedExtern {
+        let value = self.value.clone().unwrap_or(ExternValue::Unresolved);
+        if value == ExternValue::Unresolved {
+            log::debug!(
+                "extern '{}' (weak): not resolved, defaulting to zero",
+                self.name
+            );
+        }
+        ResolvedExtern {
+            name: self.name.clone(),
+            kind: self.kind,
+            weak: self.weak,
+            value,
+        }
+    }
 }
 
 /// Resolves the externs that `spec`'s programs refer to.
@@ -71,23 +89,10 @@ pub fn resolve(
     env: &dyn ExternEnv,
 ) -> Result<Resolution, ExternError> {
     let mut res = Resolution {
-        programs: spec
-            .programs
-            .iter()
-            .map(|p| ProgramPatches {
-                program: p.name.clone(),
-                patches: Vec::new(),
-            })
-            .collect(),
+        programs: spec.programs.iter().map(no_patches).collect(),
         ..Default::default()
     };
-    // The externs referred to, by name.
-    let mut used: BTreeMap<&str, ExternKind> = BTreeMap::new();
-    for p in &spec.programs {
-        for r in &p.extern_relocs {
-            used.insert(&r.symbol, r.kind);
-        }
-    }
+    let used = referred_externs(spec);
     let Some(first) = used.keys().next() else {
         return Ok(res);
     };
@@ -95,95 +100,125 @@ pub fn resolve(
         name: first.to_string(),
     })?;
     let mut exts = collect(btf, &used, weak)?;
-
-    // .kconfig
     if exts.iter().any(|e| e.kind == ExternKind::Kconfig) {
         res.kconfig = Some(resolve_kconfig(spec, &mut exts, user_config, env)?);
     }
-    // .ksyms
     resolve_ksyms(btf, &mut exts, env, &mut res.modules)?;
+    res.externs = exts.iter().map(Ext::resolved).collect();
+    plan_patches(spec, &exts, &mut res)?;
+    Ok(res)
+}
 
-    for e in &exts {
-        let value = e.value.clone().unwrap_or(ExternValue::Unresolved);
-        if value == ExternValue::Unresolved {
-            log::debug!(
-                "extern '{}' (weak): not resolved, defaulting to zero",
-                e.name
-            );
-        }
-        res.externs.push(ResolvedExtern {
-            name: e.name.clone(),
-            kind: e.kind,
-            weak: e.weak,
-            value,
-        });
+/// Program `p`, with no patches yet.
+fn no_patches(p: &ProgramSpec) -> ProgramPatches {
+    ProgramPatches {
+        program: p.name.clone(),
+        patches: Vec::new(),
     }
+}
 
-    // Instruction patches.
+/// Fills `res.programs` with the patch of every extern reference, in program and
+/// reference order, once `res.externs` holds what `exts` resolved to.
+fn plan_patches(spec: &ObjectSpec, exts: &[Ext], res: &mut Resolution) -> Result<(), ExternError> {
     let index: HashMap<&str, usize> = exts
         .iter()
         .enumerate()
         .map(|(i, e)| (e.name.as_str(), i))
         .collect();
-    for (pi, p) in spec.programs.iter().enumerate() {
-        for r in &p.extern_relocs {
-            let bad = |reason: &str| ExternError::BadReloc {
-                program: p.name.clone(),
-                insn: r.insn,
-                name: r.symbol.clone(),
-                reason: reason.to_string(),
-            };
-            let &i = index
-                .get(r.symbol.as_str())
-                .ok_or_else(|| ExternError::NotDeclared {
-                    name: r.symbol.clone(),
-                })?;
-            let e = &exts[i];
-            let insn = p
-                .insns
-                .get(r.insn)
-                .copied()
-                .ok_or_else(|| bad("no such instruction"))?;
-            let is_call = insn.code == op::CALL;
-            if is_call != r.is_call {
-                return Err(bad("the instruction is not what the relocation says"));
-            }
-            let ld_imm64 = insn.is_ld_imm64() && r.insn + 1 < p.insns.len();
-            if !is_call && !ld_imm64 {
-                return Err(bad("an extern reference must be an ld_imm64 or a call"));
-            }
-            let value = &res.externs[i].value;
-            let action = match (e.kind, is_call) {
-                (ExternKind::Kconfig, true) => {
-                    return Err(bad("a .kconfig extern cannot be called"))
-                }
-                (ExternKind::Kconfig, false) => PatchAction::KconfigValue { offset: e.offset },
-                (ExternKind::Ksym, true) => match value {
-                    _ if !e.is_func => return Err(bad("a call of a kernel variable")),
-                    ExternValue::Func { btf_id, module } => PatchAction::KfuncCall {
-                        btf_id: *btf_id,
-                        module: *module,
-                    },
-                    _ => PatchAction::PoisonKfuncCall { extern_index: i },
-                },
-                (ExternKind::Ksym, false) => match value {
-                    ExternValue::Var { btf_id, module } | ExternValue::Func { btf_id, module } => {
-                        PatchAction::BtfId {
-                            btf_id: *btf_id,
-                            module: *module,
-                        }
-                    }
-                    ExternValue::Address(a) => PatchAction::Address(*a),
-                    _ => PatchAction::Address(0),
-                },
-            };
-            res.programs[pi].patches.push(Patch {
-                insn: r.insn,
-                action,
-            });
-        }
+    for (patches, p) in res.programs.iter_mut().zip(&spec.programs) {
+        patches.patches = p
+            .extern_relocs
+            .iter()
+            .map(|r| patch_for(p, r, &index, exts, &res.externs))
+            .collect::<Result<_, _>>()?;
     }
-    Ok(res)
+    Ok(())
+}
+
+/// The externs some instruction of some program refers to, by name.
+fn referred_externs(spec: &ObjectSpec) -> BTreeMap<&str, ExternKind> {
+    // Inserted one by one: collecting into a BTreeMap would sort with one more
+    // instantiation of the standard sort, code that every loading process maps.
+    let mut used = BTreeMap::new();
+    for r in spec.programs.iter().flat_map(|p| &p.extern_relocs) {
+        used.insert(r.symbol.as_str(), r.kind);
+    }
+    used
+}
+
+/// The patch for extern reference `r` of program `p`: `index` finds the extern in
+/// `exts`, and `resolved` holds what each became.
+fn patch_for(
+    p: &ProgramSpec,
+    r: &ExternReloc,
+    index: &HashMap<&str, usize>,
+    exts: &[Ext],
+    resolved: &[ResolvedExtern],
+) -> Result<Patch, ExternError> {
+    let bad = |reason: &str| ExternError::BadReloc {
+        program: p.name.clone(),
+        insn: r.insn,
+        name: r.symbol.clone(),
+        reason: reason.to_string(),
+    };
+    let &i = index
+        .get(r.symbol.as_str())
+        .ok_or_else(|| ExternError::NotDeclared {
+            name: r.symbol.clone(),
+        })?;
+    let is_call = referring_insn_is_call(p, r).map_err(bad)?;
+    let action = action_for(&exts[i], i, &resolved[i].value, is_call).map_err(bad)?;
+    Ok(Patch {
+        insn: r.insn,
+        action,
+    })
+}
+
+/// Checks that `r`'s instruction is what the relocation says it is, a `call` or an
+/// `ld_imm64` (both of its slots in the program), and says which.
+fn referring_insn_is_call(p: &ProgramSpec, r: &ExternReloc) -> Result<bool, &'static str> {
+    let insn = p.insns.get(r.insn).ok_or("no such instruction")?;
+    let is_call = insn.code == op::CALL;
+    if is_call != r.is_call {
+        return Err("the instruction is not what the relocation says");
+    }
+    let ld_imm64 = insn.is_ld_imm64() && r.insn + 1 < p.insns.len();
+    if !is_call && !ld_imm64 {
+        return Err("an extern reference must be an ld_imm64 or a call");
+    }
+    Ok(is_call)
+}
+
+/// What a `call` (`is_call`) or `ld_imm64` referring to extern `e` becomes, `e` being
+/// extern number `i` and resolved to `value`.
+fn action_for(
+    e: &Ext,
+    i: usize,
+    value: &ExternValue,
+    is_call: bool,
+) -> Result<PatchAction, &'static str> {
+    Ok(match (e.kind, is_call) {
+        (ExternKind::Kconfig, true) => return Err("a .kconfig extern cannot be called"),
+        (ExternKind::Kconfig, false) => PatchAction::KconfigValue { offset: e.offset },
+        (ExternKind::Ksym, true) if !e.is_func => return Err("a call of a kernel variable"),
+        (ExternKind::Ksym, true) => match value {
+            ExternValue::Func { btf_id, module } => PatchAction::KfuncCall {
+                btf_id: *btf_id,
+                module: *module,
+            },
+            _ => PatchAction::PoisonKfuncCall { extern_index: i },
+        },
+        (ExternKind::Ksym, false) => match value {
+            ExternValue::Var { btf_id, module } | ExternValue::Func { btf_id, module } => {
+                PatchAction::BtfId {
+                    btf_id: *btf_id,
+                    module: *module,
+                }
+            }
+            ExternValue::Address(a) => PatchAction::Address(*a),
+            _ => PatchAction::Address(0),
+        },
+    })
 }
 
 /// The referred-to externs, from the `.kconfig`/`.ksyms` DATASECs, sorted as libbpf
@@ -194,78 +229,14 @@ fn collect(
     weak: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Ext>, ExternError> {
     // The first declaration of a name wins, as before.
-    let mut declared: HashMap<&str, (ExternKind, u32, u32, u32)> = HashMap::new();
+    let mut declared: HashMap<&str, ExternDecl> = HashMap::new();
     for d in crate::object::extern_decls(btf) {
-        declared
-            .entry(d.name)
-            .or_insert((d.kind, d.type_id, d.offset, d.size));
+        declared.entry(d.name).or_insert(d);
     }
-    let mut exts = Vec::with_capacity(used.len());
-    for (&name, &kind) in used {
-        let &(dkind, btf_id, offset, size) =
-            declared.get(name).ok_or_else(|| ExternError::NotDeclared {
-                name: name.to_string(),
-            })?;
-        let berr = |source| ExternError::Btf {
-            name: name.to_string(),
-            source,
-        };
-        if dkind != kind {
-            return Err(ExternError::NotDeclared {
-                name: name.to_string(),
-            });
-        }
-        let t = btf.type_by_id(btf_id).map_err(berr)?;
-        let is_func = match t.kind {
-            Kind::Var => false,
-            Kind::Func => true,
-            k => {
-                return Err(berr(BtfError::WrongKind {
-                    id: btf_id,
-                    found: k,
-                    expected: "a VAR or FUNC extern",
-                }))
-            }
-        };
-        let mut e = Ext {
-            name: name.to_string(),
-            kind,
-            weak: weak(name),
-            is_func,
-            type_id: 0,
-            offset,
-            size,
-            kcfg: None,
-            value: None,
-        };
-        match kind {
-            ExternKind::Kconfig => {
-                if is_func {
-                    return Err(ExternError::UnsupportedType {
-                        name: e.name,
-                        reason: format!("a function under {KCONFIG_SEC}"),
-                    });
-                }
-                let ty = kconfig_type(btf, t.ref_type()).map_err(|reason| {
-                    ExternError::UnsupportedType {
-                        name: name.to_string(),
-                        reason,
-                    }
-                })?;
-                let sz = btf.resolve_size(t.ref_type()).map_err(berr)?;
-                if u64::from(size) != sz {
-                    return Err(berr(BtfError::Invalid(format!(
-                        "{KCONFIG_SEC} lays out {size} bytes for a {sz}-byte value"
-                    ))));
-                }
-                e.kcfg = Some(ty);
-            }
-            ExternKind::Ksym => {
-                e.type_id = btf.skip_mods_and_typedefs(t.ref_type()).map_err(berr)?;
-            }
-        }
-        exts.push(e);
-    }
+    let mut exts = used
+        .iter()
+        .map(|(&name, &kind)| declared_extern(btf, &declared, name, kind, weak))
+        .collect::<Result<Vec<_>, _>>()?;
     crate::util::sort_by(&mut exts, |a, b| {
         let ka = a.kind != ExternKind::Kconfig;
         let kb = b.kind != ExternKind::Kconfig;
@@ -273,6 +244,90 @@ fn collect(
     });
     Ok(exts)
 }
+
+/// Extern `name`, which instructions refer to as a `kind` extern, as the object's BTF
+/// declares it.
+fn declared_extern(
+    btf: &Btf,
+    declared: &HashMap<&str, ExternDecl>,
+    name: &str,
+    kind: ExternKind,
+    weak: &dyn Fn(&str) -> bool,
+) -> Result<Ext, ExternError> {
+    let not_declared = || ExternError::NotDeclared {
+        name: name.to_string(),
+    };
+    let d = declared.get(name).ok_or_else(not_declared)?;
+    let berr = |source| ExternError::Btf {
+        name: name.to_string(),
+        source,
+    };
+    if d.kind != kind {
+        return Err(not_declared());
+    }
+    let t = btf.type_by_id(d.type_id).map_err(berr)?;
+    let is_func = declares_func(&t, d.type_id).map_err(berr)?;
+    let mut e = Ext {
+        name: name.to_string(),
+        kind,
+        weak: weak(name),
+        is_func,
+        type_id: 0,
+        offset: d.offset,
+        size: d.size,
+        kcfg: None,
+        value: None,
+    };
+    match kind {
+        ExternKind::Kconfig => e.kcfg = Some(kconfig_extern_type(btf, &e, t.ref_type())?),
+        ExternKind::Ksym => {
+            e.type_id = btf.skip_mods_and_typedefs(t.ref_type()).map_err(berr)?;
+        }
+    }
+    Ok(e)
+}
+
+/// Whether extern type `t` (id `id`) is a FUNC rather than a VAR; another kind is an
+/// error.
+fn declares_func(t: &Type, id: u32) -> Result<bool, BtfError> {
+    match t.kind {
+        Kind::Var => Ok(false),
+        Kind::Func => Ok(true),
+        found => Err(BtfError::WrongKind {
+            id,
+            found,
+            expected: "a VAR or FUNC extern",
+        }),
+    }
+}
+
+/// How `__kconfig` extern `e`, of type `type_id`, is filled: an error for a type libbpf
+/// cannot fill, and when the DATASEC lays out a size other than the type's.
+fn kconfig_extern_type(btf: &Btf, e: &Ext, type_id: u32) -> Result<KconfigType, ExternError> {
+    if e.is_func {
+        return Err(ExternError::UnsupportedType {
+            name: e.name.clone(),
+            reason: format!("a function under {KCONFIG_SEC}"),
+        });
+    }
+    let ty = kconfig_type(btf, type_id).map_err(|reason| ExternError::UnsupportedType {
+        name: e.name.clone(),
+        reason,
+    })?;
+    let berr = |source| ExternError::Btf {
+        name: e.name.clone(),
+        source,
+    };
+    let sz = btf.resolve_size(type_id).map_err(berr)?;
+    if u64::from(e.size) != sz {
+        return Err(berr(BtfError::Invalid(format!(
+            "{KCONFIG_SEC} lays out {} bytes for a {sz}-byte value",
+            e.size
+        ))));
+    }
+    Ok(ty)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
