@@ -48,7 +48,7 @@
 #![warn(missing_docs)]
 
 pub mod btf;
-pub mod inflate;
+mod gzip;
 pub mod insn;
 pub mod link;
 pub mod loader;
