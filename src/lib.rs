@@ -78,9 +78,7 @@
 pub mod btf;
 pub mod features;
 pub mod fs;
-// Crate-private: the DEFLATE decoder behind `/proc/config.gz`.
-#[cfg_attr(not(test), allow(dead_code))]
-pub(crate) mod inflate;
+mod gzip;
 // Crate-private: instruction encoding; the instruction type is re-exported below.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod insn;

@@ -5,7 +5,7 @@
 //! [`ExternEnv`] questions from the running kernel, each at most once and only when an
 //! extern asks:
 //!
-//! - the configuration from `/proc/config.gz` (decoded by the crate's `inflate`), else
+//! - the configuration from `/proc/config.gz` (gzip, decoded by `miniz_oxide`), else
 //!   `/boot/config-$(uname -r)` (plain or gzip); libbpf reads them in the other order,
 //!   but `/proc/config.gz` describes the kernel that is running, a file in `/boot` only
 //!   the one that was installed under that name;
@@ -59,8 +59,8 @@ impl KernelConfig {
     pub fn from_file(path: impl AsRef<Path>) -> Result<KernelConfig, ExternError> {
         let path = path.as_ref();
         let data = std::fs::read(path).map_err(|e| read_err(path, e))?;
-        let data = if crate::inflate::is_gzip(&data) {
-            crate::inflate::gunzip(&data, MAX_CONFIG_SIZE).map_err(|e| read_err(path, e))?
+        let data = if crate::gzip::is_gzip(&data) {
+            crate::gzip::gunzip(&data, MAX_CONFIG_SIZE).map_err(|e| read_err(path, e))?
         } else {
             data
         };
