@@ -5,7 +5,8 @@ use std::marker::PhantomData;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-use crate::sys::{self, bpf::MapFd, Pod, SysError};
+use crate::pod::Pod;
+use crate::sys::{self, bpf::MapFd, SysError};
 
 /// Kernel map type numbers (`enum bpf_map_type`), as named values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -486,7 +487,7 @@ impl<K: Pod, V: Pod> HashMap<'_, K, V> {
     pub fn keys(&self) -> impl Iterator<Item = Result<K, MapError>> + '_ {
         self.map
             .keys()
-            .map(|k| k.map(|b| K::from_bytes(&b).unwrap_or_else(K::zeroed)))
+            .map(|k| k.map(|b| K::from_bytes(&b).unwrap_or_else(|_| K::zeroed())))
     }
 }
 

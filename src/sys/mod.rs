@@ -23,10 +23,8 @@ pub mod epoll;
 pub mod fs;
 pub mod mmap;
 pub mod perf;
-pub mod pod;
 
 pub use fs::{is_bpffs, is_tracefs};
-pub use pod::Pod;
 
 #[cfg(test)]
 mod kernel_tests;
