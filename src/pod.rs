@@ -26,6 +26,9 @@
 //! assert!(err.to_string().contains("24 bytes"), "{err}");
 //! ```
 //!
+//! Types that already implement `bytemuck::Pod` can implement [`Pod`] through
+//! `corebpf::pod_from_bytemuck!` (the `bytemuck` feature).
+//!
 //! This module and `sys` are the only homes of `unsafe` in the crate: the byte views
 //! below rely on the trait's promise.
 
@@ -141,6 +144,55 @@ pod!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, usize, isize);
 // SAFETY: an array of `Pod` values has no padding between elements and is valid for
 // every bit pattern of its elements.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
+
+/// Implements [`Pod`] for types that already implement `bytemuck::Pod` (the `bytemuck`
+/// feature), so a type shared with code that uses bytemuck needs no second derive and no
+/// `unsafe`.
+///
+/// A blanket `impl<T: bytemuck::Pod> Pod for T` is not possible beside corebpf's own
+/// impls for the integers (they would overlap), so the bridge is this macro, one type at
+/// a time. It checks, at compile time, that each type is `bytemuck::Pod`, whose promise
+/// (no padding, every bit pattern valid, `Copy + 'static`) is the one [`Pod`] needs.
+///
+/// ```
+/// # #[cfg(feature = "bytemuck")] {
+/// #[derive(Clone, Copy)]
+/// #[repr(C)]
+/// struct Pair {
+///     a: u32,
+///     b: u32,
+/// }
+/// # // bytemuck's own derive would write these two; done by hand here to keep the
+/// # // example's dependencies to corebpf's.
+/// # // SAFETY: repr(C), two u32s, no padding, every bit pattern valid.
+/// # unsafe impl corebpf::pod::__bytemuck::Zeroable for Pair {}
+/// # // SAFETY: as above.
+/// # unsafe impl corebpf::pod::__bytemuck::Pod for Pair {}
+/// corebpf::pod_from_bytemuck!(Pair);
+///
+/// use corebpf::Pod;
+/// let p = Pair::from_bytes(&[1, 0, 0, 0, 2, 0, 0, 0]).unwrap();
+/// assert_eq!((p.a, p.b), (u32::from_le(1), u32::from_le(2)));
+/// # }
+/// ```
+#[cfg(feature = "bytemuck")]
+#[macro_export]
+macro_rules! pod_from_bytemuck {
+    ($($t:ty),+ $(,)?) => {$(
+        const _: fn() = || {
+            fn implements_bytemuck_pod<T: $crate::pod::__bytemuck::Pod>() {}
+            implements_bytemuck_pod::<$t>();
+        };
+        // SAFETY: `bytemuck::Pod` (checked above) promises no padding, no invalid bit
+        // patterns and `Copy + 'static`: exactly what `Pod` requires.
+        unsafe impl $crate::Pod for $t {}
+    )+};
+}
+
+/// The bytemuck crate, for [`pod_from_bytemuck!`](crate::pod_from_bytemuck)'s expansion.
+#[cfg(feature = "bytemuck")]
+#[doc(hidden)]
+pub use bytemuck as __bytemuck;
 
 #[cfg(test)]
 mod tests {
