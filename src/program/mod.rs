@@ -158,6 +158,24 @@ impl Program {
     /// `ksyscall/NAME`, `kretsyscall/NAME`, `kprobe.multi/GLOB`, `kretprobe.multi/GLOB`,
     /// `fentry/FN`, `fexit/FN`, `fmod_ret/FN`, `lsm/HOOK`, `tp_btf/NAME` (and the
     /// sleepable `.s` forms).
+    ///
+    /// # Examples
+    ///
+    /// Attach hello's program to `syscalls/sys_enter_execve`, as its section says
+    /// (needs root):
+    ///
+    /// ```no_run
+    /// use corebpf::Loader;
+    ///
+    /// # fn main() -> Result<(), corebpf::Error> {
+    /// let obj = Loader::new().load_file("bpf-progs/hello.bpf.o")?;
+    /// let program = obj.program("handle_execve").expect("hello's program");
+    /// let link = program.attach()?;
+    /// println!("attached: {}", link.description()); // tracepoint syscalls/sys_enter_execve
+    /// drop(link); // detaches
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn attach(&self) -> Result<Link, ProgramError> {
         use ProgramKind as K;
         let bad_target = |e: crate::object::section::TargetError| ProgramError::BadTarget {
