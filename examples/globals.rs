@@ -20,14 +20,12 @@ use corebpf::{Loader, Pod, RingBufferBuilder};
 
 const OBJECT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf-progs/hello.bpf.o");
 
-/// hello.bpf.c's `struct event`; only the first two fields matter here.
+/// The start of hello.bpf.c's `struct event`: only these fields matter here.
 #[derive(Clone, Copy, Pod)]
 #[repr(C)]
-struct Event {
+struct Header {
     pid: u32,
     uid: u32,
-    comm: [u8; 16],
-    filename: [u8; 256],
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -48,10 +46,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut reported = Vec::new();
     let mut ring = RingBufferBuilder::new()
         .add(obj.map("events").ok_or("no map `events`")?, |record| {
-            if let Ok(event) = Event::from_bytes(record) {
-                reported.push(event.pid);
+            // Reads the first 8 bytes; the rest of the record (comm, filename) is left.
+            if let Ok((header, _rest)) = Header::from_prefix(record) {
+                reported.push(header.pid);
                 // Stop as soon as the target's exec is in.
-                return i32::from(event.pid == target);
+                return i32::from(header.pid == target);
             }
             0
         })

@@ -12,15 +12,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use corebpf::{Loader, Pod, RingBufferBuilder};
 
-/// hello.bpf.c's `struct event`, decoded through the derive.
-#[derive(Clone, Copy, Pod)]
-#[repr(C)]
-struct Event {
-    pid: u32,
-    uid: u32,
-    comm: [u8; 16],
-    filename: [u8; 256],
-}
+// `HelloEvent` (tests/common) is hello.bpf.c's `struct event`, decoded through
+// `#[derive(Pod)]`.
 
 /// Waits (bounded) until `rx` has delivered `pid`; false if it never does.
 fn wait_for(rx: &mpsc::Receiver<u32>, pid: u32) -> bool {
@@ -65,7 +58,7 @@ fn poll_until_on_another_thread_spans_wakeups_and_stops_when_asked() {
                 if thread::current().id() == main_thread {
                     on_main.store(true, Ordering::SeqCst);
                 }
-                let event = Event::from_bytes(record).expect("hello's records are 280 bytes");
+                let event = HelloEvent::from_bytes(record).expect("hello's records are 280 bytes");
                 let _ = tx.send(event.pid);
                 stopped = stop.load(Ordering::SeqCst);
                 i32::from(stopped)
@@ -118,7 +111,7 @@ fn poll_for_zero_consumes_what_is_committed_without_waiting() {
     let mut pids = Vec::new();
     let mut ring = RingBufferBuilder::new()
         .add(obj.map("events").unwrap(), |record| {
-            pids.push(Event::from_bytes(record).expect("280-byte record").pid);
+            pids.push(HelloEvent::from_bytes(record).expect("280-byte record").pid);
             0
         })
         .build()

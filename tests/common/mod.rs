@@ -84,7 +84,7 @@ pub fn poll_until(
 
 /// Layout of hello.bpf.c's `struct event`.
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, corebpf::Pod)]
 pub struct HelloEvent {
     pub pid: u32,
     pub uid: u32,
