@@ -86,6 +86,7 @@ pub mod link;
 pub mod loader;
 pub mod map;
 pub mod object;
+pub mod pod;
 pub mod program;
 pub mod reloc;
 pub mod ringbuf;
@@ -100,14 +101,19 @@ pub use insn::Insn;
 #[cfg(test)]
 mod error_tests;
 
+/// `#[derive(Pod)]`: implements [`Pod`] for a `#[repr(C)]` struct after checking at
+/// compile time that it is plain old data (see [`pod`]).
+#[cfg(feature = "derive")]
+pub use corebpf_derive::Pod;
 pub use link::{Link, LinkError};
 pub use loader::{LoadError, Loader, Object, VerifierLog};
 pub use map::{Map, MapError, MapFlags};
 pub use object::{ObjectError, ObjectSpec};
+pub use pod::{Pod, PodError};
 pub use program::{Program, ProgramError};
 pub use ringbuf::{RingBufError, RingBuffer, RingBufferBuilder};
 pub use sys::bpf::{BtfInfo, LinkInfo, MapInfo, ProgInfo};
-pub use sys::{Pod, SysError};
+pub use sys::SysError;
 
 /// Any error corebpf returns, for callers who don't need to tell the layers apart.
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,7 @@
 mod common;
 
 use std::cell::RefCell;
+use std::sync::Mutex;
 
 use common::*;
 use corebpf::map::{HashMap, MapFlags};
@@ -22,11 +23,11 @@ fn hello_reports_execs_and_counts_them() {
         "this kernel has perf links"
     );
 
-    let seen = RefCell::new(Vec::<HelloEvent>::new());
+    let seen = Mutex::new(Vec::<HelloEvent>::new());
     let mut ring = RingBufferBuilder::new()
         .add(obj.map("events").unwrap(), |rec| {
             if let Some(ev) = HelloEvent::parse(rec) {
-                seen.borrow_mut().push(ev);
+                seen.lock().unwrap().push(ev);
             }
             0
         })
@@ -38,7 +39,7 @@ fn hello_reports_execs_and_counts_them() {
         25,
         || pids.borrow_mut().push(exec_true(None)),
         || {
-            seen.borrow().iter().any(|e| {
+            seen.lock().unwrap().iter().any(|e| {
                 pids.borrow().contains(&e.pid) && cstr(&e.filename) == "/bin/true" && e.uid == 0
             })
         },
@@ -47,10 +48,11 @@ fn hello_reports_execs_and_counts_them() {
     assert!(
         found,
         "no event for pids {pids:?}; saw {} events",
-        seen.borrow().len()
+        seen.lock().unwrap().len()
     );
     let ev = *seen
-        .borrow()
+        .lock()
+        .unwrap()
         .iter()
         .find(|e| pids.contains(&e.pid))
         .unwrap();
@@ -90,10 +92,10 @@ fn hello_buffer_config_uses_the_configured_message() {
     config.insert(&0, &msg, MapFlags::ANY).unwrap();
     let _links = obj.attach_all().unwrap();
 
-    let seen = RefCell::new(Vec::<ConfigEvent>::new());
+    let seen = Mutex::new(Vec::<ConfigEvent>::new());
     let mut ring = RingBufferBuilder::new()
         .add(obj.map("events").unwrap(), |rec| {
-            seen.borrow_mut().extend(ConfigEvent::parse(rec));
+            seen.lock().unwrap().extend(ConfigEvent::parse(rec));
             0
         })
         .build()
@@ -109,14 +111,14 @@ fn hello_buffer_config_uses_the_configured_message() {
             nobody_pids.borrow_mut().push(exec_true(Some(NOBODY)));
         },
         || {
-            let s = seen.borrow();
+            let s = seen.lock().unwrap();
             s.iter().any(|e| root_pids.borrow().contains(&e.pid))
                 && s.iter().any(|e| nobody_pids.borrow().contains(&e.pid))
         },
     );
     let (root_pids, nobody_pids) = (root_pids.into_inner(), nobody_pids.into_inner());
     assert!(found, "events for both uids did not arrive");
-    let s = seen.borrow();
+    let s = seen.lock().unwrap();
     let root = s.iter().find(|e| root_pids.contains(&e.pid)).unwrap();
     assert_eq!((root.uid, cstr(&root.message).as_str()), (0, "hi root"));
     let other = s.iter().find(|e| nobody_pids.contains(&e.pid)).unwrap();

@@ -237,6 +237,29 @@ pub struct PoisonedRelocation {
 }
 
 /// How to load: options with libbpf's defaults.
+///
+/// [`Loader::new`], then options (each returns the loader), then
+/// [`load_file`](Loader::load_file) or [`load`](Loader::load) for an object: BTF, maps
+/// with their initial values, programs relocated for the running kernel and checked by
+/// the verifier.
+///
+/// # Examples
+///
+/// Load `bpf-progs/hello.bpf.o` reporting only the execs of process 1234 (a `.rodata`
+/// constant set before load), without loading one of its programs (needs root):
+///
+/// ```no_run
+/// use corebpf::Loader;
+///
+/// # fn main() -> Result<(), corebpf::LoadError> {
+/// let obj = Loader::new()
+///     .global("target_tgid", &1234u32.to_ne_bytes())
+///     .autoload("some_unused_program", false)
+///     .load_file("bpf-progs/hello.bpf.o")?;
+/// println!("loaded {}: {} programs", obj.name(), obj.programs().len());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Loader {
     target: TargetBtf,
@@ -967,6 +990,28 @@ fn encode_line_info(p: &ProgramSpec) -> Vec<u8> {
 }
 
 /// A loaded object: its maps and programs, owning their fds.
+///
+/// Dropping it releases them (a pinned map stays, as the kernel keeps it for its path;
+/// a program stays attached while a [`Link`](crate::Link) to it lives).
+///
+/// # Examples
+///
+/// Attach every program, then read a map by name (needs root):
+///
+/// ```no_run
+/// use corebpf::{map::HashMap, Loader};
+///
+/// # fn main() -> Result<(), corebpf::Error> {
+/// let obj = Loader::new().load_file("bpf-progs/hello.bpf.o")?;
+/// for program in obj.programs() {
+///     println!("{} in section {}", program.name(), program.section());
+/// }
+/// let _links = obj.attach_all()?; // detached when dropped
+/// let counts: HashMap<u32, u64> = obj.map("counts").expect("a map named counts").try_into()?;
+/// println!("execs by root: {:?}", counts.get(&0)?);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Object {
     name: String,

@@ -5,8 +5,8 @@ use std::io;
 use std::path::Path;
 
 use super::*;
-use crate::map::MapFlags;
 use crate::features::FeatureSet;
+use crate::map::MapFlags;
 use crate::sys::{bpf::BpfCmd, with_syscall_override, Syscall};
 
 fn spec(name: &str) -> ObjectSpec {

@@ -7,8 +7,9 @@ use std::ops::{BitOr, BitOrAssign};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
+use crate::pod::Pod;
 use crate::sys::bpf::{update_flags, MapFd};
-use crate::sys::{self, Pod, SysError};
+use crate::sys::{self, SysError};
 
 /// Kernel map type numbers (`enum bpf_map_type`), as named values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -504,6 +505,32 @@ impl Iterator for Keys<'_> {
 }
 
 /// A hash map with typed keys and values, sizes checked once.
+///
+/// Made from a [`Map`] with `try_into()`, which checks the map's type (hash or LRU hash)
+/// and that its key and value sizes are those of `K` and `V`. Keys and values are any
+/// [`Pod`] types: integers, arrays, or `#[repr(C)]` structs with `#[derive(Pod)]`.
+///
+/// # Examples
+///
+/// hello.bpf.c counts execs per uid in `counts` (`u32` → `u64`); read them all (needs
+/// root):
+///
+/// ```no_run
+/// use corebpf::{map::HashMap, Loader};
+///
+/// # fn main() -> Result<(), corebpf::Error> {
+/// let obj = Loader::new().load_file("bpf-progs/hello.bpf.o")?;
+/// let _links = obj.attach_all()?;
+/// let counts: HashMap<u32, u64> = obj.map("counts").expect("counts").try_into()?;
+/// for uid in counts.keys() {
+///     let uid = uid?;
+///     if let Some(n) = counts.get(&uid)? {
+///         println!("uid {uid}: {n} execs");
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub struct HashMap<'a, K: Pod, V: Pod> {
     map: &'a Map,
     _t: PhantomData<(K, V)>,
@@ -560,11 +587,30 @@ impl<K: Pod, V: Pod> HashMap<'_, K, V> {
     pub fn keys(&self) -> impl Iterator<Item = Result<K, MapError>> + '_ {
         self.map
             .keys()
-            .map(|k| k.map(|b| K::from_bytes(&b).unwrap_or_else(K::zeroed)))
+            .map(|k| k.map(|b| K::from_bytes(&b).unwrap_or_else(|_| K::zeroed())))
     }
 }
 
 /// An array map with typed values, sizes checked once.
+///
+/// Made from a [`Map`] with `try_into()`, which checks the map's type and that its value
+/// size is `V`'s; indexes past `max_entries` are [`MapError::OutOfBounds`].
+///
+/// # Examples
+///
+/// unlinks.bpf.c keeps a count in slot 0 of `calls` (`u64` values); read it (needs
+/// root):
+///
+/// ```no_run
+/// use corebpf::{map::Array, Loader};
+///
+/// # fn main() -> Result<(), corebpf::Error> {
+/// let obj = Loader::new().load_file("bpf-progs/unlinks.bpf.o")?;
+/// let calls: Array<u64> = obj.map("calls").expect("calls").try_into()?;
+/// println!("{} slots, slot 0 = {}", calls.len(), calls.get(0)?);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Array<'a, V: Pod> {
     map: &'a Map,
     _t: PhantomData<V>,

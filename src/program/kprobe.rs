@@ -334,12 +334,40 @@ fn open_kprobe(
             fallback: Box::new(fallback),
         },
     };
-    let root = (roots.tracefs)().map_err(|e| unavailable(e.into()))?;
+    let (root, events) = kprobe_events(roots).map_err(unavailable)?;
+    open_legacy_kprobe(&root, &events, function, offset, retprobe)
+}
+
+/// The tracefs root and its `kprobe_events`, where kprobes are made without the PMU.
+fn kprobe_events(roots: &ProbeRoots<'_>) -> Result<(PathBuf, PathBuf), KprobeError> {
+    let root = (roots.tracefs)()?;
     let events = root.join("kprobe_events");
     if !events.exists() {
-        return Err(unavailable(KprobeError::NoKprobeEvents { path: events }).into());
+        return Err(KprobeError::NoKprobeEvents { path: events });
     }
-    open_legacy_kprobe(&root, &events, function, offset, retprobe)
+    Ok((root, events))
+}
+
+/// Whether this kernel can create kprobes the way [`KProbe::attach`] does (the kprobe
+/// PMU, else tracefs `kprobe_events`); the error says why not. For choosing, before
+/// loading, between a kprobe and a tracepoint program.
+pub fn kprobes_available() -> Result<(), KprobeError> {
+    let roots = ProbeRoots {
+        pmu: Path::new(KPROBE_PMU_DIR),
+        tracefs: &system_tracefs,
+    };
+    match probe_pmu_at(roots.pmu) {
+        Ok(_) => Ok(()),
+        Err(KprobeError::NoPmu { path }) => {
+            kprobe_events(&roots)
+                .map(drop)
+                .map_err(|fallback| KprobeError::Unavailable {
+                    pmu: path,
+                    fallback: Box::new(fallback),
+                })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Creates a kprobe through tracefs `kprobe_events` and opens its perf event.

@@ -172,15 +172,20 @@ impl Program {
     ///
     /// # Examples
     ///
+    /// Attach hello's program to `syscalls/sys_enter_execve`, as its section says
+    /// (needs root):
+    ///
     /// ```no_run
     /// use corebpf::Loader;
     ///
+    /// # fn main() -> Result<(), corebpf::Error> {
     /// let obj = Loader::new().load_file("bpf-progs/hello.bpf.o")?;
-    /// let prog = obj.program("handle_execve").expect("hello has handle_execve");
-    /// // SEC("tracepoint/syscalls/sys_enter_execve"): a perf event and a link.
-    /// let link = prog.attach()?;
+    /// let program = obj.program("handle_execve").expect("hello's program");
+    /// let link = program.attach()?;
+    /// println!("attached: {}", link.description()); // tracepoint syscalls/sys_enter_execve
     /// drop(link); // detaches
-    /// # Ok::<(), corebpf::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn attach(&self) -> Result<Link, ProgramError> {
         use AttachPlan as P;

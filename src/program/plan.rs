@@ -218,6 +218,10 @@ mod tests {
                 tp("syscalls", "sys_enter_execve"),
             ),
             (
+                "tracepoint/syscalls/sys_enter_unlinkat",
+                tp("syscalls", "sys_enter_unlinkat"),
+            ),
+            (
                 "tracepoint/sched/sched_process_exit",
                 tp("sched", "sched_process_exit"),
             ),

@@ -24,10 +24,8 @@ pub mod bpf;
 pub mod fs;
 pub mod mmap;
 pub mod perf;
-pub mod pod;
 
 pub use fs::is_bpffs;
-pub use pod::Pod;
 
 #[cfg(test)]
 mod kernel_tests;

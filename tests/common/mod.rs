@@ -97,6 +97,7 @@ pub fn poll_until(
 /// Layout of hello.bpf.c's `struct event`.
 #[repr(C)]
 #[derive(Clone, Copy)]
+#[cfg_attr(feature = "derive", derive(corebpf::Pod))]
 pub struct HelloEvent {
     pub pid: u32,
     pub uid: u32,

@@ -1,0 +1,126 @@
+//! The ring buffer consumer's loop and threads, driven by real execs through
+//! bpf-progs/hello.bpf.o: `poll_until` keeps polling across wake-ups and returns early
+//! when a callback asks to stop, and a `RingBuffer` consumes on another thread.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use corebpf::{Loader, Pod, RingBufferBuilder};
+
+// `HelloEvent` (tests/common) is hello.bpf.c's `struct event`, decoded through
+// `#[derive(Pod)]`.
+
+/// Waits (bounded) until `rx` has delivered `pid`; false if it never does.
+fn wait_for(rx: &mpsc::Receiver<u32>, pid: u32) -> bool {
+    for _ in 0..50 {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(p) if p == pid => return true,
+            Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return false,
+        }
+    }
+    false
+}
+
+#[test]
+fn poll_until_on_another_thread_spans_wakeups_and_stops_when_asked() {
+    setup();
+    let obj = Loader::new()
+        .load_file(prog("hello.bpf.o"))
+        .expect("loading hello");
+    let _links = obj.attach_all().expect("attaching hello");
+
+    let (tx, rx) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let calls_after_stop = Arc::new(AtomicUsize::new(0));
+    let main_thread = thread::current().id();
+    let on_main_thread = Arc::new(AtomicBool::new(false));
+    let mut ring = {
+        let (stop, calls, after, on_main) = (
+            stop.clone(),
+            calls.clone(),
+            calls_after_stop.clone(),
+            on_main_thread.clone(),
+        );
+        let mut stopped = false;
+        RingBufferBuilder::new()
+            .add(obj.map("events").unwrap(), move |record| {
+                if stopped {
+                    after.fetch_add(1, Ordering::SeqCst);
+                }
+                calls.fetch_add(1, Ordering::SeqCst);
+                if thread::current().id() == main_thread {
+                    on_main.store(true, Ordering::SeqCst);
+                }
+                let event = HelloEvent::from_bytes(record).expect("hello's records are 280 bytes");
+                let _ = tx.send(event.pid);
+                stopped = stop.load(Ordering::SeqCst);
+                i32::from(stopped)
+            })
+            .build()
+            .unwrap()
+    };
+
+    // A bound so that a broken stop fails the test instead of hanging it; nothing is
+    // asserted about time.
+    let bound = Instant::now() + Duration::from_secs(120);
+    let (consumed, ours) = thread::scope(|s| {
+        let consumer = s.spawn(move || ring.poll_until(bound));
+        // Each exec happens only after the previous one's record was consumed, so the
+        // one `poll_until` call must wait for data again, three times.
+        let mut ours = Vec::new();
+        for _ in 0..3 {
+            let pid = exec_true(None);
+            assert!(wait_for(&rx, pid), "no record for pid {pid}");
+            ours.push(pid);
+        }
+        stop.store(true, Ordering::SeqCst);
+        // One more record, so that a callback sees the flag and asks to stop.
+        exec_true(None);
+        (consumer.join().expect("consumer thread"), ours)
+    });
+    let consumed = consumed.expect("poll_until");
+
+    assert!(Instant::now() < bound, "poll_until ran to its deadline");
+    assert_eq!(consumed, calls.load(Ordering::SeqCst), "count returned");
+    assert!(consumed > ours.len(), "consumed {consumed} records");
+    assert_eq!(
+        calls_after_stop.load(Ordering::SeqCst),
+        0,
+        "a record after stop"
+    );
+    assert!(
+        !on_main_thread.load(Ordering::SeqCst),
+        "consumed on the main thread"
+    );
+}
+
+#[test]
+fn poll_for_zero_consumes_what_is_committed_without_waiting() {
+    setup();
+    let obj = Loader::new()
+        .load_file(prog("hello.bpf.o"))
+        .expect("loading hello");
+    let _links = obj.attach_all().expect("attaching hello");
+    let mut pids = Vec::new();
+    let mut ring = RingBufferBuilder::new()
+        .add(obj.map("events").unwrap(), |record| {
+            pids.push(HelloEvent::from_bytes(record).expect("280-byte record").pid);
+            0
+        })
+        .build()
+        .unwrap();
+    // The BPF program runs inside the child's execve, so its record is committed by the
+    // time the child has been waited for.
+    let pid = exec_true(None);
+    let n = ring.poll_for(Duration::ZERO).expect("poll_for");
+    drop(ring);
+    assert_eq!(n, pids.len());
+    assert!(pids.contains(&pid), "pid {pid} not among {pids:?}");
+}
