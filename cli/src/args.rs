@@ -1,240 +1,179 @@
-//! Command-line parsing, by hand: the CLI has no dependencies beyond the library's.
+//! The command line, declared with clap's derive: usage, help, suggestions for misspelt
+//! flags and shell completions come from these declarations. Paths are `PathBuf`s read
+//! from the OS's arguments, so names that are not UTF-8 work.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Usage text.
-pub const USAGE: &str = "\
-usage: corebpf [-v] COMMAND ...
+use clap::{ArgAction, Args, Parser, Subcommand};
 
-commands:
-  load OBJ [--pin DIR] [--btf PATH]
-      Load every map and program of OBJ and print one line per program (name, type,
-      kernel id, instruction count, verified instruction count) and per map. With --pin,
-      pin programs as DIR/<program> and maps as DIR/maps/<map> (DIR on bpffs).
-  run OBJ [--duration SECS] [--event-type NAME] [--btf PATH]
-      Load OBJ, attach every program whose section names its target, and print each
-      ring buffer record as one line, decoded through the object's BTF struct NAME
-      (default: a struct named `event`, when the object has one; raw hex otherwise).
-      Ctrl-C or the duration ends it, detaching everything.
-  relocate OBJ [--btf PATH] [--json]
-      Compute OBJ's CO-RE relocations without loading anything (no privileges needed):
-      one line per relocation with the program, instruction, kind, the access in words
-      and the result (old -> new value), or why it was poisoned.
-  help
-      This text.
-
-options:
-  --btf PATH      relocate against PATH (raw BTF, or an ELF with .BTF) instead of the
-                  running kernel's /sys/kernel/btf/vmlinux
-  -v, --verbose   debug logging to stderr (repeat for trace)
-
-Needs root (CAP_BPF and CAP_PERFMON). `run` mounts tracefs at /sys/kernel/tracing and
-`load --pin` mounts bpffs at /sys/fs/bpf when they are missing, and says so.";
+/// Load, run and inspect eBPF objects, in the spirit of bpftool.
+#[derive(Debug, Parser)]
+#[command(
+    name = "corebpf",
+    version,
+    after_help = "Needs root (CAP_BPF and CAP_PERFMON). `run` mounts tracefs at \
+/sys/kernel/tracing and `load --pin` mounts bpffs at /sys/fs/bpf when they are missing, \
+and says so."
+)]
+pub struct Cli {
+    /// Debug logging to stderr (twice or more: trace)
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
 
 /// What to do.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print usage.
-    Help,
-    /// `load`.
+    /// Load every map and program of OBJ and print one line per program and per map
+    ///
+    /// A program's line has its name, type, kernel id, instruction count and verified
+    /// instruction count; a map's its name, type, id, key and value sizes and
+    /// max_entries.
     Load(LoadArgs),
-    /// `run`.
+    /// Load OBJ, attach it and print its ring buffer records until Ctrl-C
+    ///
+    /// Attaches every program whose section names its target and prints each ring
+    /// buffer record as one line, decoded through the object's BTF struct NAME
+    /// (default: a struct named `event`, when the object has one; raw hex otherwise).
+    /// Ctrl-C or the duration ends it, detaching everything.
     Run(RunArgs),
-    /// `relocate`.
+    /// Compute OBJ's CO-RE relocations without loading anything (no privileges needed)
+    ///
+    /// One line per relocation with the program, instruction, kind, the access in
+    /// words and the result (old -> new value), or why it was poisoned.
     Relocate(RelocateArgs),
+    /// Print a completion script for SHELL to stdout
+    ///
+    /// For example `corebpf completions bash > /etc/bash_completion.d/corebpf`.
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
 }
 
-/// `relocate` options.
-#[derive(Debug, PartialEq, Default)]
-pub struct RelocateArgs {
-    pub object: PathBuf,
+/// The BTF to relocate against.
+#[derive(Debug, Args)]
+pub struct TargetBtf {
+    /// Relocate against PATH (raw BTF, or an ELF with .BTF) instead of the running
+    /// kernel's /sys/kernel/btf/vmlinux
+    #[arg(long, value_name = "PATH", allow_hyphen_values = true)]
     pub btf: Option<PathBuf>,
-    pub json: bool,
-    pub verbose: u8,
 }
 
-/// Options common to all commands, kept with the command.
-#[derive(Debug, PartialEq, Default)]
+/// `load` options.
+#[derive(Debug, Args)]
 pub struct LoadArgs {
+    /// The BPF object (an ELF file from `clang -target bpf`)
+    #[arg(value_name = "OBJ")]
     pub object: PathBuf,
+    /// Pin programs as DIR/<program> and maps as DIR/maps/<map> (DIR on bpffs)
+    #[arg(long, value_name = "DIR", allow_hyphen_values = true)]
     pub pin: Option<PathBuf>,
-    pub btf: Option<PathBuf>,
-    pub verbose: u8,
+    #[command(flatten)]
+    pub target: TargetBtf,
 }
 
 /// `run` options.
-#[derive(Debug, PartialEq, Default)]
+#[derive(Debug, Args)]
 pub struct RunArgs {
+    /// The BPF object (an ELF file from `clang -target bpf`)
+    #[arg(value_name = "OBJ")]
     pub object: PathBuf,
+    /// Stop after SECS seconds (fractions allowed)
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, allow_hyphen_values = true)]
     pub duration: Option<Duration>,
+    /// Decode records through the struct, union or typedef NAME of the object's BTF
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
     pub event_type: Option<String>,
-    pub btf: Option<PathBuf>,
-    pub verbose: u8,
+    #[command(flatten)]
+    pub target: TargetBtf,
 }
 
-impl Command {
-    /// Verbosity level.
-    pub fn verbose(&self) -> u8 {
-        match self {
-            Command::Help => 0,
-            Command::Load(a) => a.verbose,
-            Command::Run(a) => a.verbose,
-            Command::Relocate(a) => a.verbose,
-        }
-    }
+/// `relocate` options.
+#[derive(Debug, Args)]
+pub struct RelocateArgs {
+    /// The BPF object (an ELF file from `clang -target bpf`)
+    #[arg(value_name = "OBJ")]
+    pub object: PathBuf,
+    /// Print a JSON array of objects instead of lines
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub target: TargetBtf,
 }
 
-/// Options that take no value.
-const SWITCHES: [&str; 1] = ["json"];
-
-/// Parses the arguments after the program name.
-pub fn parse(argv: &[String]) -> Result<Command, String> {
-    let mut verbose = 0u8;
-    let mut rest = Vec::new();
-    for a in argv {
-        match a.as_str() {
-            "-v" | "--verbose" => verbose = verbose.saturating_add(1),
-            "-vv" => verbose = verbose.saturating_add(2),
-            "-h" | "--help" => return Ok(Command::Help),
-            _ => rest.push(a.as_str()),
-        }
-    }
-    let Some((&cmd, rest)) = rest.split_first() else {
-        return Err("no command given".into());
-    };
-    let mut it = rest.iter().copied();
-    let mut positional = Vec::new();
-    let mut flags: Vec<(&str, String)> = Vec::new();
-    let mut switches: Vec<&str> = Vec::new();
-    while let Some(a) = it.next() {
-        if let Some(flag) = a.strip_prefix("--").filter(|f| SWITCHES.contains(f)) {
-            switches.push(flag);
-        } else if let Some(flag) = a.strip_prefix("--") {
-            let (name, value) = match flag.split_once('=') {
-                Some((n, v)) => (n, v.to_string()),
-                None => (
-                    flag,
-                    it.next()
-                        .ok_or_else(|| format!("--{flag} needs a value"))?
-                        .to_string(),
-                ),
-            };
-            flags.push((name, value));
-        } else {
-            positional.push(a);
-        }
-    }
-    let object = |positional: &[&str]| -> Result<PathBuf, String> {
-        match positional {
-            [obj] => Ok(PathBuf::from(obj)),
-            [] => Err(format!("{cmd}: missing OBJ")),
-            more => Err(format!("{cmd}: unexpected arguments {:?}", &more[1..])),
-        }
-    };
-    if let Some(s) = switches.iter().find(|s| cmd != "relocate" || **s != "json") {
-        return Err(format!("{cmd}: unknown option --{s}"));
-    }
-    match cmd {
-        "help" => Ok(Command::Help),
-        "load" => {
-            let mut a = LoadArgs {
-                object: object(&positional)?,
-                verbose,
-                ..Default::default()
-            };
-            for (name, value) in flags {
-                match name {
-                    "pin" => a.pin = Some(PathBuf::from(value)),
-                    "btf" => a.btf = Some(PathBuf::from(value)),
-                    other => return Err(format!("load: unknown option --{other}")),
-                }
-            }
-            Ok(Command::Load(a))
-        }
-        "run" => {
-            let mut a = RunArgs {
-                object: object(&positional)?,
-                verbose,
-                ..Default::default()
-            };
-            for (name, value) in flags {
-                match name {
-                    "duration" => {
-                        let secs: f64 = value
-                            .parse()
-                            .ok()
-                            .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s < 1e9)
-                            .ok_or_else(|| {
-                                format!("--duration: not a number of seconds: {value:?}")
-                            })?;
-                        a.duration = Some(Duration::from_secs_f64(secs));
-                    }
-                    "event-type" => a.event_type = Some(value),
-                    "btf" => a.btf = Some(PathBuf::from(value)),
-                    other => return Err(format!("run: unknown option --{other}")),
-                }
-            }
-            Ok(Command::Run(a))
-        }
-        "relocate" => {
-            let mut a = RelocateArgs {
-                object: object(&positional)?,
-                json: switches.contains(&"json"),
-                verbose,
-                ..Default::default()
-            };
-            for (name, value) in flags {
-                match name {
-                    "btf" => a.btf = Some(PathBuf::from(value)),
-                    other => return Err(format!("relocate: unknown option --{other}")),
-                }
-            }
-            Ok(Command::Relocate(a))
-        }
-        other => Err(format!("unknown command {other:?}")),
-    }
+/// A duration in seconds, fractions allowed: `10`, `0.5`.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| "not a number of seconds".to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
-    fn p(s: &str) -> Result<Command, String> {
-        parse(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+    fn p(s: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("corebpf").chain(s.split_whitespace()))
+    }
+
+    #[test]
+    fn the_declarations_are_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn parses_commands() {
-        assert_eq!(
-            p("load x.o --pin /sys/fs/bpf/t").unwrap(),
-            Command::Load(LoadArgs {
-                object: "x.o".into(),
-                pin: Some("/sys/fs/bpf/t".into()),
-                btf: None,
-                verbose: 0
-            })
-        );
-        let Command::Run(r) = p("-v run x.o --duration=1.5 --event-type ev").unwrap() else {
+        let Command::Load(l) = p("load x.o --pin /sys/fs/bpf/t").unwrap().command else {
+            panic!("not load");
+        };
+        assert_eq!(l.object, PathBuf::from("x.o"));
+        assert_eq!(l.pin, Some(PathBuf::from("/sys/fs/bpf/t")));
+        assert_eq!(l.target.btf, None);
+        let cli = p("-v run x.o --duration=1.5 --event-type ev").unwrap();
+        assert_eq!(cli.verbose, 1);
+        let Command::Run(r) = cli.command else {
             panic!("not run");
         };
         assert_eq!(r.duration, Some(Duration::from_millis(1500)));
         assert_eq!(r.event_type.as_deref(), Some("ev"));
-        assert_eq!(r.verbose, 1);
     }
 
     #[test]
     fn parses_relocate() {
-        assert_eq!(
-            p("relocate x.o --json --btf v.btf").unwrap(),
-            Command::Relocate(RelocateArgs {
-                object: "x.o".into(),
-                btf: Some("v.btf".into()),
-                json: true,
-                verbose: 0
-            })
-        );
+        let Command::Relocate(r) = p("relocate x.o --json --btf v.btf").unwrap().command else {
+            panic!("not relocate");
+        };
+        assert_eq!(r.object, PathBuf::from("x.o"));
+        assert_eq!(r.target.btf, Some(PathBuf::from("v.btf")));
+        assert!(r.json);
         assert!(p("load x.o --json").is_err());
+    }
+
+    #[test]
+    fn verbose_counts_anywhere() {
+        assert_eq!(p("-vvv load x.o").unwrap().verbose, 3);
+        assert_eq!(p("load -v x.o --verbose").unwrap().verbose, 2);
+    }
+
+    #[test]
+    fn values_may_start_with_a_dash() {
+        let Command::Relocate(r) = p("relocate x.o --btf -v").unwrap().command else {
+            panic!("not relocate");
+        };
+        assert_eq!(r.target.btf, Some(PathBuf::from("-v")));
+        let Command::Load(l) = p("load --pin --help -- -x.o").unwrap().command else {
+            panic!("not load");
+        };
+        assert_eq!(l.pin, Some(PathBuf::from("--help")));
+        assert_eq!(l.object, PathBuf::from("-x.o"));
     }
 
     #[test]
@@ -243,10 +182,13 @@ mod tests {
             "",
             "load",
             "load a b",
+            "load --bogus x.o",
             "run x.o --duration",
             "run x.o --duration -1",
+            "run x.o --duration soon",
             "run x.o --bogus 1",
             "frob x",
+            "completions tcsh",
         ] {
             assert!(p(bad).is_err(), "{bad:?} accepted");
         }

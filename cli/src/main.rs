@@ -4,29 +4,26 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use clap::{CommandFactory, Parser};
+
 mod args;
 mod output;
 
-use args::{Command, LoadArgs, RelocateArgs, RunArgs};
+use args::{Cli, Command, LoadArgs, RelocateArgs, RunArgs};
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let cmd = match args::parse(&argv) {
-        Ok(c) => c,
-        Err(msg) => {
-            eprintln!("corebpf: {msg}\n\n{}", args::USAGE);
-            return ExitCode::from(2);
-        }
-    };
-    output::init_logger(cmd.verbose());
-    let res = match cmd {
-        Command::Help => {
-            println!("{}", args::USAGE);
-            Ok(())
-        }
+    // Usage errors exit with 2 after clap's message; --help and --version with 0.
+    let cli = Cli::parse();
+    output::init_logger(cli.verbose);
+    let res = match cli.command {
         Command::Load(a) => load(&a),
         Command::Run(a) => run(&a),
         Command::Relocate(a) => relocate(&a),
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "corebpf", &mut std::io::stdout());
+            Ok(())
+        }
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -50,7 +47,7 @@ fn loader(btf: Option<&Path>) -> corebpf::Loader {
 /// `corebpf relocate`: CO-RE decisions without loading.
 fn relocate(a: &RelocateArgs) -> Result<()> {
     let spec = open_object(&a.object)?;
-    let target = match &a.btf {
+    let target = match &a.target.btf {
         Some(p) => std::sync::Arc::new(
             corebpf::btf::kernel::load_btf_file(p).map_err(|e| format!("{}: {e}", p.display()))?,
         ),
@@ -95,7 +92,7 @@ fn open_object(path: &Path) -> Result<corebpf::ObjectSpec> {
 
 fn load(a: &LoadArgs) -> Result<()> {
     let spec = open_object(&a.object)?;
-    let mut obj = loader(a.btf.as_deref()).load(&spec)?;
+    let mut obj = loader(a.target.btf.as_deref()).load(&spec)?;
     for p in obj.programs() {
         println!("{}", output::program_line(p)?);
     }
@@ -170,7 +167,7 @@ fn ensure_tracefs() -> Result<()> {
 fn run(a: &RunArgs) -> Result<()> {
     let spec = open_object(&a.object)?;
     let decoder = output::EventDecoder::new(&spec, a.event_type.as_deref())?;
-    let obj = loader(a.btf.as_deref()).load(&spec)?;
+    let obj = loader(a.target.btf.as_deref()).load(&spec)?;
     if obj.programs().iter().any(|p| p.can_auto_attach()) {
         ensure_tracefs()?;
     }
