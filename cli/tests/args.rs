@@ -201,3 +201,29 @@ fn completions_cover_every_command() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("bash"), "{}", stderr(&out));
 }
+
+#[test]
+fn an_error_prints_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.bpf.o");
+    let out = corebpf().arg("relocate").arg(&missing).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let cause = std::io::Error::from_raw_os_error(nix::libc::ENOENT).to_string();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("corebpf: "), "{err}");
+    assert_eq!(err.matches(&cause).count(), 1, "{err}");
+    assert_eq!(err.matches("missing.bpf.o").count(), 1, "{err}");
+
+    let out = corebpf()
+        .arg("relocate")
+        .arg(prog(OBJECT))
+        .arg("--btf")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches(&cause).count(), 1, "{err}");
+    assert_eq!(err.matches("missing.bpf.o").count(), 1, "{err}");
+}
