@@ -12,9 +12,8 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 #[command(
     name = "corebpf",
     version,
-    after_help = "Needs root (CAP_BPF and CAP_PERFMON). `run` mounts tracefs at \
-/sys/kernel/tracing and `load --pin` mounts bpffs at /sys/fs/bpf when they are missing, \
-and says so."
+    after_help = "Needs root (CAP_BPF and CAP_PERFMON). `run` mounts tracefs at /sys/kernel/tracing\n\
+and `load --pin` mounts bpffs at /sys/fs/bpf when they are missing, and says so."
 )]
 pub struct Cli {
     /// Debug logging to stderr (twice or more: trace)
