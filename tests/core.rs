@@ -13,21 +13,6 @@ use corebpf::{LoadError, Loader, ObjectSpec};
 /// The program records every syscall of this process: tests take turns.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// Byte offset of `strukt.field` according to btf-rs.
-fn offset_by_btf_rs(path: &str, strukt: &str, field: &str) -> u64 {
-    let btf = btf_rs::Btf::from_file(path).expect("btf-rs reads the BTF");
-    for t in btf.resolve_types_by_name(strukt).unwrap() {
-        if let btf_rs::Type::Struct(s) = t {
-            for m in &s.members {
-                if btf.resolve_name(m).unwrap_or_default() == field {
-                    return u64::from(m.bit_offset() / 8);
-                }
-            }
-        }
-    }
-    panic!("btf-rs finds no {strukt}.{field} in {path}");
-}
-
 struct Run {
     spec: ObjectSpec,
     obj: corebpf::Object,

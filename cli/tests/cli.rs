@@ -181,7 +181,7 @@ impl Running {
 fn exec_some() -> Vec<u32> {
     (0..5)
         .map(|_| {
-            let pid = exec_true();
+            let pid = exec_true(None);
             std::thread::sleep(std::time::Duration::from_millis(50));
             pid
         })
