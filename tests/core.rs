@@ -13,21 +13,6 @@ use corebpf::{LoadError, Loader, ObjectSpec};
 /// The program records every syscall of this process: tests take turns.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// Byte offset of `strukt.field` according to btf-rs.
-fn offset_by_btf_rs(path: &str, strukt: &str, field: &str) -> u64 {
-    let btf = btf_rs::Btf::from_file(path).expect("btf-rs reads the BTF");
-    for t in btf.resolve_types_by_name(strukt).unwrap() {
-        if let btf_rs::Type::Struct(s) = t {
-            for m in &s.members {
-                if btf.resolve_name(m).unwrap_or_default() == field {
-                    return u64::from(m.bit_offset() / 8);
-                }
-            }
-        }
-    }
-    panic!("btf-rs finds no {strukt}.{field} in {path}");
-}
-
 struct Run {
     spec: ObjectSpec,
     obj: corebpf::Object,
@@ -188,48 +173,5 @@ fn a_reached_poisoned_relocation_is_named() {
     assert!(
         text.contains("could not be relocated") && text.contains("state"),
         "{text}"
-    );
-}
-
-#[test]
-fn relocate_cli_needs_no_privileges() {
-    use std::os::unix::process::CommandExt;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_corebpf"))
-        .arg("relocate")
-        .arg(prog("task_state.bpf.o"))
-        .uid(65534)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let want = offset_by_btf_rs("/sys/kernel/btf/vmlinux", "task_struct", "__state");
-    assert!(
-        text.lines().any(|l| l.starts_with("read_state insn=")
-            && l.contains("struct task_struct.__state")
-            && l.ends_with(&format!("-> {want}"))),
-        "{text}"
-    );
-    assert!(
-        text.lines()
-            .any(|l| l.contains("struct task_struct___old.state") && l.contains("poisoned")),
-        "{text}"
-    );
-
-    let json = std::process::Command::new(env!("CARGO_BIN_EXE_corebpf"))
-        .arg("relocate")
-        .arg(prog("task_state.bpf.o"))
-        .args(["--json", "--btf"])
-        .arg(btf_6_1())
-        .output()
-        .unwrap();
-    let j = String::from_utf8_lossy(&json.stdout);
-    assert!(json.status.success());
-    assert!(
-        j.starts_with("[{\"program\":\"read_state\"") && j.trim_end().ends_with("}]"),
-        "{j}"
     );
 }

@@ -3,10 +3,10 @@
 
 pub mod feature;
 pub mod raw_bpf;
+mod workspace;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Once;
+pub use workspace::*;
+
 use std::time::Duration;
 
 /// An error and its causes joined with `: `, as a user's `{:#}` would print them: each
@@ -19,28 +19,6 @@ pub fn chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
-}
-
-/// A committed object in bpf-progs/.
-pub fn prog(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("bpf-progs")
-        .join(name)
-}
-
-/// Mounts tracefs and bpffs when they are missing (tests run as root).
-pub fn setup() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let tracing = Path::new("/sys/kernel/tracing");
-        if !corebpf::fs::is_tracefs(tracing) {
-            corebpf::fs::mount_tracefs(tracing).expect("mounting tracefs (tests need root)");
-        }
-        let bpffs = Path::new("/sys/fs/bpf");
-        if !corebpf::fs::is_bpffs(bpffs) {
-            corebpf::fs::mount_bpffs(bpffs).expect("mounting bpffs (tests need root)");
-        }
-    });
 }
 
 /// Counts this process's bpf objects and perf events by what /proc/self/fd links to.
@@ -59,19 +37,6 @@ pub fn bpf_and_perf_fds() -> Vec<String> {
     }
     out.sort();
     out
-}
-
-/// Runs `/bin/true` as `uid` (None: as ourselves); returns its pid.
-pub fn exec_true(uid: Option<u32>) -> u32 {
-    let mut cmd = Command::new("/bin/true");
-    if let Some(u) = uid {
-        use std::os::unix::process::CommandExt;
-        cmd.uid(u);
-    }
-    let mut child = cmd.spawn().expect("spawning /bin/true");
-    let pid = child.id();
-    child.wait().expect("waiting for /bin/true");
-    pid
 }
 
 /// Polls `ring` until `found` says yes, triggering events with `trigger` between
@@ -177,11 +142,6 @@ pub fn global_u64(spec: &corebpf::ObjectSpec, obj: &corebpf::Object, name: &str)
     let mut a = [0u8; 8];
     a[..b.len().min(8)].copy_from_slice(&b[..b.len().min(8)]);
     u64::from_le_bytes(a)
-}
-
-/// The 6.1 kernel's BTF, extracted from Debian's linux-image package.
-pub fn btf_6_1() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("btf-fixtures/vmlinux-6.1.0-56-amd64.btf")
 }
 
 /// The value `read` returns once two reads 50 ms apart agree (at most 40 tries): after a

@@ -67,7 +67,7 @@ pub fn run(args: &[String]) -> Result<()> {
         "build",
         "--release",
         "--package",
-        "corebpf",
+        "corebpf-cli",
         "--bin",
         "corebpf",
     ]);

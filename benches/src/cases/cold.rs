@@ -38,7 +38,7 @@ pub fn run(o: &Options) -> Result<CaseResult> {
     };
     if !cli.is_file() {
         return Err(format!(
-            "{} is missing: build it with `cargo build --release --bin corebpf`",
+            "{} is missing: build it with `cargo build --release --package corebpf-cli`",
             cli.display()
         ));
     }

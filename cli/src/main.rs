@@ -4,47 +4,38 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use anyhow::{bail, Context as _};
+use clap::{CommandFactory, Parser};
+
 mod args;
 mod output;
 
-use args::{Command, LoadArgs, RelocateArgs, RunArgs};
+use args::{Cli, Command, LoadArgs, RelocateArgs, RunArgs};
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let cmd = match args::parse(&argv) {
-        Ok(c) => c,
-        Err(msg) => {
-            eprintln!("corebpf: {msg}\n\n{}", args::USAGE);
-            return ExitCode::from(2);
-        }
-    };
-    output::init_logger(cmd.verbose());
-    let res = match cmd {
-        Command::Help => {
-            println!("{}", args::USAGE);
-            Ok(())
-        }
+    // Usage errors exit with 2 after clap's message; --help and --version with 0.
+    let cli = Cli::parse();
+    output::init_logger(cli.verbose);
+    let res = match cli.command {
         Command::Load(a) => load(&a),
         Command::Run(a) => run(&a),
         Command::Relocate(a) => relocate(&a),
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "corebpf", &mut std::io::stdout());
+            Ok(())
+        }
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // Each error describes its own layer; print the causes too, once each.
-            let mut msg = e.to_string();
-            let mut cause = e.source();
-            while let Some(c) = cause {
-                msg = format!("{msg}: {c}");
-                cause = c.source();
-            }
-            eprintln!("corebpf: {msg}");
+            eprintln!("corebpf: {}", output::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
 }
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+type Result<T> = anyhow::Result<T>;
 
 /// A loader relocating against `btf` when given, the running kernel otherwise.
 fn loader(btf: Option<&Path>) -> corebpf::Loader {
@@ -57,12 +48,11 @@ fn loader(btf: Option<&Path>) -> corebpf::Loader {
 /// `corebpf relocate`: CO-RE decisions without loading.
 fn relocate(a: &RelocateArgs) -> Result<()> {
     let spec = open_object(&a.object)?;
-    let target = match &a.btf {
-        Some(p) => std::sync::Arc::new(
-            corebpf::btf::kernel::load_btf_file(p).map_err(|e| format!("{}: {e}", p.display()))?,
-        ),
-        None => corebpf::btf::kernel::vmlinux_btf()
-            .map_err(|e| format!("the running kernel's BTF: {e}"))?,
+    let target = match &a.target.btf {
+        Some(p) => {
+            std::sync::Arc::new(corebpf::btf::kernel::load_btf_file(p).map_err(|e| naming(p, e))?)
+        }
+        None => corebpf::btf::kernel::vmlinux_btf().context("the running kernel's BTF")?,
     };
     let programs = corebpf::reloc::relocate_object(&spec, &target);
     let mut failed = false;
@@ -75,7 +65,11 @@ fn relocate(a: &RelocateArgs) -> Result<()> {
             })),
             Err(e) => {
                 failed = true;
-                eprintln!("corebpf: program '{}': {e}", p.program);
+                eprintln!(
+                    "corebpf: program '{}': {}",
+                    p.program,
+                    output::error_chain(e)
+                );
             }
         }
     }
@@ -90,19 +84,29 @@ fn relocate(a: &RelocateArgs) -> Result<()> {
         }
     }
     if failed {
-        return Err("some programs could not be relocated".into());
+        bail!("some programs could not be relocated");
     }
     Ok(())
 }
 
 /// Parses the object, naming the file in the error.
 fn open_object(path: &Path) -> Result<corebpf::ObjectSpec> {
-    corebpf::ObjectSpec::from_file(path).map_err(|e| format!("{}: {e}", path.display()).into())
+    corebpf::ObjectSpec::from_file(path).map_err(|e| naming(path, e))
+}
+
+/// `e`, with `path` in front unless its message names it already.
+fn naming(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> anyhow::Error {
+    let shown = path.display().to_string();
+    if e.to_string().contains(&shown) {
+        e.into()
+    } else {
+        anyhow::Error::new(e).context(shown)
+    }
 }
 
 fn load(a: &LoadArgs) -> Result<()> {
     let spec = open_object(&a.object)?;
-    let mut obj = loader(a.btf.as_deref()).load(&spec)?;
+    let mut obj = loader(a.target.btf.as_deref()).load(&spec)?;
     for p in obj.programs() {
         println!("{}", output::program_line(p)?);
     }
@@ -121,7 +125,7 @@ fn pin_all(obj: &mut corebpf::Object, dir: &Path) -> Result<()> {
     ensure_bpffs(dir)?;
     let maps_dir = dir.join("maps");
     std::fs::create_dir_all(&maps_dir)
-        .map_err(|e| format!("creating {}: {e}", maps_dir.display()))?;
+        .with_context(|| format!("creating {}", maps_dir.display()))?;
     for p in obj.programs() {
         let path = dir.join(p.name());
         p.pin(&path)?;
@@ -145,18 +149,18 @@ fn pin_all(obj: &mut corebpf::Object, dir: &Path) -> Result<()> {
 fn ensure_bpffs(dir: &Path) -> Result<()> {
     let root = Path::new("/sys/fs/bpf");
     if dir.starts_with(root) && !corebpf::fs::is_bpffs(root) {
-        corebpf::fs::mount_bpffs(root).map_err(|e| {
-            format!("bpffs is not mounted and mounting it at /sys/fs/bpf failed: {e}; run `mount -t bpf bpf /sys/fs/bpf`")
-        })?;
+        corebpf::fs::mount_bpffs(root).context(
+            "bpffs is not mounted and mounting it at /sys/fs/bpf \
+             (`mount -t bpf bpf /sys/fs/bpf`) failed",
+        )?;
         eprintln!("corebpf: mounted bpffs at /sys/fs/bpf");
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     if !corebpf::fs::is_bpffs(dir) {
-        return Err(format!(
+        bail!(
             "{} is not on a bpf filesystem; pin under /sys/fs/bpf or mount one with `mount -t bpf bpf DIR`",
             dir.display()
-        )
-        .into());
+        );
     }
     Ok(())
 }
@@ -167,9 +171,10 @@ fn ensure_tracefs() -> Result<()> {
         return Ok(());
     }
     let target = PathBuf::from("/sys/kernel/tracing");
-    corebpf::fs::mount_tracefs(&target).map_err(|e| {
-        format!("tracefs is not mounted and mounting it failed: {e}; run `mount -t tracefs tracefs /sys/kernel/tracing`")
-    })?;
+    corebpf::fs::mount_tracefs(&target).context(
+        "tracefs is not mounted and mounting it at /sys/kernel/tracing \
+         (`mount -t tracefs tracefs /sys/kernel/tracing`) failed",
+    )?;
     eprintln!("corebpf: mounted tracefs at /sys/kernel/tracing");
     Ok(())
 }
@@ -177,7 +182,7 @@ fn ensure_tracefs() -> Result<()> {
 fn run(a: &RunArgs) -> Result<()> {
     let spec = open_object(&a.object)?;
     let decoder = output::EventDecoder::new(&spec, a.event_type.as_deref())?;
-    let obj = loader(a.btf.as_deref()).load(&spec)?;
+    let obj = loader(a.target.btf.as_deref()).load(&spec)?;
     if obj.programs().iter().any(|p| p.can_auto_attach()) {
         ensure_tracefs()?;
     }

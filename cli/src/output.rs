@@ -1,6 +1,9 @@
 //! Output: program/map lines, event decoding, logging, signals.
 
+use std::error::Error;
 use std::fmt::Write as _;
+
+use anyhow::{bail, Context as _};
 
 use corebpf::btf::{Btf, Kind};
 use corebpf::{Map, ObjectSpec, Program};
@@ -26,7 +29,24 @@ impl log::Log for StderrLogger {
     fn flush(&self) {}
 }
 
-/// Warnings by default; `-v` debug, `-vv` trace.
+/// An error and its causes (`source()`), each printed once, joined with `: `. A cause
+/// whose text its error already ends with (a message that embeds its source) is not
+/// repeated.
+pub fn error_chain(e: &(dyn Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+/// Warnings by default; `-v` debug, `-vv` and more trace.
 pub fn init_logger(verbose: u8) {
     let level = match verbose {
         0 => log::LevelFilter::Warn,
@@ -114,10 +134,10 @@ pub struct EventDecoder {
 impl EventDecoder {
     /// Uses struct `name`, or `event` when not given; an explicit name that isn't there is
     /// an error, a missing default means hex.
-    pub fn new(spec: &ObjectSpec, name: Option<&str>) -> Result<EventDecoder, String> {
+    pub fn new(spec: &ObjectSpec, name: Option<&str>) -> anyhow::Result<EventDecoder> {
         let Some(btf) = &spec.btf else {
             return match name {
-                Some(n) => Err(format!("--event-type {n}: the object has no BTF")),
+                Some(n) => bail!("--event-type {n}: the object has no BTF"),
                 None => Ok(EventDecoder {
                     btf: None,
                     type_id: None,
@@ -130,10 +150,10 @@ impl EventDecoder {
             .or_else(|| btf.find_by_name_kind(wanted, Kind::Union))
             .or_else(|| btf.find_by_name_kind(wanted, Kind::Typedef));
         if id.is_none() && name.is_some() {
-            return Err(format!("--event-type {wanted}: no struct, union or typedef of that name in the object's BTF"));
+            bail!("--event-type {wanted}: no struct, union or typedef of that name in the object's BTF");
         }
         // Keep a private copy of the BTF so the decoder doesn't borrow the spec.
-        let btf = Btf::parse(btf.raw().to_vec()).map_err(|e| e.to_string())?;
+        let btf = Btf::parse(btf.raw().to_vec()).context("copying the object's BTF")?;
         Ok(EventDecoder {
             btf: Some(btf),
             type_id: id,
@@ -260,4 +280,51 @@ pub fn relocations_json(lines: &[Relocation<'_>]) -> String {
         })
         .collect();
     format!("[{}]", items.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A test error: its text, and the cause it wraps.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl Error for Layer {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    fn chain(layers: &[&'static str]) -> Layer {
+        layers
+            .iter()
+            .rev()
+            .fold(None, |inner, text| Some(Layer(text, inner.map(Box::new))))
+            .unwrap()
+    }
+
+    #[test]
+    fn the_chain_is_joined_once() {
+        assert_eq!(error_chain(&chain(&["one"])), "one");
+        assert_eq!(
+            error_chain(&chain(&["loading x", "map 'm'", "Permission denied"])),
+            "loading x: map 'm': Permission denied"
+        );
+        // A message that embeds its cause does not get it a second time.
+        assert_eq!(
+            error_chain(&chain(&["x: reading x: gone", "reading x: gone", "gone"])),
+            "x: reading x: gone"
+        );
+        assert_eq!(
+            error_chain(&chain(&["reading x: gone", "gone", "errno 2"])),
+            "reading x: gone: errno 2"
+        );
+    }
 }

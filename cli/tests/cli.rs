@@ -6,10 +6,6 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
-fn corebpf() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_corebpf"))
-}
-
 #[test]
 fn load_prints_programs_and_maps() {
     setup();
@@ -292,4 +288,47 @@ fn run_decodes_through_a_named_type_and_stops_on_sigint() {
         .find(|l| pids.iter().any(|p| l.contains(&format!("pid={p} "))))
         .unwrap_or_else(|| panic!("no event line for our execs in:\n{text}"));
     assert!(line.contains(r#"message="Hello World""#), "{line}");
+}
+
+#[test]
+fn relocate_needs_no_privileges() {
+    use std::os::unix::process::CommandExt;
+    let out = corebpf()
+        .arg("relocate")
+        .arg(prog("task_state.bpf.o"))
+        .uid(65534)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = offset_by_btf_rs("/sys/kernel/btf/vmlinux", "task_struct", "__state");
+    assert!(
+        text.lines().any(|l| l.starts_with("read_state insn=")
+            && l.contains("struct task_struct.__state")
+            && l.ends_with(&format!("-> {want}"))),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("struct task_struct___old.state") && l.contains("poisoned")),
+        "{text}"
+    );
+
+    let json = corebpf()
+        .arg("relocate")
+        .arg(prog("task_state.bpf.o"))
+        .args(["--json", "--btf"])
+        .arg(btf_6_1())
+        .output()
+        .unwrap();
+    let j = String::from_utf8_lossy(&json.stdout);
+    assert!(json.status.success());
+    assert!(
+        j.starts_with("[{\"program\":\"read_state\"") && j.trim_end().ends_with("}]"),
+        "{j}"
+    );
 }

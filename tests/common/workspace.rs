@@ -1,0 +1,68 @@
+//! Helpers the library's tests and the command's (`cli/tests`, which include this file)
+//! share: the workspace's committed files, mounts, execs, an independent BTF reader.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Once;
+
+/// The workspace's root: this package's directory, or its parent for `cli/`.
+fn workspace() -> &'static Path {
+    let package = Path::new(env!("CARGO_MANIFEST_DIR"));
+    package
+        .ancestors()
+        .find(|dir| dir.join("bpf-progs").is_dir())
+        .unwrap_or(package)
+}
+
+/// A committed object in bpf-progs/.
+pub fn prog(name: &str) -> PathBuf {
+    workspace().join("bpf-progs").join(name)
+}
+
+/// The 6.1 kernel's BTF, extracted from Debian's linux-image package.
+pub fn btf_6_1() -> PathBuf {
+    workspace().join("btf-fixtures/vmlinux-6.1.0-56-amd64.btf")
+}
+
+/// Mounts tracefs and bpffs when they are missing (tests run as root).
+pub fn setup() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let tracing = Path::new("/sys/kernel/tracing");
+        if !corebpf::fs::is_tracefs(tracing) {
+            corebpf::fs::mount_tracefs(tracing).expect("mounting tracefs (tests need root)");
+        }
+        let bpffs = Path::new("/sys/fs/bpf");
+        if !corebpf::fs::is_bpffs(bpffs) {
+            corebpf::fs::mount_bpffs(bpffs).expect("mounting bpffs (tests need root)");
+        }
+    });
+}
+
+/// Runs `/bin/true` as `uid` (None: as ourselves); returns its pid.
+pub fn exec_true(uid: Option<u32>) -> u32 {
+    let mut cmd = Command::new("/bin/true");
+    if let Some(u) = uid {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(u);
+    }
+    let mut child = cmd.spawn().expect("spawning /bin/true");
+    let pid = child.id();
+    child.wait().expect("waiting for /bin/true");
+    pid
+}
+
+/// Byte offset of `strukt.field` according to btf-rs, a BTF reader independent of ours.
+pub fn offset_by_btf_rs(path: &str, strukt: &str, field: &str) -> u64 {
+    let btf = btf_rs::Btf::from_file(path).expect("btf-rs reads the BTF");
+    for t in btf.resolve_types_by_name(strukt).unwrap() {
+        if let btf_rs::Type::Struct(s) = t {
+            for m in &s.members {
+                if btf.resolve_name(m).unwrap_or_default() == field {
+                    return u64::from(m.bit_offset() / 8);
+                }
+            }
+        }
+    }
+    panic!("btf-rs finds no {strukt}.{field} in {path}");
+}
