@@ -34,8 +34,9 @@ fn kernel_names(dir: &Path, file: &str) -> Vec<(String, String)> {
     names
 }
 
-/// libbpf 1.1 gave these names to the same object under the same file names (checked
-/// with `bpftool prog loadall`; the rule is unchanged in libbpf 1.6).
+/// libbpf 1.1 and 1.7 give these kernel names to the global data of an object loaded
+/// from a file of that name (checked with `bpftool prog loadall` and with libbpf 1.7's
+/// `bpf_object__load`; see also the object layer's table test).
 #[test]
 fn global_data_maps_have_libbpfs_names_in_the_kernel() {
     let dir = tempfile::tempdir().unwrap();

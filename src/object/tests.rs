@@ -1029,11 +1029,11 @@ fn project_objects_parse() {
     }
 }
 
-/// Kernel names of global-data maps, as libbpf 1.1 (bpftool 7.1) named them: an object
-/// with `.data`, `.rodata`, `.bss`, `.kconfig`, `.data.counters_per_cpu`, `.rodata.cfg`
-/// and `.data.my-var` was loaded with `bpftool prog loadall` under each file name below
-/// and `bpftool map show` listed these names. The rule is the same in libbpf 1.6
-/// (`internal_map_name`).
+/// Kernel names of global-data maps, as libbpf named them: an object with `.data`,
+/// `.rodata`, `.bss`, `.kconfig`, `.data.counters_per_cpu`, `.rodata.cfg` and
+/// `.data.my-var` was loaded under each file name below by libbpf 1.1 (`bpftool prog
+/// loadall`, then `bpftool map show`) and by libbpf 1.7 (`bpf_object__load`, then each
+/// map's `bpf_map_info.name`); both created exactly these names.
 const LIBBPF_MAP_NAMES: [(&str, [&str; 4]); 13] = [
     // file: .data, .rodata, .bss, .kconfig
     (

@@ -11,6 +11,11 @@
 //! are, because the kinds it checks (pointer, unsigned integer) are those of the
 //! fields, which are arrays.
 //!
+//! libbpf 1.7 (built from libbpf-sys 1.7.1's vendored source), loading
+//! `bpf-progs/core_families.bpf.o`'s `arrload_*` programs with each of these targets as
+//! `btf_custom_path`, loaded and refused exactly the same programs and gave the same
+//! offsets as these tests expect.
+//!
 //! Local layout: pad 0, a `int[5]` 8, m `u16[2][3]` 28, c `struct{int x, y}[3]` 40,
 //! s `int[4]` 64, u `u32[4]` 80, g `int[4]` 96.
 
