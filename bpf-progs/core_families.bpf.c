@@ -252,6 +252,114 @@ PROG(arrays_signed_elem)
 	DONE();
 }
 
+/* ======================================================================= loads of array fields */
+/* Not __pai: c[0].x is read at the relocated offset of c itself. */
+struct al_plain {
+	int x;
+	int y;
+};
+
+struct arrload {
+	long pad;
+	int a[5];
+	unsigned short m[2][3];
+	struct al_plain c[3];
+	int s[4];
+	unsigned int u[4];
+	int g[4];
+} __pai;
+
+/* A pointer to a relocated array field: clang folds the field's offset into the load
+ * of element 0, which then carries the byte_off relocation of the whole array; later
+ * elements are read through the relocated address. Whether the load may stay as it is
+ * depends on the sizes of the elements (libbpf >= 1.6), not of the arrays. */
+#define ARR(p, f) __builtin_preserve_access_index(({ (p)->f; }))
+
+PROG(arrload_a)
+{
+	ENTER();
+	INPUT(struct arrload, p);
+	int *a = ARR(p, a);
+
+	out[0] = a[0];
+	out[1] = a[2];
+	DONE();
+}
+
+PROG(arrload_m)
+{
+	ENTER();
+	INPUT(struct arrload, p);
+	unsigned short (*m)[3] = ARR(p, m);
+
+	out[0] = m[0][0];
+	DONE();
+}
+
+/* The last accessor is an index whose element is an array (a row). */
+PROG(arrload_m_row)
+{
+	ENTER();
+	INPUT(struct arrload, p);
+	unsigned short *row = ARR(p, m[1]);
+
+	out[0] = row[0];
+	DONE();
+}
+
+PROG(arrload_c)
+{
+	ENTER();
+	INPUT(struct arrload, p);
+	struct al_plain *c = ARR(p, c);
+
+	out[0] = c[0].x;
+	out[1] = c[1].y;
+	DONE();
+}
+
+PROG(arrload_s)
+{
+	ENTER();
+	INPUT(struct arrload, p);
+	int *s = ARR(p, s);
+
+	out[0] = s[0];
+	DONE();
+}
+
+PROG(arrload_u)
+{
+	ENTER();
+	INPUT(struct arrload, p);
+	unsigned int *u = ARR(p, u);
+
+	out[0] = u[0];
+	DONE();
+}
+
+PROG(arrload_g)
+{
+	ENTER();
+	INPUT(struct arrload, p);
+	int *g = ARR(p, g);
+
+	out[0] = g[0];
+	DONE();
+}
+
+PROG(arrload_store)
+{
+	ENTER();
+	INPUT(struct arrload, p);
+	int *a = ARR(p, a);
+	int *g = ARR(p, g);
+
+	a[0] = 0x1234567;
+	g[0] = -0x7654321;
+	DONE();
+}
+
 /* ======================================================================= primitives */
 enum prim_e { PRIM_A, PRIM_B };
 typedef int (*prim_fn)(int);

@@ -161,6 +161,8 @@ struct Field {
     size: u64,
     /// A signed integer or enum.
     signed: bool,
+    /// Size of the innermost element of an array (of arrays); the type's size otherwise.
+    elem: u64,
 }
 
 impl Field {
@@ -179,6 +181,8 @@ enum Local {
     Enum(&'static str),
     Comp,
     IntArray,
+    /// Any array: of arrays, of structs.
+    Array,
 }
 
 enum Step {
@@ -250,6 +254,14 @@ impl View {
             Type::Enum64(e) => e.size() as u64,
             Type::Array(a) => a.len() as u64 * self.size(&self.next(&a)),
             t => panic!("no size for a {}", t.name()),
+        }
+    }
+
+    /// Size of what one load of a `t` moves: an array's innermost element.
+    fn elem_size(&self, t: &Type) -> u64 {
+        match self.skip(t.clone()) {
+            Type::Array(a) => self.elem_size(&self.next(&a)),
+            t => self.size(&t),
         }
     }
 
@@ -355,6 +367,7 @@ impl View {
                 n.is_empty() || essential(&n) == name
             }
             (Local::IntArray, Type::Array(a)) => matches!(self.skip(self.next(a)), Type::Int(_)),
+            (Local::Array, Type::Array(_)) => true,
             _ => false,
         };
         fits.then(|| Field {
@@ -362,6 +375,7 @@ impl View {
             bits: bitfield.unwrap_or(self.size(&t) * 8),
             size: self.size(&t),
             signed: self.signed(&t),
+            elem: self.elem_size(&t),
         })
     }
 
@@ -856,6 +870,110 @@ fn arrays_unguarded_out_of_bounds_and_wrong_kinds_are_named() {
         "{text}"
     );
     assert!(text.contains("array element"), "{text}");
+}
+
+// ------------------------------------------------------------------------- loads of array fields
+
+/// What one output reads: offset from the field's start, bytes, sign-extended.
+type Read = (u64, u64, bool);
+
+/// (program, the array field it loads element 0 of, what each output reads: offset
+/// from the field's start, bytes, sign-extended). The loads of later elements go
+/// through the relocated address with the local element size.
+const ARRLOAD: [(&str, &str, &[Read]); 7] = [
+    ("arrload_a", "a", &[(0, 4, true), (8, 4, true)]),
+    ("arrload_m", "m", &[(0, 2, false)]),
+    ("arrload_m_row", "m[1]", &[(0, 2, false)]),
+    ("arrload_c", "c", &[(0, 4, true), (12, 4, true)]),
+    ("arrload_s", "s", &[(0, 4, true)]),
+    ("arrload_u", "u", &[(0, 4, false)]),
+    ("arrload_g", "g", &[(0, 4, true)]),
+];
+
+/// Runs every ARRLOAD program against `v`: those whose field is in the target with
+/// elements of the local size must load and read the target's bytes; the others must
+/// fail to load, poisoned. Returns (field, reason) of those.
+fn arrload_against(v: &str) -> Vec<(&'static str, String)> {
+    let (view, local) = (View::open(v), View::local());
+    let mut refused = Vec::new();
+    for (program, path, reads) in ARRLOAD {
+        let want = local.field("struct arrload", path, Array).unwrap().elem;
+        match view.field("struct arrload", path, Array) {
+            Some(f) if f.elem == want => {
+                let input = pattern();
+                let r = run(program, v, &input);
+                for (i, &(at, n, signed)) in reads.iter().enumerate() {
+                    let expected = read_le(&input, f.off() + at, n, signed);
+                    assert_eq!(r.out[i], expected, "{v}: {program} out[{i}] ({f:?})");
+                }
+            }
+            _ => {
+                let local_path = format!("struct arrload.{path}");
+                let why = poisoned(program, v, CoreReloKind::FieldByteOffset, &local_path);
+                refused.push((path, why));
+            }
+        }
+    }
+    refused
+}
+
+#[test]
+fn array_fields_longer_and_shorter_are_loaded_from_the_target() {
+    for v in ["arrload_same", "arrload_longer"] {
+        assert_eq!(arrload_against(v), [], "{v}");
+    }
+    // Only the explicit row index is out of the shorter target's bounds.
+    let refused = arrload_against("arrload_shorter");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, "m[1]");
+    assert!(refused[0].1.contains("out of bounds"), "{}", refused[0].1);
+    // Not vacuous: the arrays moved and changed length.
+    let (longer, shorter) = (View::open("arrload_longer"), View::open("arrload_shorter"));
+    let f = |v: &View, p| v.field("struct arrload", p, Array).unwrap();
+    assert_eq!((f(&longer, "a").off(), f(&longer, "a").size), (32, 28));
+    assert_eq!((f(&longer, "m").size, f(&longer, "m[1]").off()), (24, 16));
+    assert_eq!((f(&shorter, "c").off(), f(&shorter, "c").size), (12, 16));
+}
+
+#[test]
+fn array_fields_with_elements_of_another_size_fail_the_load() {
+    let refused = arrload_against("arrload_elems");
+    let fields: Vec<&str> = refused.iter().map(|r| r.0).collect();
+    // g changed only its signedness; u (u32 -> u16) is refused although a scalar u32
+    // field turned u16 is resized: the kinds libbpf checks are the fields', arrays.
+    assert_eq!(fields, ["a", "m", "m[1]", "c", "s", "u"]);
+    for (path, why) in &refused {
+        assert!(
+            why.contains("is an array whose elements changed size"),
+            "{path}: {why}"
+        );
+    }
+    let view = View::open("arrload_elems");
+    let g = view.field("struct arrload", "g", Array).unwrap();
+    assert_eq!((g.off(), g.elem), (108, 4));
+}
+
+#[test]
+fn array_fields_are_stored_into_at_the_target_offsets() {
+    for v in ["arrload_longer", "arrload_shorter"] {
+        let view = View::open(v);
+        let input = pattern();
+        let r = run("arrload_store", v, &input);
+        let mut want = input.clone();
+        for (path, value) in [("a", 0x1234567u64), ("g", (-0x7654321i32) as u32 as u64)] {
+            let f = view.field("struct arrload", path, Array).unwrap();
+            put_le(&mut want, f.off(), 4, value);
+        }
+        assert_eq!(r.input, want, "{v}");
+        assert_ne!(r.input, input);
+    }
+    let why = poisoned(
+        "arrload_store",
+        "arrload_elems",
+        CoreReloKind::FieldByteOffset,
+        "struct arrload.a",
+    );
+    assert!(why.contains("from 4 to 8 bytes"), "{why}");
 }
 
 // ------------------------------------------------------------------------- primitives

@@ -22,6 +22,7 @@ TARGETS="
 flavors:base flavors:tflavor flavors:dup flavors:dup_same flavors:none
 nesting:base nesting:missing nesting:shallow nesting:incompat
 arrays:base arrays:small arrays:wrong
+arrload:same arrload:longer arrload:shorter arrload:elems
 primitives:base primitives:err1 primitives:err2
 mods:base mods:no_typedef
 ptr_as_array:base ptr_as_array:err

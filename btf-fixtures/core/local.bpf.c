@@ -138,6 +138,112 @@ int arrays_signed_elem(void *ctx)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- loads of array fields */
+/* Not __pai: c[0].x is read at the relocated offset of c itself. */
+struct al_plain { int x; int y; };                      /* size 8 */
+struct arrload {
+	long pad;                            /* 0 */
+	int a[5];                            /* 8..28 */
+	unsigned short m[2][3];              /* 28..40 */
+	struct al_plain c[3];                /* 40..64 */
+	int s[4];                            /* 64..80 */
+	unsigned int u[4];                   /* 80..96 */
+	int g[4];                            /* 96..112 */
+} __pai;
+
+/* A pointer to a relocated array field: clang folds the field's offset into the load
+ * of element 0, so the load itself carries the byte_off relocation of the whole array
+ * (as in libbpf's selftest for the 1.6 fix). Element i > 0 is read through the
+ * relocated address (an ALU relocation of the same access). */
+#define ARR(p, f) __builtin_preserve_access_index(({ (p)->f; }))
+
+SEC("core/arrload_a")
+int arrload_a(void *ctx)
+{
+	struct arrload *p = ctx;
+	int *a = ARR(p, a);
+
+	OUT(0, a[0]);                           /* 0:1 = 8, a 4-byte load */
+	OUT(1, a[2]);
+	return 0;
+}
+
+SEC("core/arrload_m")
+int arrload_m(void *ctx)
+{
+	struct arrload *p = ctx;
+	unsigned short (*m)[3] = ARR(p, m);
+
+	OUT(0, m[0][0]);                        /* 0:2 = 28, a 2-byte load */
+	return 0;
+}
+
+/* A row of a two-dimensional array: the last accessor is an index whose element is
+ * itself an array. */
+SEC("core/arrload_m_row")
+int arrload_m_row(void *ctx)
+{
+	struct arrload *p = ctx;
+	unsigned short *row = ARR(p, m[1]);
+
+	OUT(0, row[0]);                         /* 0:2:1 = 34, a 2-byte load */
+	return 0;
+}
+
+SEC("core/arrload_c")
+int arrload_c(void *ctx)
+{
+	struct arrload *p = ctx;
+	struct al_plain *c = ARR(p, c);
+
+	OUT(0, c[0].x);                         /* 0:3 = 40, a 4-byte load */
+	OUT(1, c[1].y);
+	return 0;
+}
+
+SEC("core/arrload_s")
+int arrload_s(void *ctx)
+{
+	struct arrload *p = ctx;
+	int *s = ARR(p, s);
+
+	OUT(0, s[0]);                           /* 0:4 = 64 */
+	return 0;
+}
+
+SEC("core/arrload_u")
+int arrload_u(void *ctx)
+{
+	struct arrload *p = ctx;
+	unsigned int *u = ARR(p, u);
+
+	OUT(0, u[0]);                           /* 0:5 = 80 */
+	return 0;
+}
+
+SEC("core/arrload_g")
+int arrload_g(void *ctx)
+{
+	struct arrload *p = ctx;
+	int *g = ARR(p, g);
+
+	OUT(0, g[0]);                           /* 0:6 = 96 */
+	return 0;
+}
+
+/* Stores: an immediate (ST at -mcpu=v4, STX before) and a register. */
+SEC("core/arrload_store")
+int arrload_store(void *ctx)
+{
+	struct arrload *p = ctx;
+	int *a = ARR(p, a);
+	int *g = ARR(p, g);
+
+	a[0] = 0x1234567;                       /* 0:1 = 8 */
+	g[0] = (int)out[3];                     /* 0:6 = 96 */
+	return 0;
+}
+
 /* ---------------------------------------------------------------- primitives */
 enum prim_e { PRIM_A, PRIM_B };
 typedef int (*prim_fn)(int);

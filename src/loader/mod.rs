@@ -474,7 +474,7 @@ impl Loader {
         m: &MapSpec,
         btf_fd: Option<&OwnedFd>,
     ) -> Result<Map, LoadError> {
-        let name_bytes = sys::bpf::obj_name(&kernel_map_name(&spec.name, m));
+        let name_bytes = sys::bpf::obj_name(&m.kernel_name(&spec.name));
         let len = name_bytes
             .iter()
             .position(|&b| b == 0)
@@ -886,19 +886,6 @@ fn reuse_pinned(m: &MapSpec, def: MapDef, path: &Path) -> Result<Map, LoadError>
     }
     log::debug!("map '{}': reusing pin {}", m.name, path.display());
     Ok(pinned)
-}
-
-/// The kernel-visible name: the C name for declared maps, `<object prefix><section>` for
-/// global data (libbpf's scheme, so tools see the same names), at most 15 bytes.
-fn kernel_map_name(object: &str, m: &MapSpec) -> String {
-    match m.kind {
-        MapKind::GlobalData(_) => {
-            let room = 15usize.saturating_sub(m.name.len().min(15));
-            let prefix: String = object.chars().take(room).collect();
-            format!("{prefix}{}", m.name)
-        }
-        _ => m.name.clone(),
-    }
 }
 
 /// Sets a global variable's bytes in the right global-data map, by the object's BTF.

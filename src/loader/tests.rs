@@ -172,17 +172,6 @@ fn a_global_variable_can_be_set_before_load() {
     );
 }
 
-#[test]
-fn kernel_names_of_global_data_follow_libbpf() {
-    let spec = spec("hello.bpf.o");
-    let ro = spec.maps.iter().find(|m| m.name == ".rodata").unwrap();
-    assert_eq!(kernel_map_name("hello", ro), "hello.rodata");
-    assert_eq!(
-        kernel_map_name("hello_buffer_config", ro),
-        "hello_bu.rodata"
-    );
-}
-
 /// The object's BTF as the kernel got it: sanitized for the kinds `features` lacks,
 /// or not at all; func/line info only with BTF FUNCs; global data maps without BTF
 /// types without DATASECs. Each way, hello runs: an exec bumps `total_events`.

@@ -359,6 +359,70 @@ pub fn global_kind(name: &str) -> Option<GlobalKind> {
     }
 }
 
+/// `BPF_OBJ_NAME_LEN`: a kernel object's name is at most 15 bytes and a NUL.
+const OBJ_NAME_LEN: usize = 16;
+/// Room libbpf keeps for an internal map's section name, however short the name.
+const SECTION_ROOM: usize = 7;
+
+/// The kernel name libbpf gives the map of global-data section `section` (`.data`,
+/// `.rodata`, `.bss`, `.kconfig`, `.data.*`, `.rodata.*`) of the object named `object`
+/// (libbpf's `internal_map_name`):
+///
+/// - the object's name is taken up to its first `.` (libbpf names an object opened
+///   from `biolatency.bpf.o` `biolatency`);
+/// - a custom section (a second `.`, as in `.rodata.cfg`) is named by itself, cut to 15
+///   bytes, without the object's name;
+/// - otherwise the section's name is kept whole and the object's name cut so that the
+///   section would fit in 7 bytes or its own length if longer, even when it is shorter
+///   (`.bss` of `biolatency` is `biolaten.bss`, `.kconfig` `biolate.kconfig`);
+/// - bytes other than ASCII letters, digits, `_` and `.` become `_`.
+pub(super) fn internal_map_name(object: &str, section: &str) -> String {
+    let object = object.split('.').next().unwrap_or_default().as_bytes();
+    let section = section.as_bytes();
+    let room = section.len().clamp(SECTION_ROOM, OBJ_NAME_LEN - 1);
+    let custom = section.get(1..).is_some_and(|rest| rest.contains(&b'.'));
+    let prefix = if custom {
+        0
+    } else {
+        object.len().min(OBJ_NAME_LEN - 1 - room)
+    };
+    object[..prefix]
+        .iter()
+        .chain(&section[..section.len().min(room)])
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() || b == b'_' || b == b'.' {
+                char::from(b)
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl MapSpec {
+    /// The name this map gets in the kernel (what `bpftool map show` lists) when it is
+    /// created from the object named `object` ([`ObjectSpec::name`](super::ObjectSpec)):
+    /// a declared map's C name, and for global data the name libbpf gives it, so that
+    /// tools looking a map up by name find the same one whichever loader created it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), corebpf::ObjectError> {
+    /// let spec = corebpf::ObjectSpec::from_file("biolatency.bpf.o".as_ref())?;
+    /// let bss = spec.map(".bss").expect("a .bss section");
+    /// assert_eq!(bss.kernel_name(&spec.name), "biolaten.bss");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn kernel_name(&self, object: &str) -> String {
+        match self.kind {
+            MapKind::GlobalData(_) => internal_map_name(object, &self.name),
+            _ => self.name.clone(),
+        }
+    }
+}
+
 /// libbpf's `map_is_mmapable`: the DATASEC has a variable that is not static.
 fn has_non_static_var(btf: &Btf, dsec: u32) -> bool {
     let Ok(t) = btf.type_by_id(dsec) else {

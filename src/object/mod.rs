@@ -31,11 +31,12 @@ mod tests;
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::btf::ext::ExtSection;
 use crate::btf::fixup::{self, VarSymbol, KCONFIG_SEC, KSYMS_SEC};
 use crate::btf::{Btf, BtfError, BtfExt, Kind};
 use crate::insn::Insn;
 
-pub use crate::btf::ext::{CoreRelo, FuncInfo, LineInfo};
+pub use crate::btf::ext::{CoreRelo, ExtPart, FuncInfo, LineInfo};
 pub use elf::EM_BPF;
 pub use maps::{BPF_F_MMAPABLE, BPF_F_RDONLY_PROG};
 pub use section::ProgramKind;
@@ -121,6 +122,19 @@ pub enum ObjectError {
         /// The BTF error.
         #[source]
         source: BtfError,
+    },
+    /// `.BTF.ext` is there but a part of it does not parse or validate, or its CO-RE
+    /// relocations can't be read because the object's BTF is invalid. libbpf then loads
+    /// without the section, CO-RE relocations included, so fields are read at the
+    /// offsets clang assumed; here it is an error.
+    #[error("section '.BTF.ext': {part} at byte offset {offset}: {reason}")]
+    BadBtfExt {
+        /// The part the bad bytes belong to.
+        part: ExtPart,
+        /// Byte offset within `.BTF.ext` of the header field, section entry or record.
+        offset: usize,
+        /// What is wrong.
+        reason: String,
     },
     /// An invalid map definition.
     #[error("map '{map}': {reason}")]
@@ -339,7 +353,9 @@ pub struct ObjectSpec {
     /// The object's BTF with DATASEC sizes and VAR offsets fixed up; `None` if absent or
     /// invalid (then a warning is logged).
     pub btf: Option<Btf>,
-    /// `.BTF.ext` as in the file (byte offsets); `None` if absent or invalid.
+    /// `.BTF.ext` as in the file (byte offsets); `None` if absent, or dropped with an
+    /// invalid `.BTF` when it holds no CO-RE relocations. A `.BTF.ext` that does not
+    /// validate is an error ([`ObjectError::BadBtfExt`]), not a silent `None`.
     pub btf_ext: Option<BtfExt>,
     /// BTF-defined maps, legacy maps, global data maps (section order), then `.kconfig`.
     pub maps: Vec<MapSpec>,
@@ -573,19 +589,37 @@ impl<'e, 'a> Parser<'e, 'a> {
         }
     }
 
+    /// `.BTF.ext`, validated against the object's BTF. Without usable BTF it is dropped
+    /// with the BTF (a warning was logged) unless it holds CO-RE relocations, which
+    /// would then be skipped silently.
+    fn btf_ext(&self, btf: Option<&Btf>) -> Result<Option<BtfExt>, ObjectError> {
+        let Some(idx) = self.ext_sec else {
+            return Ok(None);
+        };
+        let data = self.section(idx).data;
+        match btf {
+            Some(b) => BtfExt::parse(data, b)
+                .map(Some)
+                .map_err(|e| ObjectError::BadBtfExt {
+                    part: e.part,
+                    offset: e.offset,
+                    reason: e.reason,
+                }),
+            None if crate::btf::ext::declares_core_relos(data) => Err(ObjectError::BadBtfExt {
+                part: ExtPart::CoreRelo,
+                offset: 24,
+                reason: "the object's .BTF, which the CO-RE relocations refer to, is missing \
+                         or invalid"
+                    .into(),
+            }),
+            None => Ok(None),
+        }
+    }
+
     fn run(self) -> Result<ObjectSpec, ObjectError> {
         let elf = self.elf;
         let btf = self.btf()?;
-        let mut btf_ext = match (self.ext_sec, &btf) {
-            (Some(idx), Some(b)) => match BtfExt::parse(self.section(idx).data, b) {
-                Ok(x) => Some(x),
-                Err(e) => {
-                    log::warn!("object '{}': ignoring invalid .BTF.ext: {e}", self.name);
-                    None
-                }
-            },
-            _ => None,
-        };
+        let btf_ext = self.btf_ext(btf.as_ref())?;
 
         // Maps: BTF-defined, legacy, global data.
         let mut maps = Vec::new();
@@ -687,15 +721,7 @@ impl<'e, 'a> Parser<'e, 'a> {
 
         // `.BTF.ext` records, converted to instruction indexes per section.
         if let Some(ext) = &btf_ext {
-            if let Err(e) = attach_ext(ext, &mut code_secs) {
-                log::warn!("object '{}': ignoring invalid .BTF.ext: {e}", self.name);
-                for c in &mut code_secs {
-                    c.func_info.clear();
-                    c.line_info.clear();
-                    c.core_relos.clear();
-                }
-                btf_ext = None;
-            }
+            attach_ext(ext, &mut code_secs)?;
         }
 
         // Externs, from the `.kconfig`/`.ksyms` DATASECs.
@@ -845,35 +871,65 @@ fn extern_names(btf: &Btf) -> HashMap<String, ExternKind> {
 }
 
 /// Converts `.BTF.ext` byte offsets into instruction indexes of each code section.
-fn attach_ext(ext: &BtfExt, code_secs: &mut [CodeSection]) -> Result<(), String> {
-    fn conv(off: u32, n: usize, what: &str, sec: &str) -> Result<u32, String> {
-        if off % 8 != 0 || (off / 8) as usize >= n {
-            return Err(format!(
-                "{what} record for section '{sec}' at byte offset {off} is not on one of its {n} instructions"
-            ));
+/// A record off the instructions of its section, or for a section that holds no code,
+/// is an error naming its offset in `.BTF.ext`.
+fn attach_ext(ext: &BtfExt, code_secs: &mut [CodeSection]) -> Result<(), ObjectError> {
+    fn each<T: Copy>(
+        part: ExtPart,
+        secs: &[ExtSection<T>],
+        code_secs: &mut [CodeSection],
+        off: impl Fn(&T) -> u32,
+        mut push: impl FnMut(&mut CodeSection, T, u32),
+    ) -> Result<(), ObjectError> {
+        for s in secs {
+            let err = |i: usize, reason: String| ObjectError::BadBtfExt {
+                part,
+                offset: s.record_offset(i),
+                reason,
+            };
+            let Some(c) = code_secs.iter_mut().find(|c| c.name == s.section) else {
+                return Err(err(0, format!("section '{}' holds no code", s.section)));
+            };
+            let n = c.insns.len();
+            for (i, r) in s.records.iter().enumerate() {
+                let insn = off(r) / 8;
+                if insn as usize >= n {
+                    return Err(err(
+                        i,
+                        format!(
+                            "insn_off {} is past the {n} instructions of section '{}'",
+                            off(r),
+                            s.section
+                        ),
+                    ));
+                }
+                push(c, *r, insn);
+            }
         }
-        Ok(off / 8)
+        Ok(())
     }
+    each(
+        ExtPart::FuncInfo,
+        &ext.func_info,
+        code_secs,
+        |r| r.insn_off,
+        |c, r, insn_off| c.func_info.push(FuncInfo { insn_off, ..r }),
+    )?;
+    each(
+        ExtPart::LineInfo,
+        &ext.line_info,
+        code_secs,
+        |r| r.insn_off,
+        |c, r, insn_off| c.line_info.push(LineInfo { insn_off, ..r }),
+    )?;
+    each(
+        ExtPart::CoreRelo,
+        &ext.core_relos,
+        code_secs,
+        |r| r.insn_off,
+        |c, r, insn_off| c.core_relos.push(CoreRelo { insn_off, ..r }),
+    )?;
     for c in code_secs.iter_mut() {
-        let n = c.insns.len();
-        for r in ext.func_info_for(&c.name) {
-            c.func_info.push(FuncInfo {
-                insn_off: conv(r.insn_off, n, "func_info", &c.name)?,
-                ..*r
-            });
-        }
-        for r in ext.line_info_for(&c.name) {
-            c.line_info.push(LineInfo {
-                insn_off: conv(r.insn_off, n, "line_info", &c.name)?,
-                ..*r
-            });
-        }
-        for r in ext.core_relos_for(&c.name) {
-            c.core_relos.push(CoreRelo {
-                insn_off: conv(r.insn_off, n, "core_relo", &c.name)?,
-                ..*r
-            });
-        }
         crate::util::sort_by_key(&mut c.func_info, |r| r.insn_off);
         crate::util::sort_by_key(&mut c.line_info, |r| r.insn_off);
         crate::util::sort_by_key(&mut c.core_relos, |r| r.insn_off);

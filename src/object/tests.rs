@@ -1028,3 +1028,152 @@ fn project_objects_parse() {
         );
     }
 }
+
+/// Kernel names of global-data maps, as libbpf named them: an object with `.data`,
+/// `.rodata`, `.bss`, `.kconfig`, `.data.counters_per_cpu`, `.rodata.cfg` and
+/// `.data.my-var` was loaded under each file name below by libbpf 1.1 (`bpftool prog
+/// loadall`, then `bpftool map show`) and by libbpf 1.7 (`bpf_object__load`, then each
+/// map's `bpf_map_info.name`); both created exactly these names.
+const LIBBPF_MAP_NAMES: [(&str, [&str; 4]); 13] = [
+    // file: .data, .rodata, .bss, .kconfig
+    (
+        "biolatency.bpf.o",
+        [
+            "biolaten.data",
+            "biolaten.rodata",
+            "biolaten.bss",
+            "biolate.kconfig",
+        ],
+    ),
+    (
+        "xdp.bpf.o",
+        ["xdp.data", "xdp.rodata", "xdp.bss", "xdp.kconfig"],
+    ),
+    (
+        "tcp-conn.bpf.o",
+        [
+            "tcp_conn.data",
+            "tcp_conn.rodata",
+            "tcp_conn.bss",
+            "tcp_con.kconfig",
+        ],
+    ),
+    (
+        "my-tool-v2.bpf.o",
+        [
+            "my_tool_.data",
+            "my_tool_.rodata",
+            "my_tool_.bss",
+            "my_tool.kconfig",
+        ],
+    ),
+    (
+        "hello_buffer_config.bpf.o",
+        [
+            "hello_bu.data",
+            "hello_bu.rodata",
+            "hello_bu.bss",
+            "hello_b.kconfig",
+        ],
+    ),
+    (
+        "runqlat_histogram_v2.bpf.o",
+        [
+            "runqlat_.data",
+            "runqlat_.rodata",
+            "runqlat_.bss",
+            "runqlat.kconfig",
+        ],
+    ),
+    (
+        "runqlat.v2.bpf.o",
+        [
+            "runqlat.data",
+            "runqlat.rodata",
+            "runqlat.bss",
+            "runqlat.kconfig",
+        ],
+    ),
+    (
+        "prof.ile.bpf.o",
+        ["prof.data", "prof.rodata", "prof.bss", "prof.kconfig"],
+    ),
+    (
+        "abc.o",
+        ["abc.data", "abc.rodata", "abc.bss", "abc.kconfig"],
+    ),
+    (
+        "net-tc_ingress.bpf.o",
+        [
+            "net_tc_i.data",
+            "net_tc_i.rodata",
+            "net_tc_i.bss",
+            "net_tc_.kconfig",
+        ],
+    ),
+    (
+        "x-y.bpf.o",
+        ["x_y.data", "x_y.rodata", "x_y.bss", "x_y.kconfig"],
+    ),
+    (".hidden.bpf.o", [".data", ".rodata", ".bss", ".kconfig"]),
+    (
+        "tcpconnect.bpf.o",
+        [
+            "tcpconne.data",
+            "tcpconne.rodata",
+            "tcpconne.bss",
+            "tcpconn.kconfig",
+        ],
+    ),
+];
+
+/// Custom sections are named by themselves, whatever the object (same load).
+const LIBBPF_CUSTOM_NAMES: [(&str, &str); 3] = [
+    (".data.counters_per_cpu", ".data.counters_"),
+    (".rodata.cfg", ".rodata.cfg"),
+    (".data.my-var", ".data.my_var"),
+];
+
+#[test]
+fn global_data_maps_get_libbpfs_kernel_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for (file, names) in LIBBPF_MAP_NAMES {
+        let path = dir.path().join(file);
+        std::fs::write(&path, PLAIN).unwrap();
+        let spec = ObjectSpec::from_file(&path).unwrap();
+        let sections = [".data", ".rodata", ".bss", ".kconfig"];
+        let custom = LIBBPF_CUSTOM_NAMES.iter().map(|&(s, n)| (s, n));
+        for (section, want) in sections.into_iter().zip(names).chain(custom) {
+            assert_eq!(
+                maps::internal_map_name(&spec.name, section),
+                want,
+                "{file}: {section}"
+            );
+            assert!(want.len() < 16 && want.bytes().all(|b| b.is_ascii()));
+            checked += 1;
+        }
+        // Through the map itself: a declared map keeps its C name.
+        let data = spec.map(".data").unwrap();
+        assert_eq!(data.kernel_name(&spec.name), names[0], "{file}");
+    }
+    assert_eq!(checked, 13 * 7);
+    let o = progs();
+    let declared = o.maps.iter().find(|m| m.kind == MapKind::Btf).unwrap();
+    assert_eq!(declared.kernel_name("my-tool-v2"), declared.name);
+    // Object names of 3 to 20 characters, with '-', '_' and '.'.
+    let lens: Vec<usize> = LIBBPF_MAP_NAMES
+        .iter()
+        .map(|(f, _)| {
+            f.split(".bpf.o")
+                .next()
+                .unwrap()
+                .trim_end_matches(".o")
+                .len()
+        })
+        .collect();
+    assert_eq!(
+        (lens.iter().min(), lens.iter().max()),
+        (Some(&3), Some(&20))
+    );
+}

@@ -35,6 +35,8 @@ mod spec;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_arrload;
+#[cfg(test)]
 mod tests_synthetic;
 
 use calc::{calc_relo, CalcFail, RelRes};
@@ -839,9 +841,18 @@ fn relocate_one<'l, 't>(
         if best.is_none() {
             poison_reason(local_spec, targets, first_miss, &cand_ref)
         } else {
+            let what = if res.array_elems {
+                "is an array whose elements changed size"
+            } else {
+                "changed size"
+            };
+            let kinds = if res.array_elems {
+                "only pointer and unsigned integer fields are resized, not arrays"
+            } else {
+                "it is neither a pointer nor an unsigned integer"
+            };
             format!(
-                "{} changed size from {} to {} bytes and is neither a pointer nor an unsigned integer, \
-                 so the load/store can't be resized",
+                "{} {what} from {} to {} bytes, and {kinds}, so the load/store can't be resized",
                 ctx.local, res.orig_sz, res.new_sz
             )
         }

@@ -1,7 +1,7 @@
 //! Relocated values: `bpf_core_calc_field_relo`, `bpf_core_calc_type_relo`,
 //! `bpf_core_calc_enumval_relo` and `bpf_core_calc_relo`.
 
-use crate::btf::{int_enc, BtfError, Kind};
+use crate::btf::{int_enc, Btf, BtfError, Kind, MAX_RESOLVE_DEPTH};
 
 use super::compat::resolve;
 use super::spec::Spec;
@@ -68,6 +68,9 @@ pub(super) struct RelRes {
     pub new_sz: u32,
     pub orig_type_id: u32,
     pub new_type_id: u32,
+    /// The field is an array: `orig_sz`/`new_sz` are the sizes of its innermost
+    /// elements, which is what one load or store moves.
+    pub array_elems: bool,
 }
 
 /// A field value with the load size information of `FIELD_BYTE_OFFSET`.
@@ -75,6 +78,26 @@ struct FieldVal {
     val: u64,
     field_sz: u32,
     type_id: u32,
+    /// `type_id` is an array and `field_sz` the size of its innermost element.
+    array: bool,
+}
+
+/// What one load or store of a field of type `id` moves, in bytes, and whether the
+/// field is an array: for an array (of arrays, ...) the size of its innermost element,
+/// modifiers and typedefs skipped on the way down. libbpf compares these since 1.6
+/// ("fix LDX/STX/ST CO-RE relocation size adjustment logic"); before, it compared the
+/// sizes of whole arrays, so `int a[5]` against `int a[7]` could not be read.
+fn access_size(btf: &Btf, id: u32) -> Result<(u32, bool), CalcFail> {
+    let mut t = resolve(btf, id)?;
+    let array = t.kind == Kind::Array;
+    for _ in 0..MAX_RESOLVE_DEPTH {
+        if t.kind != Kind::Array {
+            let sz = btf.resolve_size(t.id)?;
+            return Ok((u32::try_from(sz).map_err(|_| too_big(sz))?, array));
+        }
+        t = resolve(btf, t.array()?.elem_type)?;
+    }
+    Err(CalcFail::Btf(BtfError::Loop(id)))
 }
 
 fn too_big(sz: u64) -> CalcFail {
@@ -95,6 +118,7 @@ fn calc_field(
         val: 0,
         field_sz: 0,
         type_id: 0,
+        array: false,
     };
     if kind == CoreReloKind::FieldExists {
         out.val = u64::from(spec.is_some());
@@ -110,14 +134,13 @@ fn calc_field(
 
     // The last step is an array index (or the root itself): sizes of whole elements.
     if !acc.named {
-        let sz = btf.resolve_size(acc.type_id)?;
         match kind {
             CoreReloKind::FieldByteOffset => {
                 out.val = spec.bit_offset / 8;
-                out.field_sz = u32::try_from(sz).map_err(|_| too_big(sz))?;
+                (out.field_sz, out.array) = access_size(btf, acc.type_id)?;
                 out.type_id = acc.type_id;
             }
-            CoreReloKind::FieldByteSize => out.val = sz,
+            CoreReloKind::FieldByteSize => out.val = btf.resolve_size(acc.type_id)?,
             _ => return Err(CalcFail::ArrayAccess),
         }
         if let Some(v) = validate {
@@ -168,7 +191,7 @@ fn calc_field(
         CoreReloKind::FieldByteOffset => {
             out.val = byte_off;
             if !bitfield {
-                out.field_sz = u32::try_from(byte_sz).map_err(|_| too_big(byte_sz))?;
+                (out.field_sz, out.array) = access_size(btf, field_type_id)?;
                 out.type_id = field_type_id;
             }
         }
@@ -268,6 +291,7 @@ pub(super) fn calc_relo(
         res.orig_val = l.val;
         res.orig_sz = l.field_sz;
         res.orig_type_id = l.type_id;
+        res.array_elems = l.array;
         let t = match calc_field(kind, targ, None, false)? {
             Ok(v) => v,
             Err(Poison) => {
@@ -280,7 +304,9 @@ pub(super) fn calc_relo(
         res.new_type_id = t.type_id;
         if res.orig_sz != res.new_sz {
             // Resizing a load is only safe for pointers (a 32-bit kernel's pointers) and
-            // unsigned integers, whose zero extension preserves the value.
+            // unsigned integers, whose zero extension preserves the value. The kinds
+            // checked are the fields' own: an array field whose elements changed size
+            // is never resized, whatever its elements are (as libbpf does).
             let ok = match (
                 local.btf.type_by_id(res.orig_type_id),
                 targ.map(|s| s.btf.type_by_id(res.new_type_id)),
