@@ -10,8 +10,9 @@ use crate::sys::{self, SysError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LinkError {
-    /// Pinning needs a BPF link; attachments made through `PERF_EVENT_IOC_SET_BPF` have none.
-    #[error("this attachment has no BPF link to pin (kernel without perf links); it lives as long as the process")]
+    /// Pinning needs a BPF link; attachments made through `PERF_EVENT_IOC_SET_BPF`,
+    /// netlink or `BPF_PROG_ATTACH` have none.
+    #[error("this attachment has no BPF link to pin; it lives as long as the process")]
     NotPinnable,
     /// A syscall failed.
     #[error(transparent)]
@@ -35,7 +36,16 @@ enum Inner {
         /// A kprobe/uprobe created through tracefs, removed after the perf event closes.
         _probe: Option<TracefsProbe>,
     },
+    /// Any other attachment (netlink XDP/TC, `BPF_PROG_ATTACH`, a socket option): the
+    /// boxed value detaches the program when it drops.
+    #[allow(dead_code)] // held for its Drop
+    Other(Box<dyn Attachment>),
 }
+
+/// An attachment that is neither a BPF link nor a perf event: its `Drop` detaches the
+/// program (removes the netlink filter, calls `BPF_PROG_DETACH`, …). Implemented by the
+/// attach paths in `program/`; a [`Link`] owns one through [`Link::from_attachment`].
+pub(crate) trait Attachment: std::fmt::Debug + Send {}
 
 /// A dynamic tracefs probe (`kprobe_events`/`uprobe_events`) to remove when the link goes.
 #[derive(Debug)]
@@ -97,6 +107,15 @@ impl Link {
         }
     }
 
+    /// A link owning another kind of attachment, detached when `attachment` drops.
+    #[allow(dead_code)] // the first users are the attach paths being added
+    pub(crate) fn from_attachment(attachment: Box<dyn Attachment>, description: String) -> Link {
+        Link {
+            inner: Inner::Other(attachment),
+            description,
+        }
+    }
+
     /// What this link attaches, in words (`tracepoint syscalls/sys_enter_execve`).
     pub fn description(&self) -> &str {
         &self.description
@@ -107,6 +126,7 @@ impl Link {
         match &self.inner {
             Inner::Fd(fd) => Some(fd.as_fd()),
             Inner::PerfEvent { link, .. } => link.as_ref().map(|l| l.as_fd()),
+            Inner::Other(_) => None,
         }
     }
 
@@ -114,7 +134,7 @@ impl Link {
     pub fn perf_event_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.inner {
             Inner::PerfEvent { perf, .. } => Some(perf.as_fd()),
-            Inner::Fd(_) => None,
+            Inner::Fd(_) | Inner::Other(_) => None,
         }
     }
 
@@ -160,6 +180,7 @@ impl Drop for Link {
             }
         }
         log::debug!("detaching {}", self.description);
-        // The fds close as fields drop: link first, then the perf event, then any tracefs probe.
+        // The fds close as fields drop: link first, then the perf event, then any tracefs
+        // probe; another attachment detaches in its own Drop.
     }
 }
