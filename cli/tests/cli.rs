@@ -332,3 +332,38 @@ fn relocate_needs_no_privileges() {
         "{j}"
     );
 }
+
+/// A `.BTF.ext` whose core_relo records claim a size the format doesn't have: relocate
+/// must fail naming the section, the part and the offset, not report "no CO-RE
+/// relocations" and succeed.
+#[test]
+fn relocate_refuses_a_btf_ext_that_does_not_parse() {
+    use object::{Object as _, ObjectSection as _};
+    let mut data = std::fs::read(prog("task_state.bpf.o")).unwrap();
+    let (start, _) = object::File::parse(&*data)
+        .unwrap()
+        .section_by_name(".BTF.ext")
+        .and_then(|s| s.file_range())
+        .expect("task_state has .BTF.ext");
+    let start = start as usize;
+    let rd = |at: usize| u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+    // Header: magic, version, flags, hdr_len, then (off, len) pairs for func_info,
+    // line_info and core_relo, offsets counted from the header's end.
+    let core_relo = start + rd(start + 4) + rd(start + 24);
+    assert_eq!(rd(core_relo), 16, "core_relo record size");
+    data[core_relo..core_relo + 4].copy_from_slice(&12u32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("task_state.bpf.o");
+    std::fs::write(&bad, &data).unwrap();
+
+    let out = corebpf().arg("relocate").arg(&bad).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stderr.contains("section '.BTF.ext': core_relo at byte offset"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("record size 12"), "{stderr}");
+    assert!(!stdout.contains("no CO-RE relocations"), "{stdout}");
+}
