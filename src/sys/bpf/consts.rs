@@ -160,7 +160,7 @@ pub mod attach_type {
     pub const TRACE_UPROBE_SESSION: u32 = 57;
 }
 
-/// Link types (`enum bpf_link_type`), as reported in [`LinkInfo::link_type`](super::LinkInfo::link_type).
+/// Link types (`enum bpf_link_type`), as reported in [`LinkInfo::link_type`](super::LinkInfo::link_type) and [`RawLinkInfo::link_type`](super::RawLinkInfo::link_type).
 pub mod link_type {
     #![allow(missing_docs)]
     pub const UNSPEC: u32 = 0;

@@ -204,10 +204,11 @@ pub struct BtfInfo {
 }
 
 attr_struct! {
-    /// The kernel's `struct bpf_link_info`: common fields and the raw per-type union.
+    /// The kernel's `struct bpf_link_info`: common fields and the raw per-type union
+    /// ([`link_info_decoded`](super::link_info_decoded) reads it per link type).
     ///
     /// Returned with every user-pointer field left zero (no names are copied out).
-    pub struct LinkInfo {
+    pub struct RawLinkInfo {
         /// Link type (`enum bpf_link_type`).
         pub link_type: u32,
         /// Link id.
@@ -222,7 +223,7 @@ attr_struct! {
     }
 }
 
-impl LinkInfo {
+impl RawLinkInfo {
     /// The first u32 of the per-type union (XDP: ifindex; tracing: attach type; perf
     /// event: event type; raw tracepoint: low half of the name pointer).
     pub fn extra_u32(&self, index: usize) -> Option<u32> {
@@ -242,7 +243,7 @@ impl LinkInfo {
 /// # Safety
 ///
 /// Every user pointer inside `info` must be zero or valid for the length beside it.
-unsafe fn obj_info<T: AttrBytes>(fd: BorrowedFd<'_>, info: &mut T) -> SysResult<u32> {
+pub(super) unsafe fn obj_info<T: AttrBytes>(fd: BorrowedFd<'_>, info: &mut T) -> SysResult<u32> {
     let mut raw = InfoRaw {
         bpf_fd: fd_u32(fd),
         info_len: size_of::<T>() as u32,
@@ -290,8 +291,8 @@ pub fn map_info(fd: BorrowedFd<'_>) -> SysResult<MapInfo> {
 }
 
 /// `BPF_OBJ_GET_INFO_BY_FD` for a link.
-pub fn link_info(fd: BorrowedFd<'_>) -> SysResult<LinkInfo> {
-    let mut info = LinkInfo::default();
+pub fn link_info(fd: BorrowedFd<'_>) -> SysResult<RawLinkInfo> {
+    let mut info = RawLinkInfo::default();
     // SAFETY: all pointer fields inside the union are zero.
     unsafe { obj_info(fd, &mut info) }?;
     Ok(info)
@@ -423,7 +424,7 @@ mod tests {
         assert_eq!(offset_of!(MapInfo, map_extra), 80);
         assert_eq!(size_of::<MapInfo>(), 88);
         assert_eq!(size_of::<BtfInfoRaw>(), 32);
-        assert_eq!(offset_of!(LinkInfo, extra), 16);
+        assert_eq!(offset_of!(RawLinkInfo, extra), 16);
     }
 
     #[test]
@@ -456,7 +457,7 @@ mod tests {
 
     #[test]
     fn link_info_extra_u32() {
-        let mut info = LinkInfo::default();
+        let mut info = RawLinkInfo::default();
         let mut b = [0u8; 8];
         b[..4].copy_from_slice(&1u32.to_ne_bytes());
         b[4..].copy_from_slice(&2u32.to_ne_bytes());

@@ -1,5 +1,5 @@
-//! `BPF_LINK_CREATE` (including kprobe_multi), `BPF_LINK_DETACH` and
-//! `BPF_RAW_TRACEPOINT_OPEN`.
+//! `BPF_LINK_CREATE` (including kprobe_multi), `BPF_LINK_UPDATE`, `BPF_LINK_DETACH`
+//! and `BPF_RAW_TRACEPOINT_OPEN`.
 
 use super::attr::{attr_struct, AttrBytes};
 use super::consts::attach_type;
@@ -28,6 +28,18 @@ attr_struct! {
         attach_type: u32,
         flags: u32,
         extra: [u64; 6],
+    }
+}
+
+attr_struct! {
+    /// `BPF_LINK_UPDATE`.
+    struct LinkUpdateRaw {
+        link_fd: u32,
+        /// `new_prog_fd` or `new_map_fd`.
+        new_fd: u32,
+        flags: u32,
+        /// `old_prog_fd` or `old_map_fd`.
+        old_fd: u32,
     }
 }
 
@@ -148,6 +160,40 @@ pub fn link_create_kprobe_multi(
     targets: KprobeMultiTargets<'_>,
     cookies: Option<&[u64]>,
 ) -> SysResult<OwnedFd> {
+    kprobe_multi_link(
+        prog_fd,
+        attach_type::TRACE_KPROBE_MULTI,
+        flags,
+        targets,
+        cookies,
+    )
+}
+
+/// `BPF_LINK_CREATE` with `BPF_TRACE_KPROBE_SESSION` (6.10): as
+/// [`link_create_kprobe_multi`], for a program (loaded with that expected attach type)
+/// that runs at both entry and return of each function, `bpf_session_is_return()`
+/// telling which; an entry run returning non-zero skips that call's return run.
+pub fn link_create_kprobe_session(
+    prog_fd: BorrowedFd<'_>,
+    targets: KprobeMultiTargets<'_>,
+    cookies: Option<&[u64]>,
+) -> SysResult<OwnedFd> {
+    kprobe_multi_link(
+        prog_fd,
+        attach_type::TRACE_KPROBE_SESSION,
+        0,
+        targets,
+        cookies,
+    )
+}
+
+fn kprobe_multi_link(
+    prog_fd: BorrowedFd<'_>,
+    link_attach_type: u32,
+    flags: u32,
+    targets: KprobeMultiTargets<'_>,
+    cookies: Option<&[u64]>,
+) -> SysResult<OwnedFd> {
     const CALL: &str = "BPF_LINK_CREATE";
     // The name pointers, kept alive (with the names they point to) until the call returns.
     let sym_ptrs: Vec<u64>;
@@ -181,7 +227,7 @@ pub fn link_create_kprobe_multi(
     let mut raw = LinkCreateRaw {
         prog_fd: fd_u32(prog_fd),
         target: 0,
-        attach_type: attach_type::TRACE_KPROBE_MULTI,
+        attach_type: link_attach_type,
         flags: 0,
         extra: [u64::from_ne_bytes(head), syms, addrs, cookies, 0, 0],
     };
@@ -190,6 +236,31 @@ pub fn link_create_kprobe_multi(
     // the borrowed names), or `addrs` to `cnt` u64s; `cookies` is null or points to `cnt`
     // u64s. The kernel only reads them, and all outlive the call.
     unsafe { bpf_fd(BpfCmd::LinkCreate, &mut raw.bytes_mut()[..size]) }
+}
+
+/// `BPF_F_REPLACE`: `BPF_LINK_UPDATE` only if the link still runs the old program.
+pub const LINK_UPDATE_REPLACE: u32 = 1 << 2;
+
+/// `BPF_LINK_UPDATE`: makes `link_fd` run `new_fd` (a program, or for a struct_ops
+/// link a struct_ops map) instead of what it runs now; with `old_fd`, only if that is
+/// what it runs (`BPF_F_REPLACE`), else the kernel answers `EPERM`.
+pub fn link_update(
+    link_fd: BorrowedFd<'_>,
+    new_fd: BorrowedFd<'_>,
+    old_fd: Option<BorrowedFd<'_>>,
+) -> SysResult<()> {
+    let mut raw = LinkUpdateRaw {
+        link_fd: fd_u32(link_fd),
+        new_fd: fd_u32(new_fd),
+        flags: if old_fd.is_some() {
+            LINK_UPDATE_REPLACE
+        } else {
+            0
+        },
+        old_fd: old_fd.map_or(0, fd_u32),
+    };
+    // SAFETY: no pointers.
+    unsafe { bpf(BpfCmd::LinkUpdate, raw.bytes_mut()) }.map(|_| ())
 }
 
 /// `BPF_LINK_DETACH`: detaches the link from its target, leaving the link fd defunct.
@@ -226,6 +297,7 @@ mod tests {
         // Offsets checked against include/uapi/linux/bpf.h (gcc offsetof on the 6.1
         // header; log_true_size and later fields from the 6.14+ header).
         assert_eq!(offset_of!(RawTracepointRaw, prog_fd), 8);
+        assert_eq!(offset_of!(LinkUpdateRaw, old_fd), 12);
         assert_eq!(offset_of!(LinkCreateRaw, extra), 16);
         assert_eq!(size_of::<LinkCreateRaw>(), 64);
     }
@@ -284,6 +356,37 @@ mod tests {
         assert_eq!(seen[2].len(), 32);
         assert_eq!(&seen[2][16..20], &99u32.to_ne_bytes());
         assert_eq!(&seen[2][24..32], &5u64.to_ne_bytes());
+    }
+
+    #[test]
+    fn link_update_sets_replace_only_with_an_old_program() {
+        let (link, new, old) = (devnull(), devnull(), devnull());
+        let mut seen = Vec::new();
+        with_syscall_override(
+            |c| {
+                if let Syscall::Bpf {
+                    cmd: BpfCmd::LinkUpdate,
+                    attr,
+                } = c
+                {
+                    seen.push(attr.to_vec());
+                }
+                errno(libc::EPERM)
+            },
+            || {
+                let e = link_update(link.as_fd(), new.as_fd(), None).unwrap_err();
+                assert_eq!((e.call, e.errno()), ("BPF_LINK_UPDATE", libc::EPERM));
+                let _ = link_update(link.as_fd(), new.as_fd(), Some(old.as_fd()));
+            },
+        );
+        let word = |a: &[u8], i: usize| u32::from_ne_bytes(a[i * 4..i * 4 + 4].try_into().unwrap());
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].len(), 16);
+        assert_eq!(word(&seen[0], 0), link.as_raw_fd() as u32);
+        assert_eq!(word(&seen[0], 1), new.as_raw_fd() as u32);
+        assert_eq!((word(&seen[0], 2), word(&seen[0], 3)), (0, 0));
+        assert_eq!(word(&seen[1], 2), LINK_UPDATE_REPLACE);
+        assert_eq!(word(&seen[1], 3), old.as_raw_fd() as u32);
     }
 
     /// The `kprobe_multi` member of `link_create` (gcc offsetof on the uapi header):
