@@ -13,11 +13,13 @@ use crate::link::Link;
 use crate::object::ProgramKind;
 use crate::sys::{self, SysError};
 
+pub mod iter;
 pub mod kprobe;
 pub mod plan;
 pub mod tracefs;
 pub mod tracing;
 
+pub use iter::{Iter, IterScope};
 pub use kprobe::{KProbe, KProbeMulti, KprobeError, KprobeMode};
 pub use plan::AttachPlan;
 pub use tracing::{FEntry, FExit, FModRet, Lsm, TpBtf};
@@ -200,6 +202,7 @@ impl Program {
             P::FmodRet => FModRet::try_from(self)?.attach(),
             P::Lsm => Lsm::try_from(self)?.attach(),
             P::TpBtf => TpBtf::try_from(self)?.attach(),
+            P::Iter => Iter::try_from(self)?.attach(),
             P::BadTarget(e) => Err(ProgramError::BadTarget {
                 program: self.name.clone(),
                 reason: e.to_string(),

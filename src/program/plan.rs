@@ -67,6 +67,10 @@ pub enum AttachPlan {
     Lsm,
     /// `tp_btf/NAME`: [`TpBtf::attach`](super::TpBtf::attach) (tracepoint fixed at load).
     TpBtf,
+    /// `iter[.s]/TARGET`: [`Iter::attach`](super::Iter::attach) (target fixed at load;
+    /// no parameter, so map element iterators need
+    /// [`Iter::attach_map`](super::Iter::attach_map)).
+    Iter,
     /// The section names a target, but it doesn't parse: auto-attach reports
     /// [`ProgramError::BadTarget`](super::ProgramError::BadTarget).
     BadTarget(TargetError),
@@ -108,6 +112,9 @@ impl AttachPlan {
             } => P::FmodRet,
             K::Lsm { hook: Some(_), .. } => P::Lsm,
             K::TpBtf { target: Some(_) } => P::TpBtf,
+            K::Iter {
+                target: Some(_), ..
+            } => P::Iter,
             K::Tracepoint { .. }
             | K::RawTracepoint { .. }
             | K::Kprobe { .. }
@@ -118,7 +125,8 @@ impl AttachPlan {
             | K::Fexit { .. }
             | K::FmodRet { .. }
             | K::Lsm { .. }
-            | K::TpBtf { .. } => none(NO_TARGET),
+            | K::TpBtf { .. }
+            | K::Iter { .. } => none(NO_TARGET),
             K::SocketFilter
             | K::SkReuseport { .. }
             | K::KprobeSession { .. }
@@ -127,7 +135,6 @@ impl AttachPlan {
             | K::Usdt { .. }
             | K::Freplace { .. }
             | K::LsmCgroup { .. }
-            | K::Iter { .. }
             | K::Syscall
             | K::Xdp { .. }
             | K::SchedCls { .. }
@@ -166,8 +173,8 @@ fn parsed<T>(target: Result<T, TargetError>, plan: impl FnOnce(T) -> AttachPlan)
 #[cfg(test)]
 mod tests {
     use super::super::{
-        FEntry, FExit, FModRet, KProbe, KProbeMulti, Lsm, Program, ProgramError, RawTracePoint,
-        TpBtf, TracePoint,
+        FEntry, FExit, FModRet, Iter, KProbe, KProbeMulti, Lsm, Program, ProgramError,
+        RawTracePoint, TpBtf, TracePoint,
     };
     use super::*;
     use crate::sys::with_syscall_override;
@@ -320,8 +327,12 @@ mod tests {
             ("usdt/bin/app:provider:name", NOT_FROM_SECTION_PLAN),
             ("freplace/handler", NOT_FROM_SECTION_PLAN),
             ("lsm_cgroup/socket_bind", NOT_FROM_SECTION_PLAN),
-            ("iter/task", NOT_FROM_SECTION_PLAN),
-            ("iter.s/task", NOT_FROM_SECTION_PLAN),
+            ("iter/task", P::Iter),
+            ("iter.s/task", P::Iter),
+            ("iter/task_file", P::Iter),
+            ("iter/bpf_map", P::Iter),
+            ("iter/bpf_map_elem", P::Iter),
+            ("iter", NO_TARGET_PLAN),
             ("syscall", NOT_FROM_SECTION_PLAN),
             ("xdp", NOT_FROM_SECTION_PLAN),
             ("xdp.frags", NOT_FROM_SECTION_PLAN),
@@ -461,6 +472,7 @@ mod tests {
             P::FmodRet => FModRet::try_from(prog).map(drop),
             P::Lsm => Lsm::try_from(prog).map(drop),
             P::TpBtf => TpBtf::try_from(prog).map(drop),
+            P::Iter => Iter::try_from(prog).map(drop),
             P::BadTarget(_) | P::NoAutoAttach { .. } => Ok(()),
         }
     }

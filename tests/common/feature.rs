@@ -45,6 +45,18 @@ pub enum Feature {
     Lsm,
     /// BTF-enabled raw tracepoints (`tp_btf`).
     TpBtf,
+    /// BPF iterators (`iter/task`, `BPF_ITER_CREATE`).
+    Iter,
+    /// Map element iterators (`iter/bpf_map_elem`).
+    IterMapElem,
+    /// `syscall` programs (run by `BPF_PROG_TEST_RUN`, may call `bpf_sys_bpf`).
+    SyscallProgram,
+    /// `BPF_LINK_CREATE` with `BPF_TRACE_KPROBE_SESSION` (fprobe).
+    KprobeSession,
+    /// struct_ops maps implementing `tcp_congestion_ops`.
+    StructOps,
+    /// struct_ops maps registered through a link (`BPF_F_LINK`).
+    StructOpsLink,
 }
 
 impl Feature {
@@ -57,6 +69,12 @@ impl Feature {
             Feature::FmodRet => "fmod_ret",
             Feature::Lsm => "BPF LSM",
             Feature::TpBtf => "tp_btf",
+            Feature::Iter => "BPF iterators",
+            Feature::IterMapElem => "map element iterators",
+            Feature::SyscallProgram => "syscall programs",
+            Feature::KprobeSession => "kprobe.session links",
+            Feature::StructOps => "struct_ops (tcp_congestion_ops)",
+            Feature::StructOpsLink => "struct_ops links",
         }
     }
 
@@ -70,6 +88,12 @@ impl Feature {
             Feature::FmodRet => (5, 7),
             Feature::Lsm => (5, 7),
             Feature::TpBtf => (5, 5),
+            Feature::Iter => (5, 8),
+            Feature::IterMapElem => (5, 9),
+            Feature::SyscallProgram => (5, 14),
+            Feature::KprobeSession => (6, 10),
+            Feature::StructOps => (5, 6),
+            Feature::StructOpsLink => (6, 4),
         }
     }
 
@@ -90,7 +114,13 @@ impl Feature {
                 "CONFIG_DEBUG_INFO_BTF",
                 "CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS",
             ],
-            Feature::TpBtf => &["CONFIG_DEBUG_INFO_BTF"],
+            Feature::TpBtf | Feature::Iter | Feature::IterMapElem | Feature::SyscallProgram => {
+                &["CONFIG_DEBUG_INFO_BTF"]
+            }
+            Feature::KprobeSession => &["CONFIG_FPROBE"],
+            Feature::StructOps | Feature::StructOpsLink => {
+                &["CONFIG_BPF_JIT", "CONFIG_DEBUG_INFO_BTF", "CONFIG_INET"]
+            }
         }
     }
 }
@@ -180,6 +210,17 @@ pub fn probe(feature: Feature) -> Probe {
             Kind::Func,
         ),
         Feature::Lsm => probe_lsm(),
+        Feature::Iter => probe_tracing(
+            prog_type::TRACING,
+            attach_type::TRACE_ITER,
+            "bpf_iter_task",
+            Kind::Func,
+        ),
+        Feature::IterMapElem => probe_iter_load("bpf_map_elem"),
+        Feature::SyscallProgram => probe_syscall_program(),
+        Feature::KprobeSession => probe_kprobe_multi_as(attach_type::TRACE_KPROBE_SESSION),
+        Feature::StructOps => probe_struct_ops(0),
+        Feature::StructOpsLink => probe_struct_ops(raw_bpf::flags::LINK),
         Feature::TpBtf => probe_tracing(
             prog_type::TRACING,
             attach_type::TRACE_RAW_TP,
@@ -328,19 +369,82 @@ fn probe_kprobes() -> Probe {
 /// the name up (`ENOENT`/`ESRCH`), one built without it answers `EOPNOTSUPP`, one that
 /// predates it `EINVAL`.
 fn probe_kprobe_multi() -> Probe {
-    let prog = match raw_bpf::prog_load(prog_type::KPROBE, attach_type::TRACE_KPROBE_MULTI, 0) {
+    probe_kprobe_multi_as(attach_type::TRACE_KPROBE_MULTI)
+}
+
+/// [`probe_kprobe_multi`] for another kprobe_multi attach type (a kprobe session: a
+/// kernel before 6.10 refuses the program's expected attach type with `EINVAL`).
+fn probe_kprobe_multi_as(attach: u32) -> Probe {
+    let prog = match raw_bpf::prog_load(prog_type::KPROBE, attach, 0) {
         Ok(p) => p,
         Err(e) if errno(&e) == libc::EPERM => return refused("loading a kprobe program", &e),
         Err(e) => return Probe::Missing(format!("loading a kprobe program: {}", errno_name(&e))),
     };
     const NAME: &CStr = c"corebpf_feature_probe_no_such_function";
-    match raw_bpf::link_create_kprobe_multi(prog.as_fd(), &[NAME]) {
+    match raw_bpf::link_create_kprobe_multi_as(prog.as_fd(), attach, &[NAME]) {
         Ok(_) => Probe::Supported,
         Err(e) if errno(&e) == libc::EPERM => refused("BPF_LINK_CREATE(kprobe_multi)", &e),
         Err(e) if [libc::EOPNOTSUPP, libc::EINVAL, 524].contains(&errno(&e)) => Probe::Missing(
             format!("BPF_LINK_CREATE(kprobe_multi) answered {}", errno_name(&e)),
         ),
         Err(_) => Probe::Supported,
+    }
+}
+
+/// Loads a `return 0` iterator program for `target` (`bpf_iter_TARGET`), without
+/// attaching it (a map element iterator can't attach without a map).
+fn probe_iter_load(target: &str) -> Probe {
+    let btf = match corebpf::btf::kernel::vmlinux_btf() {
+        Ok(b) => b,
+        Err(e) => return Probe::Missing(format!("no kernel BTF: {e}")),
+    };
+    let func = format!("bpf_iter_{target}");
+    let Some(id) = btf.find_by_name_kind(&func, Kind::Func) else {
+        return Probe::Missing(format!("{func} is not in the kernel's BTF"));
+    };
+    let what = format!("BPF_PROG_LOAD for {func}");
+    match raw_bpf::prog_load(prog_type::TRACING, attach_type::TRACE_ITER, id) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused(&what, &e),
+        Err(e) => Probe::Missing(format!("{what} answered {}", errno_name(&e))),
+    }
+}
+
+/// Loads a sleepable `syscall` program (the type came in 5.14; older kernels answer
+/// `EINVAL`).
+fn probe_syscall_program() -> Probe {
+    match raw_bpf::prog_load_flags(prog_type::SYSCALL, 0, 0, raw_bpf::flags::SLEEPABLE) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("loading a syscall program", &e),
+        Err(e) => Probe::Missing(format!(
+            "loading a syscall program answered {}",
+            errno_name(&e)
+        )),
+    }
+}
+
+/// Creates a struct_ops map for `tcp_congestion_ops` (with `BPF_F_LINK` when asked:
+/// kernels before 6.4 refuse the flag with `EINVAL`).
+fn probe_struct_ops(map_flags: u32) -> Probe {
+    let btf = match corebpf::btf::kernel::vmlinux_btf() {
+        Ok(b) => b,
+        Err(e) => return Probe::Missing(format!("no kernel BTF: {e}")),
+    };
+    const VALUE: &str = "bpf_struct_ops_tcp_congestion_ops";
+    let Some(id) = btf.find_by_name_kind(VALUE, Kind::Struct) else {
+        return Probe::Missing(format!("{VALUE} is not in the kernel's BTF"));
+    };
+    let size = match btf.type_by_id(id) {
+        Ok(t) => t.size(),
+        Err(e) => return Probe::Missing(format!("reading {VALUE}: {e}")),
+    };
+    match raw_bpf::map_create_struct_ops(id, size, map_flags) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("creating a struct_ops map", &e),
+        Err(e) => Probe::Missing(format!(
+            "creating a struct_ops map (flags {map_flags:#x}) answered {}",
+            errno_name(&e)
+        )),
     }
 }
 

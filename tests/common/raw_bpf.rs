@@ -11,6 +11,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// `enum bpf_cmd` values used here.
+const BPF_MAP_CREATE: libc::c_int = 0;
 const BPF_PROG_LOAD: libc::c_int = 5;
 const BPF_PROG_GET_FD_BY_ID: libc::c_int = 13;
 const BPF_MAP_GET_FD_BY_ID: libc::c_int = 14;
@@ -22,6 +23,20 @@ pub mod prog_type {
     pub const KPROBE: u32 = 2;
     pub const TRACING: u32 = 26;
     pub const LSM: u32 = 29;
+    pub const SYSCALL: u32 = 31;
+}
+
+/// `enum bpf_map_type` values used by the probes.
+pub mod map_type {
+    pub const STRUCT_OPS: u32 = 26;
+}
+
+/// `BPF_PROG_LOAD` and `BPF_MAP_CREATE` flags used by the probes.
+pub mod flags {
+    /// `BPF_F_SLEEPABLE`.
+    pub const SLEEPABLE: u32 = 1 << 4;
+    /// `BPF_F_LINK` (a struct_ops map registered through a link).
+    pub const LINK: u32 = 1 << 13;
 }
 
 /// `enum bpf_attach_type` values used by the probes.
@@ -30,7 +45,9 @@ pub mod attach_type {
     pub const TRACE_FENTRY: u32 = 24;
     pub const MODIFY_RETURN: u32 = 26;
     pub const LSM_MAC: u32 = 27;
+    pub const TRACE_ITER: u32 = 28;
     pub const TRACE_KPROBE_MULTI: u32 = 42;
+    pub const TRACE_KPROBE_SESSION: u32 = 56;
 }
 
 /// One `struct bpf_insn`: opcode, `dst_reg` in the low nibble of the register byte,
@@ -113,12 +130,23 @@ pub fn prog_load(
     expected_attach_type: u32,
     attach_btf_id: u32,
 ) -> io::Result<OwnedFd> {
+    prog_load_flags(prog_type, expected_attach_type, attach_btf_id, 0)
+}
+
+/// [`prog_load`] with `prog_flags` (`BPF_F_SLEEPABLE`, …).
+pub fn prog_load_flags(
+    prog_type: u32,
+    expected_attach_type: u32,
+    attach_btf_id: u32,
+    prog_flags: u32,
+) -> io::Result<OwnedFd> {
     const LICENSE: &CStr = c"GPL";
     let mut attr = Attr::<120>::new()
         .u32(0, prog_type)
         .u32(4, RETURN_0.len() as u32) // insn_cnt
         .u64(8, ptr(RETURN_0.as_ptr())) // insns
         .u64(16, ptr(LICENSE.as_ptr())) // license
+        .u32(44, prog_flags)
         .u32(68, expected_attach_type)
         .u32(108, attach_btf_id);
     let mut attempts = 5;
@@ -145,16 +173,45 @@ pub fn link_create(prog: BorrowedFd<'_>, attach_type: u32) -> io::Result<OwnedFd
 /// `BPF_LINK_CREATE` of a kprobe program (loaded for `TRACE_KPROBE_MULTI`) on the
 /// functions named `syms`.
 pub fn link_create_kprobe_multi(prog: BorrowedFd<'_>, syms: &[&CStr]) -> io::Result<OwnedFd> {
+    link_create_kprobe_multi_as(prog, attach_type::TRACE_KPROBE_MULTI, syms)
+}
+
+/// [`link_create_kprobe_multi`] with another attach type (`TRACE_KPROBE_SESSION`).
+pub fn link_create_kprobe_multi_as(
+    prog: BorrowedFd<'_>,
+    attach: u32,
+    syms: &[&CStr],
+) -> io::Result<OwnedFd> {
     let names: Vec<u64> = syms.iter().map(|s| ptr(s.as_ptr())).collect();
     // kprobe_multi { u32 flags; u32 cnt; u64 syms; u64 addrs; u64 cookies; } at 16.
     let mut attr = Attr::<48>::new()
         .u32(0, fd_u32(prog))
-        .u32(8, attach_type::TRACE_KPROBE_MULTI)
+        .u32(8, attach)
         .u32(20, names.len() as u32)
         .u64(24, ptr(names.as_ptr()));
     // SAFETY: `syms` points to `cnt` pointers (`names`), each to a NUL-terminated
     // string borrowed from `syms`; all outlive the call.
     unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }
+}
+
+/// `BPF_MAP_CREATE` of a struct_ops map for the kernel value type `value_type_id`
+/// (`struct bpf_struct_ops_NAME`, `value_size` bytes) with `map_flags`.
+pub fn map_create_struct_ops(
+    value_type_id: u32,
+    value_size: u32,
+    map_flags: u32,
+) -> io::Result<OwnedFd> {
+    // map_type, key_size, value_size, max_entries, map_flags at 0..20;
+    // btf_vmlinux_value_type_id at 60.
+    let mut attr = Attr::<64>::new()
+        .u32(0, map_type::STRUCT_OPS)
+        .u32(4, 4)
+        .u32(8, value_size)
+        .u32(12, 1)
+        .u32(16, map_flags)
+        .u32(60, value_type_id);
+    // SAFETY: the attribute holds no pointers.
+    unsafe { bpf_fd(BPF_MAP_CREATE, &mut attr) }
 }
 
 /// `BPF_RAW_TRACEPOINT_OPEN` with no name: attaches a tracing program to the target it

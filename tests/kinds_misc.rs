@@ -1,0 +1,238 @@
+//! Program kinds beyond the probes: iterators, perf events, writable raw tracepoints,
+//! freplace, syscall programs, kprobe sessions and tail calls, each attached (from its
+//! section name where libbpf auto-attaches it) and driven by the event it serves: a
+//! read of the iterator, CPU time, a test run, the extended program's own runs, a
+//! syscall. struct_ops has its own file (tests/struct_ops.rs), links theirs
+//! (tests/links.rs).
+//!
+//! Each test first asks `common::feature::require` whether the kernel can run it (see
+//! tests/common/feature.rs); objects count only this process's threads where other
+//! processes could trigger the same event.
+
+mod common;
+
+use std::io::Read;
+
+use common::feature::{self, Feature};
+use common::*;
+use corebpf::program::{Iter, IterScope};
+use corebpf::{Link, LinkError, Loader, MapFlags, Object, ObjectSpec, ProgramError};
+
+/// Loads `object` with only `programs` (the others are not loaded) and the given
+/// globals.
+fn load_only(object: &str, programs: &[&str], globals: &[(&str, Vec<u8>)]) -> (ObjectSpec, Object) {
+    let spec = ObjectSpec::from_file(&prog(object)).expect("parsing the object");
+    let mut loader = Loader::new();
+    for p in &spec.programs {
+        loader = loader.autoload(&p.name, programs.contains(&p.name.as_str()));
+    }
+    for (name, value) in globals {
+        loader = loader.global(name, value);
+    }
+    let obj = loader
+        .load(&spec)
+        .unwrap_or_else(|e| panic!("loading {object} ({programs:?}): {}", chain(&e)));
+    (spec, obj)
+}
+
+/// Everything one pass of the iterator link prints.
+fn read_iter(link: &Link) -> String {
+    let mut text = String::new();
+    link.open_iter()
+        .expect("BPF_ITER_CREATE")
+        .read_to_string(&mut text)
+        .expect("reading the iterator");
+    text
+}
+
+/// This process's name as the kernel keeps it (at most 15 bytes).
+fn own_comm() -> String {
+    std::fs::read_to_string("/proc/self/comm")
+        .expect("reading /proc/self/comm")
+        .trim_end()
+        .to_string()
+}
+
+#[test]
+fn iter_task_lists_this_process_from_its_section_name() {
+    const T: &str = "iter_task_lists_this_process_from_its_section_name";
+    let Some(()) = feature::require(T, Feature::Iter) else {
+        return;
+    };
+    let (_, obj) = load_only("iter.bpf.o", &["dump_task"], &[]);
+    let p = obj.program("dump_task").unwrap();
+    assert!(p.can_auto_attach(), "libbpf auto-attaches iter/task");
+    let link = p.attach().expect("attaching iter/task");
+    assert_eq!(link.description(), "iter task");
+    let text = read_iter(&link);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("pid comm"), "{text}");
+    let ours = format!("{} {}", std::process::id(), own_comm());
+    assert!(
+        lines.any(|l| l == ours),
+        "no line '{ours}' in the iterator's output:\n{text}"
+    );
+    // Each pass is a new walk from the start.
+    assert!(read_iter(&link).starts_with("pid comm\n"));
+    let info = link.info().unwrap();
+    assert_eq!(info.type_name(), "iter");
+    assert_eq!(info.prog_id, p.info().unwrap().id);
+    assert_eq!(
+        info.kind,
+        corebpf::link::LinkKind::Iter {
+            target: "task".into(),
+            param: corebpf::link::IterParam::Task { tid: 0, pid: 0 },
+        }
+    );
+}
+
+#[test]
+fn iter_pinned_reads_as_a_file_each_open_a_new_walk() {
+    const T: &str = "iter_pinned_reads_as_a_file_each_open_a_new_walk";
+    let Some(()) = feature::require(T, Feature::Iter) else {
+        return;
+    };
+    let (_, obj) = load_only("iter.bpf.o", &["dump_pids"], &[]);
+    let mut link = Iter::try_from(obj.program("dump_pids").unwrap())
+        .unwrap()
+        .attach()
+        .unwrap();
+    let path = std::path::PathBuf::from(format!("/sys/fs/bpf/corebpf_iter_{}", std::process::id()));
+    link.pin(&path).expect("pinning the iterator link");
+    let ours = format!("pid {}", std::process::id());
+    for _ in 0..2 {
+        let text = std::fs::read_to_string(&path).expect("reading the pinned iterator");
+        assert!(text.lines().any(|l| l == ours), "{ours} not in:\n{text}");
+    }
+    link.unpin().unwrap();
+    assert!(!path.exists());
+}
+
+#[test]
+fn iter_map_elem_walks_the_map_given_at_attach() {
+    const T: &str = "iter_map_elem_walks_the_map_given_at_attach";
+    let Some(()) = feature::require(T, Feature::IterMapElem) else {
+        return;
+    };
+    let (_, obj) = load_only("iter.bpf.o", &["dump_elems"], &[]);
+    let elems = obj.map("elems").unwrap();
+    for (k, v) in [(1u32, 10u64), (2, 20), (7, 70)] {
+        elems
+            .update(&k.to_ne_bytes(), &v.to_ne_bytes(), MapFlags::ANY)
+            .unwrap();
+    }
+    let iter = Iter::try_from(obj.program("dump_elems").unwrap()).unwrap();
+    // A map element iterator without its map is refused by the kernel.
+    let e = iter.attach().unwrap_err();
+    assert!(matches!(e, ProgramError::Attach { .. }), "{e:?}");
+    let link = iter.attach_map(elems).unwrap();
+    let mut lines: Vec<String> = read_iter(&link).lines().map(str::to_string).collect();
+    lines.sort();
+    assert_eq!(lines, ["1=10", "2=20", "7=70"]);
+    match link.info().unwrap().kind {
+        corebpf::link::LinkKind::Iter {
+            target,
+            param: corebpf::link::IterParam::Map { map_id },
+        } => {
+            assert_eq!(target, "bpf_map_elem");
+            assert_eq!(map_id, elems.info().unwrap().id);
+        }
+        other => panic!("unexpected link info {other:?}"),
+    }
+}
+
+#[test]
+fn iter_bpf_map_lists_this_objects_map() {
+    const T: &str = "iter_bpf_map_lists_this_objects_map";
+    let Some(()) = feature::require(T, Feature::Iter) else {
+        return;
+    };
+    let (_, obj) = load_only("iter.bpf.o", &["dump_maps"], &[]);
+    let link = obj.program("dump_maps").unwrap().attach().unwrap();
+    let map = obj.map("elems").unwrap().info().unwrap();
+    let want = format!("{} {}", map.id, map.name());
+    let text = read_iter(&link);
+    assert!(text.lines().any(|l| l == want), "no '{want}' in:\n{text}");
+}
+
+#[test]
+fn iter_task_file_lists_a_file_this_process_opened() {
+    const T: &str = "iter_task_file_lists_a_file_this_process_opened";
+    let Some(()) = feature::require(T, Feature::Iter) else {
+        return;
+    };
+    let pid = std::process::id() as i32;
+    let (_, obj) = load_only(
+        "iter.bpf.o",
+        &["dump_files"],
+        &[("target_tgid", pid.to_ne_bytes().to_vec())],
+    );
+    let link = obj.program("dump_files").unwrap().attach().unwrap();
+    let file = std::fs::File::open("/proc/self/status").unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file).to_string();
+    let text = read_iter(&link);
+    assert!(text.lines().any(|l| l == fd), "fd {fd} not in:\n{text}");
+}
+
+/// `BPF_LINK_UPDATE` on a live iterator link: the next walk runs the new program;
+/// naming the wrong old program is refused (`EPERM`) and changes nothing.
+#[test]
+fn update_program_swaps_a_live_iterator_links_program() {
+    const T: &str = "update_program_swaps_a_live_iterator_links_program";
+    let Some(()) = feature::require(T, Feature::Iter) else {
+        return;
+    };
+    let (_, obj) = load_only("iter.bpf.o", &["dump_task", "dump_pids"], &[]);
+    let (tasks, pids) = (
+        obj.program("dump_task").unwrap(),
+        obj.program("dump_pids").unwrap(),
+    );
+    let link = tasks.attach().unwrap();
+    assert!(read_iter(&link).starts_with("pid comm\n"));
+    link.update_program(pids, Some(tasks))
+        .expect("swapping dump_task for dump_pids");
+    let text = read_iter(&link);
+    let ours = format!("pid {}", std::process::id());
+    assert!(!text.starts_with("pid comm\n"), "{text}");
+    assert!(text.lines().any(|l| l == ours), "{text}");
+    assert_eq!(link.info().unwrap().prog_id, pids.info().unwrap().id);
+    // The link runs dump_pids now: expecting dump_task is refused.
+    let e = link.update_program(tasks, Some(tasks)).unwrap_err();
+    match &e {
+        LinkError::Update {
+            program, source, ..
+        } => {
+            assert_eq!(program, "dump_task");
+            assert_eq!(source.errno(), libc::EPERM);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(link.info().unwrap().prog_id, pids.info().unwrap().id);
+    // Without an expected old program it swaps back.
+    link.update_program(tasks, None).unwrap();
+    assert!(read_iter(&link).starts_with("pid comm\n"));
+}
+
+#[test]
+fn iter_scoped_to_this_process() {
+    const T: &str = "iter_scoped_to_this_process";
+    let Some(()) = feature::require(T, Feature::Iter) else {
+        return;
+    };
+    if !feature::parse_version(&feature::kernel_release()).is_some_and(|v| v >= (6, 1)) {
+        feature::skip(T, "task iterators take a pid since 6.1");
+        return;
+    }
+    let (_, obj) = load_only("iter.bpf.o", &["dump_pids"], &[]);
+    let iter = Iter::try_from(obj.program("dump_pids").unwrap()).unwrap();
+    let pid = std::process::id();
+    let link = iter.attach_scoped(IterScope::Process(pid)).unwrap();
+    assert_eq!(read_iter(&link), format!("pid {pid}\n"));
+    assert!(matches!(
+        link.info().unwrap().kind,
+        corebpf::link::LinkKind::Iter {
+            param: corebpf::link::IterParam::Task { tid: 0, pid: p },
+            ..
+        } if p == pid
+    ));
+}
