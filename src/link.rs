@@ -236,17 +236,18 @@ impl Link {
     /// A link from a descriptor of another holder's link, described by its info; an fd
     /// that is not a link (a pinned map or program) is refused.
     fn reopened(fd: OwnedFd, what: String) -> Result<Link, LinkError> {
+        // Maps and programs answer BPF_OBJ_GET_INFO_BY_FD too, with another layout: tell
+        // them apart by the kind of file the descriptor is.
+        if !is_link_fd(fd.as_fd()) {
+            return Err(LinkError::Open {
+                what,
+                source: SysError::new("BPF_OBJ_GET", libc::EINVAL),
+            });
+        }
         let info = sys::bpf::link_info_decoded(fd.as_fd()).map_err(|source| LinkError::Open {
             what: what.clone(),
             source,
         })?;
-        // Maps and programs answer BPF_OBJ_GET_INFO_BY_FD too, with another layout.
-        if info.link_type == 0 || info.id == 0 {
-            return Err(LinkError::Open {
-                what,
-                source: SysError::new("BPF_OBJ_GET_INFO_BY_FD", libc::EINVAL),
-            });
-        }
         let description = format!("{} link {} ({what})", info.type_name(), info.id);
         Ok(Link::from_link_fd(fd, description))
     }
@@ -391,6 +392,25 @@ impl Link {
                 }
             }
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Whether `fd` is a BPF link: its file is `anon_inode:bpf_link` (a link as made) or
+/// `anon_inode:bpf-link` (one reopened from a pin or an id), not a map's or a
+/// program's. Without `/proc` to ask, it is taken to be one.
+fn is_link_fd(fd: BorrowedFd<'_>) -> bool {
+    use std::os::fd::AsRawFd;
+    match std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) {
+        Ok(target) => ["anon_inode:bpf_link", "anon_inode:bpf-link"]
+            .iter()
+            .any(|name| target.as_os_str() == *name),
+        Err(e) => {
+            log::debug!(
+                "can't tell what fd {} is ({e}); taking it for a link",
+                fd.as_raw_fd()
+            );
+            true
         }
     }
 }
