@@ -236,3 +236,125 @@ fn iter_scoped_to_this_process() {
         } if p == pid
     ));
 }
+
+/// Per-CPU sample counts of perf_event.bpf.o's `samples` (one u64 slot per possible
+/// CPU).
+fn samples_per_cpu(obj: &Object) -> Vec<u64> {
+    let v = obj
+        .map("samples")
+        .unwrap()
+        .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
+        .unwrap()
+        .expect("an array always has key 0");
+    v.chunks_exact(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// Burns CPU on this thread for about `ms` milliseconds of its own run time.
+fn spin(ms: u64) {
+    let start = std::time::Instant::now();
+    let mut x = 0u64;
+    while start.elapsed() < std::time::Duration::from_millis(ms) {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+    }
+}
+
+fn online_cpus() -> Vec<usize> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',') {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        cpus.extend(lo.parse::<usize>().unwrap()..=hi.parse::<usize>().unwrap());
+    }
+    cpus
+}
+
+/// A software CPU clock sampled on every CPU (one link per CPU): every online CPU
+/// gets samples (the clock ticks whether the CPU is busy or idle); dropping the
+/// links stops them.
+#[test]
+fn perf_event_samples_the_cpu_clock_on_every_cpu() {
+    use corebpf::program::{PerfEvent, PerfEventConfig, Sample};
+    setup();
+    let (spec, obj) = load_only("perf_event.bpf.o", &["count_samples"], &[]);
+    let p = obj.program("count_samples").unwrap();
+    assert!(
+        !p.can_auto_attach(),
+        "libbpf does not auto-attach perf_event"
+    );
+    let prog = PerfEvent::try_from(p).unwrap();
+    // A sample every millisecond of CPU clock.
+    let config = PerfEventConfig::cpu_clock(Sample::Period(1_000_000));
+    let links = prog
+        .attach_all_cpus(config)
+        .expect("attaching on every CPU");
+    let cpus = online_cpus();
+    assert_eq!(links.len(), cpus.len());
+    // Bounded: a broken attach fails here instead of hanging.
+    let mut counts = samples_per_cpu(&obj);
+    for _ in 0..200 {
+        if cpus.iter().all(|&c| counts[c] > 0) {
+            break;
+        }
+        spin(10);
+        counts = samples_per_cpu(&obj);
+    }
+    for &c in &cpus {
+        assert!(counts[c] > 0, "no samples on CPU {c}: {counts:?}");
+    }
+    assert_eq!(global_u64(&spec, &obj, "last_period"), 1_000_000);
+    if links[0].link_fd().is_some() {
+        let info = links[0].info().unwrap();
+        assert_eq!(info.type_name(), "perf_event");
+        if feature::parse_version(&feature::kernel_release()).is_some_and(|v| v >= (6, 6)) {
+            // The type is the event's PMU: PERF_TYPE_SOFTWARE (1), or on kernels that
+            // give the CPU clock a PMU of its own, that PMU's dynamic type (6.18: 6).
+            match info.kind {
+                corebpf::link::LinkKind::PerfEvent(corebpf::link::PerfEventLink::Event {
+                    perf_type,
+                    config: 0,
+                    cookie: 0,
+                }) => assert!(perf_type == 1 || perf_type > 5, "type {perf_type}"),
+                other => panic!("unexpected link info {other:?}"),
+            }
+        }
+    }
+    drop(links);
+    let stopped = settled(|| samples_per_cpu(&obj));
+    spin(50);
+    assert_eq!(
+        samples_per_cpu(&obj),
+        stopped,
+        "samples after the links dropped"
+    );
+}
+
+/// A task clock on the calling thread at a given frequency: samples come while this
+/// thread runs.
+#[test]
+fn perf_event_samples_the_calling_threads_task_clock() {
+    use corebpf::program::perf_event::sw_config;
+    use corebpf::program::{PerfEvent, PerfEventConfig, PerfEventScope, Sample};
+    setup();
+    let (_, obj) = load_only("perf_event.bpf.o", &["count_samples"], &[]);
+    let prog = PerfEvent::try_from(obj.program("count_samples").unwrap()).unwrap();
+    // About 1000 samples per second of this thread's run time.
+    let config = PerfEventConfig::software(sw_config::TASK_CLOCK, Sample::Frequency(1000));
+    let link = prog
+        .attach(config, PerfEventScope::CallingThread)
+        .expect("attaching to the calling thread");
+    assert!(
+        link.description().contains("calling thread"),
+        "{}",
+        link.description()
+    );
+    let total = |obj: &Object| samples_per_cpu(obj).iter().sum::<u64>();
+    for _ in 0..100 {
+        if total(&obj) > 0 {
+            break;
+        }
+        spin(20);
+    }
+    assert!(total(&obj) > 0, "no task clock samples while spinning");
+}

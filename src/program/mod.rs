@@ -15,12 +15,14 @@ use crate::sys::{self, SysError};
 
 pub mod iter;
 pub mod kprobe;
+pub mod perf_event;
 pub mod plan;
 pub mod tracefs;
 pub mod tracing;
 
 pub use iter::{Iter, IterScope};
 pub use kprobe::{KProbe, KProbeMulti, KprobeError, KprobeMode};
+pub use perf_event::{PerfEvent, PerfEventConfig, PerfEventScope, Sample};
 pub use plan::AttachPlan;
 pub use tracing::{FEntry, FExit, FModRet, Lsm, TpBtf};
 

@@ -414,24 +414,61 @@ pub fn possible_cpus() -> SysResult<u32> {
     Ok(*CPUS.get_or_init(|| n))
 }
 
+/// The ranges of a kernel CPU list such as `"0-3,5,7-8"`; `None` if malformed.
+fn cpu_ranges(text: &str) -> Option<Vec<(u32, u32)>> {
+    text.trim()
+        .split(',')
+        .map(|part| {
+            let (lo, hi) = match part.split_once('-') {
+                Some((a, b)) => (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?),
+                None => {
+                    let v = part.trim().parse::<u32>().ok()?;
+                    (v, v)
+                }
+            };
+            (lo <= hi).then_some((lo, hi))
+        })
+        .collect()
+}
+
 /// Counts the CPUs in a kernel CPU list such as `"0-3,5,7-8"`; `None` if malformed or
 /// empty.
 fn parse_cpu_list(text: &str) -> Option<u32> {
     let mut count: u32 = 0;
-    for part in text.trim().split(',') {
-        let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?),
-            None => {
-                let v = part.trim().parse::<u32>().ok()?;
-                (v, v)
-            }
-        };
-        if hi < lo {
-            return None;
-        }
+    for (lo, hi) in cpu_ranges(text)? {
         count = count.checked_add((hi - lo).checked_add(1)?)?;
     }
     (count > 0).then_some(count)
+}
+
+/// The ids of the online CPUs (`/sys/devices/system/cpu/online`), where per-CPU
+/// perf events can be opened.
+pub fn online_cpus() -> SysResult<Vec<u32>> {
+    const PATH: &str = "/sys/devices/system/cpu/online";
+    let text =
+        std::fs::read_to_string(PATH).map_err(|e| SysError::from_io("read cpu/online", e))?;
+    parse_cpu_ids(&text).ok_or_else(|| {
+        SysError::from_io(
+            "read cpu/online",
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("cannot parse {PATH}: {text:?}"),
+            ),
+        )
+    })
+}
+
+/// The CPU ids of a kernel CPU list such as `"0-3,5"`; `None` if malformed, empty, or
+/// naming more CPUs than a kernel has (`NR_CPUS` is at most 8192).
+fn parse_cpu_ids(text: &str) -> Option<Vec<u32>> {
+    const MAX_CPUS: u32 = 8192;
+    parse_cpu_list(text).filter(|&n| n <= MAX_CPUS)?;
+    Some(
+        cpu_ranges(text)?
+            .into_iter()
+            .flat_map(|(lo, hi)| lo..=hi)
+            .collect(),
+    )
 }
 
 /// Raises `RLIMIT_MEMLOCK` to infinity.
@@ -545,6 +582,15 @@ mod tests {
 
     fn errno(e: i32) -> Option<io::Result<i64>> {
         Some(Err(io::Error::from_raw_os_error(e)))
+    }
+
+    #[test]
+    fn cpu_ids_of_a_list() {
+        assert_eq!(parse_cpu_ids("0-2,5\n"), Some(vec![0, 1, 2, 5]));
+        assert_eq!(parse_cpu_ids("3"), Some(vec![3]));
+        assert_eq!(parse_cpu_ids(""), None);
+        assert_eq!(parse_cpu_ids("0-4294967295"), None);
+        assert_eq!(parse_cpu_ids("2-1"), None);
     }
 
     #[test]
