@@ -358,3 +358,141 @@ fn perf_event_samples_the_calling_threads_task_clock() {
     }
     assert!(total(&obj) > 0, "no task clock samples while spinning");
 }
+
+/// The calling thread's id.
+fn tid() -> u32 {
+    nix::unistd::gettid().as_raw() as u32
+}
+
+/// The chain stage0 → stage1 → stage2 through prog_array slots filled from user
+/// space: the digits of `result` say which stages ran, in which order, and where the
+/// chain ended (an empty slot: the caller goes on).
+#[test]
+fn tail_calls_run_the_chain_in_slot_order() {
+    setup();
+    let (spec, obj) = load_only(
+        "tailcall.bpf.o",
+        &["stage0", "stage1", "stage2"],
+        &[("target_tid", tid().to_ne_bytes().to_vec())],
+    );
+    let stages = obj.map("stages").unwrap();
+    let slot = |i: u32, prog: &str| {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&obj.program(prog).unwrap().fd());
+        stages
+            .update(&i.to_ne_bytes(), &(fd as u32).to_ne_bytes(), MapFlags::ANY)
+            .unwrap_or_else(|e| panic!("slot {i}: {}", chain(&e)));
+    };
+    slot(1, "stage1");
+    slot(2, "stage2");
+    // Only stage0 names a tracepoint; the others run only as tail calls.
+    assert!(!obj.program("stage1").unwrap().can_auto_attach());
+    let _link = obj.program("stage0").unwrap().attach().unwrap();
+    let getppid = || {
+        // SAFETY: getppid has no preconditions.
+        unsafe { libc::getppid() };
+    };
+    getppid();
+    assert_eq!(global_u64(&spec, &obj, "runs"), 1);
+    assert_eq!(global_u64(&spec, &obj, "result"), 1230);
+    // Cut the chain after stage1.
+    assert!(stages.delete(&2u32.to_ne_bytes()).unwrap());
+    getppid();
+    assert_eq!(global_u64(&spec, &obj, "result"), 120);
+    // Slot 1 now holds stage2 (which goes on to slot 3, empty): stage1 is skipped.
+    slot(1, "stage2");
+    getppid();
+    assert_eq!(global_u64(&spec, &obj, "result"), 130);
+    assert_eq!(global_u64(&spec, &obj, "runs"), 3);
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+#[cfg_attr(feature = "derive", derive(corebpf::Pod))]
+struct SyscallArgs {
+    a: u32,
+    b: u32,
+    sum: u32,
+    map_fd: i32,
+    max_entries: u32,
+}
+
+/// A `syscall` program run with a context: it writes back into the context and
+/// creates a map whose fd lands in this process.
+#[test]
+#[cfg(feature = "derive")]
+fn syscall_program_writes_its_context_and_creates_a_map() {
+    use corebpf::program::SyscallProgram;
+    const T: &str = "syscall_program_writes_its_context_and_creates_a_map";
+    let Some(()) = feature::require(T, Feature::SyscallProgram) else {
+        return;
+    };
+    let (_, obj) = load_only("syscall.bpf.o", &["add_and_create"], &[]);
+    let p = obj.program("add_and_create").unwrap();
+    assert!(!p.can_auto_attach());
+    assert!(matches!(
+        p.attach().unwrap_err(),
+        ProgramError::NoAutoAttach { .. }
+    ));
+    let prog = SyscallProgram::try_from(p).unwrap();
+    let mut args = SyscallArgs {
+        a: 20,
+        b: 22,
+        map_fd: -1,
+        max_entries: 5,
+        ..Default::default()
+    };
+    assert_eq!(prog.run_with(&mut args).expect("running the program"), 7);
+    assert_eq!(args.sum, 42);
+    assert!(
+        args.map_fd >= 0,
+        "bpf_sys_bpf(BPF_MAP_CREATE) answered {}",
+        args.map_fd
+    );
+    let fd = args.map_fd;
+    let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
+    assert_eq!(link.to_string_lossy(), "anon_inode:bpf-map");
+    let fdinfo = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+    for want in ["map_type:\t2", "value_size:\t8", "max_entries:\t5"] {
+        assert!(
+            fdinfo.lines().any(|l| l == want),
+            "{want} not in:\n{fdinfo}"
+        );
+    }
+    nix::unistd::close(fd).unwrap();
+    // Another context, another map.
+    args.max_entries = 9;
+    prog.run_with(&mut args).unwrap();
+    let fdinfo = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", args.map_fd)).unwrap();
+    assert!(fdinfo.lines().any(|l| l == "max_entries:\t9"), "{fdinfo}");
+    nix::unistd::close(args.map_fd).unwrap();
+}
+
+/// A writable raw tracepoint (`raw_tp.w/bpf_test_finish`) rewrites the error code of
+/// this thread's test runs: the run fails with the errno it wrote until the link goes.
+#[test]
+fn writable_raw_tracepoint_rewrites_the_test_runs_error() {
+    setup();
+    let (spec, obj) = load_only(
+        "raw_tp_w.bpf.o",
+        &["fail_test_runs", "accept_all"],
+        &[("target_tid", tid().to_ne_bytes().to_vec())],
+    );
+    let filter = obj.program("accept_all").unwrap();
+    let packet = [0u8; 64];
+    // The run sees the packet after its Ethernet header.
+    let len = packet.len() as u32 - 14;
+    assert_eq!(filter.test_run(&packet, 1).unwrap(), len);
+    let w = obj.program("fail_test_runs").unwrap();
+    assert!(w.can_auto_attach(), "libbpf auto-attaches raw_tp.w");
+    let link = w.attach().expect("attaching raw_tp.w/bpf_test_finish");
+    assert_eq!(link.description(), "raw tracepoint bpf_test_finish");
+    let e = filter.test_run(&packet, 1).unwrap_err();
+    match &e {
+        ProgramError::Sys { source, .. } => assert_eq!(source.errno(), libc::EBADMSG),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(global_u64(&spec, &obj, "finishes"), 1);
+    drop(link);
+    assert_eq!(filter.test_run(&packet, 1).unwrap(), len);
+    assert_eq!(global_u64(&spec, &obj, "finishes"), 1);
+}

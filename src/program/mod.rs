@@ -17,6 +17,7 @@ pub mod iter;
 pub mod kprobe;
 pub mod perf_event;
 pub mod plan;
+pub mod syscall;
 pub mod tracefs;
 pub mod tracing;
 
@@ -24,6 +25,7 @@ pub use iter::{Iter, IterScope};
 pub use kprobe::{KProbe, KProbeMulti, KprobeError, KprobeMode};
 pub use perf_event::{PerfEvent, PerfEventConfig, PerfEventScope, Sample};
 pub use plan::AttachPlan;
+pub use syscall::SyscallProgram;
 pub use tracing::{FEntry, FExit, FModRet, Lsm, TpBtf};
 
 /// Errors from attaching or inspecting a program.

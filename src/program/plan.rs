@@ -270,6 +270,7 @@ mod tests {
             ("raw_tp/kfree_skb", raw("kfree_skb")),
             ("raw_tracepoint/sched_switch", raw("sched_switch")),
             ("raw_tp.w/sys_enter", raw("sys_enter")),
+            ("raw_tp.w/bpf_test_finish", raw("bpf_test_finish")),
             ("raw_tracepoint.w/sys_exit", raw("sys_exit")),
             ("raw_tp", NO_TARGET_PLAN),
             ("raw_tracepoint.w", NO_TARGET_PLAN),

@@ -474,9 +474,12 @@ pub fn prog_test_run(
         raw.data_size_out = len_u32(call, "data_out", out.len())?;
         raw.data_out = opt_out(out);
     }
-    if let Some(ctx) = ctx_in {
+    // A `syscall` program's run writes its context back into `ctx_in`: give the kernel
+    // a copy, never the caller's shared (immutable) bytes.
+    let mut ctx_copy = ctx_in.map(<[u8]>::to_vec);
+    if let Some(ctx) = &mut ctx_copy {
         raw.ctx_size_in = len_u32(call, "ctx_in", ctx.len())?;
-        raw.ctx_in = opt_in(ctx);
+        raw.ctx_in = opt_out(ctx);
     }
     if let Some(out) = ctx_out {
         raw.ctx_size_out = len_u32(call, "ctx_out", out.len())?;
@@ -491,6 +494,27 @@ pub fn prog_test_run(
         data_size_out: raw.data_size_out,
         ctx_size_out: raw.ctx_size_out,
     })
+}
+
+/// `BPF_PROG_TEST_RUN` of a `syscall` program: runs it once with `ctx` as its
+/// context, which the kernel copies back into `ctx` afterwards (what the program wrote
+/// into it).
+pub fn prog_test_run_syscall(prog_fd: BorrowedFd<'_>, ctx: &mut [u8]) -> SysResult<u32> {
+    const CMD: BpfCmd = BpfCmd::ProgTestRun;
+    let mut raw = TestRunRaw {
+        prog_fd: fd_u32(prog_fd),
+        ctx_size_in: len_u32(CMD.name(), "ctx_in", ctx.len())?,
+        ctx_in: if ctx.is_empty() {
+            0
+        } else {
+            ptr_u64(ctx.as_mut_ptr())
+        },
+        ..Default::default()
+    };
+    // SAFETY: `ctx_in` is null or `ctx`, readable and writable for `ctx_size_in` bytes;
+    // the kernel writes at most that many back into it.
+    unsafe { bpf(CMD, raw.bytes_mut()) }?;
+    Ok(raw.retval)
 }
 
 #[cfg(test)]
