@@ -258,6 +258,10 @@ mod tests {
                 tp("syscalls", "sys_enter_getpid"),
             ),
             (
+                "tp/syscalls/sys_enter_getppid",
+                tp("syscalls", "sys_enter_getppid"),
+            ),
+            (
                 "tracepoint/syscalls",
                 bad("syscalls", "expected CATEGORY/NAME"),
             ),
