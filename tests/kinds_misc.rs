@@ -496,3 +496,94 @@ fn writable_raw_tracepoint_rewrites_the_test_runs_error() {
     assert_eq!(filter.test_run(&packet, 1).unwrap(), len);
     assert_eq!(global_u64(&spec, &obj, "finishes"), 1);
 }
+
+/// `freplace/choose` replaces the global function `choose()` of a loaded program: the
+/// target's result changes while the link lives, and comes back when it goes.
+#[test]
+fn freplace_replaces_a_global_function_of_a_loaded_program() {
+    use corebpf::program::FReplace;
+    use corebpf::LoadError;
+    const T: &str = "freplace_replaces_a_global_function_of_a_loaded_program";
+    let Some(()) = feature::require(T, Feature::Freplace) else {
+        return;
+    };
+    let me = tid().to_ne_bytes().to_vec();
+    let (tspec, target) = load_only("freplace_target.bpf.o", &["caller"], &[("target_tid", me)]);
+    let caller = target.program("caller").unwrap();
+    let _caller_link = caller.attach().unwrap();
+    let getppid = || {
+        // SAFETY: getppid has no preconditions.
+        unsafe { libc::getppid() };
+    };
+    getppid();
+    assert_eq!(global_u64(&tspec, &target, "seen"), 42);
+
+    // Without its target program, the loader says what is missing.
+    let e = Loader::new()
+        .load_file(prog("freplace_ext.bpf.o"))
+        .unwrap_err();
+    assert!(
+        matches!(&e, LoadError::AttachTarget { detail, .. } if detail.contains("Loader::attach_target")),
+        "{e}"
+    );
+    let espec = ObjectSpec::from_file(&prog("freplace_ext.bpf.o")).unwrap();
+    let ext = Loader::new()
+        .attach_target("new_choose", Some(caller.fd()), "choose")
+        .load(&espec)
+        .unwrap_or_else(|e| panic!("loading the extension: {}", chain(&e)));
+    let p = ext.program("new_choose").unwrap();
+    assert!(p.can_auto_attach(), "libbpf auto-attaches freplace");
+    let link = p.attach().expect("attaching the extension");
+    getppid();
+    assert_eq!(global_u64(&tspec, &target, "seen"), 4100);
+    assert_eq!(global_u64(&espec, &ext, "replaced_runs"), 1);
+    let info = link.info().unwrap();
+    assert_eq!(info.type_name(), "tracing");
+    match info.kind {
+        corebpf::link::LinkKind::Tracing { target_obj_id, .. } => {
+            assert_eq!(
+                target_obj_id,
+                caller.info().unwrap().id,
+                "the target program's id"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    drop(link);
+    getppid();
+    assert_eq!(global_u64(&tspec, &target, "seen"), 42);
+    assert_eq!(global_u64(&espec, &ext, "replaced_runs"), 1);
+
+    // The same extension, attached to the function of another instance of the target.
+    let me = tid().to_ne_bytes().to_vec();
+    let (t2spec, target2) = load_only("freplace_target.bpf.o", &["caller"], &[("target_tid", me)]);
+    let caller2 = target2.program("caller").unwrap();
+    let _caller2_link = caller2.attach().unwrap();
+    let link = FReplace::try_from(p)
+        .unwrap()
+        .attach_to(caller2.fd(), "choose")
+        .expect("attaching to a second target");
+    getppid();
+    assert_eq!(global_u64(&t2spec, &target2, "seen"), 4100);
+    assert_eq!(global_u64(&tspec, &target, "seen"), 42);
+    let e = FReplace::try_from(p)
+        .unwrap()
+        .attach_to(caller2.fd(), "no_such_function")
+        .unwrap_err();
+    assert!(matches!(e, ProgramError::BadTarget { .. }), "{e}");
+    drop(link);
+}
+
+/// `Loader::attach_target` naming a program the object lacks is refused before
+/// anything is created, as `Loader::autoload` is.
+#[test]
+fn attach_target_for_a_missing_program_is_refused() {
+    let e = Loader::new()
+        .attach_target("no_such_program", None, "choose")
+        .load_file(prog("freplace_ext.bpf.o"))
+        .unwrap_err();
+    assert!(
+        matches!(&e, corebpf::LoadError::NoSuchProgram { name } if name == "no_such_program"),
+        "{e}"
+    );
+}

@@ -6,7 +6,7 @@
 //! everything already created: nothing is left behind.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::btf::BtfError;
@@ -21,11 +21,13 @@ use crate::sys::bpf::MapFd;
 use crate::sys::{self, SysError};
 use crate::util::Chain;
 
+mod attach_target;
 mod capability;
 mod core;
 pub mod externs;
 mod log_buf;
 pub use self::core::{CoreLoadError, TargetBtf};
+pub(crate) use attach_target::func_in_program;
 pub use log_buf::VerifierLog;
 
 /// Default bpffs directory for maps with `pinning = LIBBPF_PIN_BY_NAME`.
@@ -269,6 +271,7 @@ pub struct Loader {
     features: Option<features::FeatureSet>,
     autoload: Vec<(String, bool)>,
     kconfig: Option<String>,
+    attach_targets: Vec<attach_target::AttachTarget>,
 }
 
 impl Default for Loader {
@@ -281,6 +284,7 @@ impl Default for Loader {
             features: None,
             autoload: Vec::new(),
             kconfig: None,
+            attach_targets: Vec::new(),
         }
     }
 }
@@ -327,6 +331,44 @@ impl Loader {
     /// loaded by default): libbpf's `bpf_program__set_autoload`.
     pub fn autoload(mut self, name: &str, load: bool) -> Self {
         self.autoload.push((name.to_string(), load));
+        self
+    }
+
+    /// Sets what program `name` attaches to, instead of what its section names:
+    /// function `function` of the loaded BPF program `target_prog` (a `freplace`
+    /// program replacing a global function of it, or fentry/fexit tracing it), or,
+    /// without a target program, kernel function `function`. libbpf's
+    /// `bpf_program__set_attach_target`. The descriptor is duplicated: the loader does
+    /// not borrow it.
+    ///
+    /// # Examples
+    ///
+    /// Replace `choose()` of a loaded program with `new_choose` (needs root):
+    ///
+    /// ```no_run
+    /// use corebpf::Loader;
+    ///
+    /// # fn main() -> Result<(), corebpf::Error> {
+    /// let target = Loader::new().load_file("bpf-progs/freplace_target.bpf.o")?;
+    /// let caller = target.program("caller").expect("the target program");
+    /// let ext = Loader::new()
+    ///     .attach_target("new_choose", Some(caller.fd()), "choose")
+    ///     .load_file("bpf-progs/freplace_ext.bpf.o")?;
+    /// let _link = ext.program("new_choose").expect("the extension").attach()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn attach_target(
+        mut self,
+        name: &str,
+        target_prog: Option<BorrowedFd<'_>>,
+        function: &str,
+    ) -> Self {
+        self.attach_targets.push(attach_target::AttachTarget::new(
+            name,
+            target_prog,
+            function,
+        ));
         self
     }
 
@@ -406,12 +448,15 @@ impl Loader {
         let prog_btf = btf_fd
             .as_ref()
             .filter(|_| self.has(features::Feature::BtfFunc));
-        if let Some((name, _)) = self
+        let named = self
             .autoload
             .iter()
-            .find(|(n, _)| spec.program(n).is_none())
-        {
-            return Err(LoadError::NoSuchProgram { name: name.clone() });
+            .map(|(n, _)| n)
+            .chain(self.attach_targets.iter().map(|t| &t.program));
+        for name in named {
+            if spec.program(name).is_none() {
+                return Err(LoadError::NoSuchProgram { name: name.clone() });
+            }
         }
         for p in spec.programs.iter().filter(|p| self.wants(p)) {
             programs.push(self.load_program(spec, p, &maps, prog_btf, &mut core, &ext)?);
@@ -595,10 +640,18 @@ impl Loader {
             Some(_) => (encode_func_info(p), encode_line_info(p)),
             None => (Vec::new(), Vec::new()),
         };
-        let attach_btf_id = if p.kind.needs_attach_btf_id() {
-            attach_btf_id(p)?
-        } else {
-            0
+        let target = self
+            .attach_targets
+            .iter()
+            .rev()
+            .find(|t| t.program == p.name);
+        let (attach_btf_id, attach_prog_fd) = match target {
+            Some(t) => {
+                let r = attach_target::resolve(&p.name, t, |f| attach_btf_id_named(p, f))?;
+                (r.btf_id, r.prog_fd)
+            }
+            None if p.kind.needs_attach_btf_id() => (attach_btf_id(p)?, None),
+            None => (0, None),
         };
         let mut prog_flags = 0;
         if p.kind.is_sleepable() {
@@ -630,6 +683,7 @@ impl Loader {
                 crate::btf::ext::LINE_INFO_REC_SIZE
             },
             fd_array: fd_array.as_deref(),
+            attach_prog_fd,
             ..Default::default()
         };
         let fd = match sys::bpf::prog_load(&mut attr) {
@@ -764,6 +818,30 @@ impl Loader {
 /// naming: `fentry/FN` → FUNC `FN`, `lsm/HOOK` → FUNC `bpf_lsm_HOOK`, `tp_btf/TP` →
 /// TYPEDEF `btf_trace_TP`, `iter/NAME` → FUNC `bpf_iter_NAME`.
 fn attach_btf_id(p: &ProgramSpec) -> Result<u32, LoadError> {
+    let name = p
+        .kind
+        .attach_target()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| LoadError::AttachTarget {
+            program: p.name.clone(),
+            target: format!("(none in section '{}')", p.section),
+            detail: "; the section must name it".into(),
+        })?;
+    if let crate::object::ProgramKind::Freplace { .. } = p.kind {
+        return Err(LoadError::AttachTarget {
+            program: p.name.clone(),
+            target: format!("func {name} of a BPF program"),
+            detail: "; a freplace program needs the program it extends: \
+                     give it with Loader::attach_target"
+                .into(),
+        });
+    }
+    attach_btf_id_named(p, name)
+}
+
+/// [`attach_btf_id`] of the target named `name` (the section's, or one given with
+/// [`Loader::attach_target`]).
+fn attach_btf_id_named(p: &ProgramSpec, name: &str) -> Result<u32, LoadError> {
     use crate::btf::Kind;
     use crate::object::ProgramKind as K;
     let err = |target: String, detail: String| LoadError::AttachTarget {
@@ -771,16 +849,6 @@ fn attach_btf_id(p: &ProgramSpec) -> Result<u32, LoadError> {
         target,
         detail,
     };
-    let name = p
-        .kind
-        .attach_target()
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            err(
-                format!("(none in section '{}')", p.section),
-                "; the section must name it".into(),
-            )
-        })?;
     let (kind, full) = match &p.kind {
         K::Lsm { .. } | K::LsmCgroup { .. } => (Kind::Func, format!("bpf_lsm_{name}")),
         K::TpBtf { .. } => (Kind::Typedef, format!("btf_trace_{name}")),

@@ -13,6 +13,7 @@ use crate::link::Link;
 use crate::object::ProgramKind;
 use crate::sys::{self, SysError};
 
+pub mod freplace;
 pub mod iter;
 pub mod kprobe;
 pub mod perf_event;
@@ -21,6 +22,7 @@ pub mod syscall;
 pub mod tracefs;
 pub mod tracing;
 
+pub use freplace::FReplace;
 pub use iter::{Iter, IterScope};
 pub use kprobe::{KProbe, KProbeMulti, KprobeError, KprobeMode};
 pub use perf_event::{PerfEvent, PerfEventConfig, PerfEventScope, Sample};
@@ -207,6 +209,7 @@ impl Program {
             P::Lsm => Lsm::try_from(self)?.attach(),
             P::TpBtf => TpBtf::try_from(self)?.attach(),
             P::Iter => Iter::try_from(self)?.attach(),
+            P::Freplace => FReplace::try_from(self)?.attach(),
             P::BadTarget(e) => Err(ProgramError::BadTarget {
                 program: self.name.clone(),
                 reason: e.to_string(),

@@ -71,6 +71,10 @@ pub enum AttachPlan {
     /// no parameter, so map element iterators need
     /// [`Iter::attach_map`](super::Iter::attach_map)).
     Iter,
+    /// `freplace/FUNC`: [`FReplace::attach`](super::FReplace::attach) (target program
+    /// and function fixed at load, with
+    /// [`Loader::attach_target`](crate::Loader::attach_target)).
+    Freplace,
     /// The section names a target, but it doesn't parse: auto-attach reports
     /// [`ProgramError::BadTarget`](super::ProgramError::BadTarget).
     BadTarget(TargetError),
@@ -115,6 +119,7 @@ impl AttachPlan {
             K::Iter {
                 target: Some(_), ..
             } => P::Iter,
+            K::Freplace { target: Some(_) } => P::Freplace,
             K::Tracepoint { .. }
             | K::RawTracepoint { .. }
             | K::Kprobe { .. }
@@ -126,14 +131,14 @@ impl AttachPlan {
             | K::FmodRet { .. }
             | K::Lsm { .. }
             | K::TpBtf { .. }
-            | K::Iter { .. } => none(NO_TARGET),
+            | K::Iter { .. }
+            | K::Freplace { .. } => none(NO_TARGET),
             K::SocketFilter
             | K::SkReuseport { .. }
             | K::KprobeSession { .. }
             | K::Uprobe { .. }
             | K::UprobeMulti { .. }
             | K::Usdt { .. }
-            | K::Freplace { .. }
             | K::LsmCgroup { .. }
             | K::Syscall
             | K::Xdp { .. }
@@ -173,7 +178,7 @@ fn parsed<T>(target: Result<T, TargetError>, plan: impl FnOnce(T) -> AttachPlan)
 #[cfg(test)]
 mod tests {
     use super::super::{
-        FEntry, FExit, FModRet, Iter, KProbe, KProbeMulti, Lsm, Program, ProgramError,
+        FEntry, FExit, FModRet, FReplace, Iter, KProbe, KProbeMulti, Lsm, Program, ProgramError,
         RawTracePoint, TpBtf, TracePoint,
     };
     use super::*;
@@ -330,7 +335,9 @@ mod tests {
             ("uretprobe.s/bin/bash:readline", NOT_FROM_SECTION_PLAN),
             ("uprobe.multi/libc.so.6:malloc*", NOT_FROM_SECTION_PLAN),
             ("usdt/bin/app:provider:name", NOT_FROM_SECTION_PLAN),
-            ("freplace/handler", NOT_FROM_SECTION_PLAN),
+            ("freplace/handler", P::Freplace),
+            ("freplace/choose", P::Freplace),
+            ("freplace", NO_TARGET_PLAN),
             ("lsm_cgroup/socket_bind", NOT_FROM_SECTION_PLAN),
             ("iter/task", P::Iter),
             ("iter.s/task", P::Iter),
@@ -478,6 +485,7 @@ mod tests {
             P::Lsm => Lsm::try_from(prog).map(drop),
             P::TpBtf => TpBtf::try_from(prog).map(drop),
             P::Iter => Iter::try_from(prog).map(drop),
+            P::Freplace => FReplace::try_from(prog).map(drop),
             P::BadTarget(_) | P::NoAutoAttach { .. } => Ok(()),
         }
     }

@@ -15,7 +15,11 @@ use crate::sys;
 use crate::sys::bpf::attach_type;
 
 /// Attaches a program whose target was given at load time.
-fn attach_btf(prog: &Program, attach_type: u32, kind: &str) -> Result<Link, ProgramError> {
+pub(super) fn attach_btf(
+    prog: &Program,
+    attach_type: u32,
+    kind: &str,
+) -> Result<Link, ProgramError> {
     let target = match prog.kind.attach_target() {
         Some(t) if !t.is_empty() => format!("{kind} {t}"),
         _ => format!("{kind} (target given at load time)"),

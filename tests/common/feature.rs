@@ -55,6 +55,8 @@ pub enum Feature {
     KprobeSession,
     /// struct_ops maps implementing `tcp_congestion_ops`.
     StructOps,
+    /// `freplace` (`BPF_PROG_TYPE_EXT`) programs replacing a BPF program's function.
+    Freplace,
     /// struct_ops maps registered through a link (`BPF_F_LINK`).
     StructOpsLink,
 }
@@ -74,6 +76,7 @@ impl Feature {
             Feature::SyscallProgram => "syscall programs",
             Feature::KprobeSession => "kprobe.session links",
             Feature::StructOps => "struct_ops (tcp_congestion_ops)",
+            Feature::Freplace => "freplace",
             Feature::StructOpsLink => "struct_ops links",
         }
     }
@@ -93,6 +96,7 @@ impl Feature {
             Feature::SyscallProgram => (5, 14),
             Feature::KprobeSession => (6, 10),
             Feature::StructOps => (5, 6),
+            Feature::Freplace => (5, 6),
             Feature::StructOpsLink => (6, 4),
         }
     }
@@ -118,6 +122,7 @@ impl Feature {
                 &["CONFIG_DEBUG_INFO_BTF"]
             }
             Feature::KprobeSession => &["CONFIG_FPROBE"],
+            Feature::Freplace => &["CONFIG_BPF_JIT", "CONFIG_DEBUG_INFO_BTF"],
             Feature::StructOps | Feature::StructOpsLink => {
                 &["CONFIG_BPF_JIT", "CONFIG_DEBUG_INFO_BTF", "CONFIG_INET"]
             }
@@ -220,6 +225,7 @@ pub fn probe(feature: Feature) -> Probe {
         Feature::SyscallProgram => probe_syscall_program(),
         Feature::KprobeSession => probe_kprobe_multi_as(attach_type::TRACE_KPROBE_SESSION),
         Feature::StructOps => probe_struct_ops(0),
+        Feature::Freplace => probe_freplace(),
         Feature::StructOpsLink => probe_struct_ops(raw_bpf::flags::LINK),
         Feature::TpBtf => probe_tracing(
             prog_type::TRACING,
@@ -407,6 +413,32 @@ fn probe_iter_load(target: &str) -> Probe {
         Ok(_) => Probe::Supported,
         Err(e) if errno(&e) == libc::EPERM => refused(&what, &e),
         Err(e) => Probe::Missing(format!("{what} answered {}", errno_name(&e))),
+    }
+}
+
+/// Loads a socket filter with BTF for one global function, then an extension of that
+/// function (loading is where a kernel or a policy says no to extensions).
+fn probe_freplace() -> Probe {
+    let btf = match raw_bpf::btf_load(&raw_bpf::btf_one_function()) {
+        Ok(b) => b,
+        Err(e) => return Probe::Missing(format!("BPF_BTF_LOAD answered {}", errno_name(&e))),
+    };
+    let target = match raw_bpf::prog_load_func(prog_type::SOCKET_FILTER, btf.as_fd(), None, 0) {
+        Ok(p) => p,
+        Err(e) => {
+            return Probe::Missing(format!(
+                "loading a program with BTF answered {}",
+                errno_name(&e)
+            ))
+        }
+    };
+    match raw_bpf::prog_load_func(prog_type::EXT, btf.as_fd(), Some(target.as_fd()), 3) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("BPF_PROG_LOAD of an extension", &e),
+        Err(e) => Probe::Missing(format!(
+            "BPF_PROG_LOAD of an extension answered {}",
+            errno_name(&e)
+        )),
     }
 }
 

@@ -16,6 +16,7 @@ const BPF_PROG_LOAD: libc::c_int = 5;
 const BPF_PROG_GET_FD_BY_ID: libc::c_int = 13;
 const BPF_MAP_GET_FD_BY_ID: libc::c_int = 14;
 const BPF_RAW_TRACEPOINT_OPEN: libc::c_int = 17;
+const BPF_BTF_LOAD: libc::c_int = 18;
 const BPF_LINK_CREATE: libc::c_int = 28;
 
 /// `enum bpf_prog_type` values used by the probes.
@@ -23,6 +24,8 @@ pub mod prog_type {
     pub const KPROBE: u32 = 2;
     pub const TRACING: u32 = 26;
     pub const LSM: u32 = 29;
+    pub const SOCKET_FILTER: u32 = 1;
+    pub const EXT: u32 = 28;
     pub const SYSCALL: u32 = 31;
 }
 
@@ -192,6 +195,79 @@ pub fn link_create_kprobe_multi_as(
     // SAFETY: `syms` points to `cnt` pointers (`names`), each to a NUL-terminated
     // string borrowed from `syms`; all outlive the call.
     unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }
+}
+
+/// Raw BTF of one global function `int f(int x)`: type 1 `int`, 2 its prototype,
+/// 3 the FUNC `f` (what [`prog_load_func`] names in its func_info).
+pub fn btf_one_function() -> Vec<u8> {
+    const STRINGS: &[u8] = b"\0int\0x\0f\0";
+    let words: [u32; 13] = [
+        1,            // INT: name "int"
+        1 << 24,      // kind INT
+        4,            // size
+        1 << 24 | 32, // BTF_INT_SIGNED, 32 bits
+        0,            // FUNC_PROTO: no name
+        13 << 24 | 1, // kind FUNC_PROTO, one parameter
+        1,            // returns int
+        5,            // parameter "x"
+        1,            // of type int
+        7,            // FUNC: name "f"
+        12 << 24 | 1, // kind FUNC, global linkage
+        2,            // its prototype
+        0,
+    ];
+    let types: Vec<u8> = words[..12].iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let mut btf = Vec::new();
+    btf.extend_from_slice(&0xeb9fu16.to_ne_bytes()); // magic
+    btf.extend_from_slice(&[1, 0]); // version, flags
+    for w in [
+        24u32,
+        0,
+        types.len() as u32,
+        types.len() as u32,
+        STRINGS.len() as u32,
+    ] {
+        btf.extend_from_slice(&w.to_ne_bytes()); // hdr_len, type_off/len, str_off/len
+    }
+    btf.extend_from_slice(&types);
+    btf.extend_from_slice(STRINGS);
+    btf
+}
+
+/// `BPF_BTF_LOAD` of raw BTF.
+pub fn btf_load(btf: &[u8]) -> io::Result<OwnedFd> {
+    let mut attr = Attr::<28>::new()
+        .u64(0, ptr(btf.as_ptr()))
+        .u32(16, btf.len() as u32);
+    // SAFETY: `btf` points to `btf_size` readable bytes that outlive the call.
+    unsafe { bpf_fd(BPF_BTF_LOAD, &mut attr) }
+}
+
+/// `BPF_PROG_LOAD` of a `return 0` program whose one function is FUNC 3 of `btf`
+/// ([`btf_one_function`]), extending function `attach_btf_id` of `attach_prog` when
+/// given.
+pub fn prog_load_func(
+    prog_type: u32,
+    btf: BorrowedFd<'_>,
+    attach_prog: Option<BorrowedFd<'_>>,
+    attach_btf_id: u32,
+) -> io::Result<OwnedFd> {
+    const LICENSE: &CStr = c"GPL";
+    let func_info: [u32; 2] = [0, 3]; // insn_off 0, type_id 3
+    let mut attr = Attr::<120>::new()
+        .u32(0, prog_type)
+        .u32(4, RETURN_0.len() as u32)
+        .u64(8, ptr(RETURN_0.as_ptr()))
+        .u64(16, ptr(LICENSE.as_ptr()))
+        .u32(72, fd_u32(btf)) // prog_btf_fd
+        .u32(76, 8) // func_info_rec_size
+        .u64(80, ptr(func_info.as_ptr()))
+        .u32(88, 1) // func_info_cnt
+        .u32(108, attach_btf_id)
+        .u32(112, attach_prog.map_or(0, fd_u32));
+    // SAFETY: `insns`, `license` and `func_info` point to live arrays of the counts
+    // beside them.
+    unsafe { bpf_fd(BPF_PROG_LOAD, &mut attr) }
 }
 
 /// `BPF_MAP_CREATE` of a struct_ops map for the kernel value type `value_type_id`
