@@ -587,3 +587,45 @@ fn attach_target_for_a_missing_program_is_refused() {
         "{e}"
     );
 }
+
+/// A kprobe session on do_unlinkat: one program sees the entry and the return of
+/// each of this thread's calls, with a cookie carried from one to the other.
+#[test]
+fn kprobe_session_sees_entry_and_return_of_each_call() {
+    const T: &str = "kprobe_session_sees_entry_and_return_of_each_call";
+    let Some(()) = feature::require(T, Feature::KprobeSession) else {
+        return;
+    };
+    let (spec, obj) = load_only(
+        "kprobe_session.bpf.o",
+        &["session_unlinkat"],
+        &[("target_tid", tid().to_ne_bytes().to_vec())],
+    );
+    let p = obj.program("session_unlinkat").unwrap();
+    assert!(p.can_auto_attach(), "libbpf auto-attaches kprobe.session");
+    let link = p.attach().expect("attaching kprobe.session/do_unlinkat");
+    assert_eq!(link.description(), "kprobe.session do_unlinkat");
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let e = std::fs::remove_file(&missing).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+    let g = |name| global_u64(&spec, &obj, name) as i64;
+    assert_eq!((g("entries"), g("returns")), (1, 1));
+    assert_eq!(
+        g("cookie_at_return"),
+        libc::AT_FDCWD as i64,
+        "dfd, from the entry run"
+    );
+    assert_eq!(g("ret_seen"), -libc::ENOENT as i64);
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"x").unwrap();
+    std::fs::remove_file(&victim).unwrap();
+    assert_eq!((g("entries"), g("returns"), g("ret_seen")), (2, 2, 0));
+    assert!(matches!(
+        link.info().unwrap().kind,
+        corebpf::link::LinkKind::KprobeMulti { ref addrs, .. } if addrs.len() == 1
+    ));
+    drop(link);
+    let _ = std::fs::remove_file(&missing);
+    assert_eq!((g("entries"), g("returns")), (2, 2));
+}

@@ -577,11 +577,16 @@ pub fn matching_functions(pattern: &str) -> Result<Vec<String>, KprobeError> {
 }
 
 /// A `kprobe.multi` program: `SEC("kprobe.multi/GLOB")` or
-/// `SEC("kretprobe.multi/GLOB")`, attached to many functions with one link.
+/// `SEC("kretprobe.multi/GLOB")`, attached to many functions with one link; or a
+/// kprobe session, `SEC("kprobe.session/GLOB")` (6.10+), which runs at both entry and
+/// return of each function (`bpf_session_is_return()` tells which; an entry run
+/// returning non-zero skips that call's return run), as libbpf's
+/// `bpf_program__attach_kprobe_multi_opts` with `session` set.
 #[derive(Debug, Clone, Copy)]
 pub struct KProbeMulti<'a> {
     prog: &'a Program,
     ret: bool,
+    session: bool,
 }
 
 impl<'a> TryFrom<&'a Program> for KProbeMulti<'a> {
@@ -589,7 +594,16 @@ impl<'a> TryFrom<&'a Program> for KProbeMulti<'a> {
 
     fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
         match prog.kind {
-            ProgramKind::KprobeMulti { ret, .. } => Ok(KProbeMulti { prog, ret }),
+            ProgramKind::KprobeMulti { ret, .. } => Ok(KProbeMulti {
+                prog,
+                ret,
+                session: false,
+            }),
+            ProgramKind::KprobeSession { .. } => Ok(KProbeMulti {
+                prog,
+                ret: false,
+                session: true,
+            }),
             _ => Err(prog.wrong_kind("kprobe.multi")),
         }
     }
@@ -601,11 +615,16 @@ impl KProbeMulti<'_> {
         self.ret
     }
 
+    /// True for `kprobe.session`.
+    pub fn is_session(&self) -> bool {
+        self.session
+    }
+
     fn kind_name(&self) -> &'static str {
-        if self.ret {
-            "kretprobe.multi"
-        } else {
-            "kprobe.multi"
+        match (self.session, self.ret) {
+            (true, _) => "kprobe.session",
+            (false, true) => "kretprobe.multi",
+            (false, false) => "kprobe.multi",
         }
     }
 
@@ -667,12 +686,12 @@ impl KProbeMulti<'_> {
         } else {
             0
         };
-        let fd = sys::bpf::link_create_kprobe_multi(
-            self.prog.fd(),
-            flags,
-            sys::bpf::KprobeMultiTargets::Symbols(&refs),
-            cookies,
-        )
+        let targets = sys::bpf::KprobeMultiTargets::Symbols(&refs);
+        let fd = if self.session {
+            sys::bpf::link_create_kprobe_session(self.prog.fd(), targets, cookies)
+        } else {
+            sys::bpf::link_create_kprobe_multi(self.prog.fd(), flags, targets, cookies)
+        }
         .map_err(|source| ProgramError::Attach {
             program: self.prog.name.clone(),
             target: target.clone(),

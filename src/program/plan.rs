@@ -51,7 +51,7 @@ pub enum AttachPlan {
         /// The syscall, without the arch prefix.
         syscall: String,
     },
-    /// `kprobe.multi/GLOB`, `kretprobe.multi/GLOB`:
+    /// `kprobe.multi/GLOB`, `kretprobe.multi/GLOB`, `kprobe.session/GLOB`:
     /// [`KProbeMulti::attach`](super::KProbeMulti::attach).
     KprobeMulti {
         /// The function name pattern.
@@ -104,7 +104,12 @@ impl AttachPlan {
             } if !s.is_empty() => P::Ksyscall { syscall: s.clone() },
             K::KprobeMulti {
                 pattern: Some(p), ..
-            } if !p.is_empty() => P::KprobeMulti { pattern: p.clone() },
+            }
+            | K::KprobeSession { pattern: Some(p) }
+                if !p.is_empty() =>
+            {
+                P::KprobeMulti { pattern: p.clone() }
+            }
             K::Fentry {
                 target: Some(_), ..
             } => P::Fentry,
@@ -126,6 +131,7 @@ impl AttachPlan {
             | K::Kretprobe { .. }
             | K::Ksyscall { .. }
             | K::KprobeMulti { .. }
+            | K::KprobeSession { .. }
             | K::Fentry { .. }
             | K::Fexit { .. }
             | K::FmodRet { .. }
@@ -135,7 +141,6 @@ impl AttachPlan {
             | K::Freplace { .. } => none(NO_TARGET),
             K::SocketFilter
             | K::SkReuseport { .. }
-            | K::KprobeSession { .. }
             | K::Uprobe { .. }
             | K::UprobeMulti { .. }
             | K::Usdt { .. }
@@ -330,7 +335,9 @@ mod tests {
             ("socket", NOT_FROM_SECTION_PLAN),
             ("sk_reuseport", NOT_FROM_SECTION_PLAN),
             ("sk_reuseport/migrate", NOT_FROM_SECTION_PLAN),
-            ("kprobe.session/vfs_*", NOT_FROM_SECTION_PLAN),
+            ("kprobe.session/vfs_*", multi("vfs_*")),
+            ("kprobe.session/do_unlinkat", multi("do_unlinkat")),
+            ("kprobe.session", NO_TARGET_PLAN),
             ("uprobe/bin/bash:readline", NOT_FROM_SECTION_PLAN),
             ("uretprobe.s/bin/bash:readline", NOT_FROM_SECTION_PLAN),
             ("uprobe.multi/libc.so.6:malloc*", NOT_FROM_SECTION_PLAN),
