@@ -197,7 +197,6 @@ impl Link {
     }
 
     /// A link owning another kind of attachment, detached when `attachment` drops.
-    #[allow(dead_code)] // the first users are the attach paths being added
     pub(crate) fn from_attachment(attachment: Box<dyn Attachment>, description: String) -> Link {
         Link {
             inner: Inner::Other(attachment),

@@ -14,7 +14,8 @@ use crate::features;
 use crate::insn::{pseudo, Insn};
 use crate::map::{Map, MapDef, MapType};
 use crate::object::{
-    GlobalKind, MapKind, MapRelocKind, MapSpec, ObjectError, ObjectSpec, Pinning, ProgramSpec,
+    GlobalKind, MapKind, MapRelocKind, MapSpec, ObjectError, ObjectSpec, Pinning, ProgramKind,
+    ProgramSpec,
 };
 use crate::program::Program;
 use crate::sys::bpf::MapFd;
@@ -26,9 +27,11 @@ mod capability;
 mod core;
 pub mod externs;
 mod log_buf;
+mod struct_ops;
 pub use self::core::{CoreLoadError, TargetBtf};
 pub(crate) use attach_target::func_in_program;
 pub use log_buf::VerifierLog;
+pub(crate) use struct_ops::StructOpsValue;
 
 /// Default bpffs directory for maps with `pinning = LIBBPF_PIN_BY_NAME`.
 pub const DEFAULT_PIN_ROOT: &str = "/sys/fs/bpf";
@@ -183,6 +186,16 @@ pub enum LoadError {
         size: u32,
         /// The size of the value given.
         given: usize,
+    },
+    /// A struct_ops variable can't be mapped onto the kernel's ops struct (the
+    /// kernel lacks the struct, a member differs, a program is set where the kernel
+    /// has no function pointer, …).
+    #[error("struct_ops map '{map}': {detail}")]
+    StructOps {
+        /// The variable (and map) name.
+        map: String,
+        /// What is wrong.
+        detail: String,
     },
     /// A program's name or license has an interior NUL.
     #[error("program '{program}': {what} contains a NUL byte")]
@@ -432,9 +445,16 @@ impl Loader {
                 m.data = k.data.clone();
             }
         }
+        let struct_ops = struct_ops::Plan::new(spec)?;
         let btf_fd = self.load_btf(spec);
         let mut maps = Vec::with_capacity(spec_maps.len());
-        for m in &spec_maps {
+        for (i, m) in spec_maps.iter().enumerate() {
+            if m.kind == MapKind::StructOps {
+                let var = spec.struct_ops.iter().position(|s| s.map == i);
+                let map = self.create_struct_ops_map(spec, m, btf_fd.as_ref(), &struct_ops, var)?;
+                maps.push(map);
+                continue;
+            }
             // A keyless map's BTF value type must be a DATASEC (global data), which a
             // kernel without DATASEC support does not have: create it without BTF.
             let map_btf = btf_fd
@@ -459,13 +479,23 @@ impl Loader {
             }
         }
         for p in spec.programs.iter().filter(|p| self.wants(p)) {
-            programs.push(self.load_program(spec, p, &maps, prog_btf, &mut core, &ext)?);
+            let ops = struct_ops.program(&p.name);
+            if matches!(p.kind, ProgramKind::StructOps { .. }) && ops.is_none() {
+                log::debug!(
+                    "program '{}': no struct_ops variable uses it; not loaded",
+                    p.name
+                );
+                continue;
+            }
+            programs.push(self.load_program(spec, p, &maps, prog_btf, &mut core, &ext, ops)?);
         }
+        let struct_ops = struct_ops.values(spec, &programs)?;
         Ok(Object {
             name: spec.name.clone(),
             btf_fd,
             maps,
             programs,
+            struct_ops,
         })
     }
 
@@ -607,6 +637,52 @@ impl Loader {
         Ok(())
     }
 
+    /// Creates the map of a struct_ops variable: the kernel's value type and size,
+    /// with the object's BTF (which the kernel requires for these maps).
+    fn create_struct_ops_map(
+        &self,
+        spec: &ObjectSpec,
+        m: &MapSpec,
+        btf_fd: Option<&OwnedFd>,
+        plan: &struct_ops::Plan,
+        var: Option<usize>,
+    ) -> Result<Map, LoadError> {
+        let err = |detail: &str| LoadError::StructOps {
+            map: m.name.clone(),
+            detail: detail.to_string(),
+        };
+        let var = var.ok_or_else(|| err("no struct_ops variable describes this map"))?;
+        let btf_fd = btf_fd.ok_or_else(|| {
+            err("the kernel refused the object's BTF, which struct_ops maps need")
+        })?;
+        let (value_type_id, value_size) = plan.map_value(var);
+        let def = MapDef {
+            map_type: MapType(m.map_type),
+            key_size: m.key_size,
+            value_size,
+            max_entries: m.max_entries,
+            map_flags: m.map_flags,
+        };
+        let attr = sys::bpf::MapCreateAttr {
+            map_type: m.map_type,
+            key_size: m.key_size,
+            value_size,
+            max_entries: m.max_entries,
+            map_flags: m.map_flags,
+            map_name: sys::bpf::obj_name(&m.kernel_name(&spec.name)),
+            btf_fd: Some(btf_fd.as_fd()),
+            btf_vmlinux_value_type_id: value_type_id,
+            ..Default::default()
+        };
+        let created = sys::bpf::map_create(&attr).and_then(MapFd::new);
+        let fd = created.map_err(|source| LoadError::MapCreate {
+            map: m.name.clone(),
+            source,
+        })?;
+        Ok(Map::new(m.name.clone(), m.name.clone(), fd, def))
+    }
+
+    #[allow(clippy::too_many_arguments)] // the load's shared state, passed down once
     fn load_program(
         &self,
         spec: &ObjectSpec,
@@ -615,6 +691,7 @@ impl Loader {
         btf_fd: Option<&OwnedFd>,
         core: &mut Option<self::core::CoreTargets>,
         ext: &externs::Externs,
+        struct_ops: Option<(u32, u32)>,
     ) -> Result<Program, LoadError> {
         let mut insns = apply_map_relocs(p, maps)?;
         let kconfig_map = ext.kconfig().and_then(|k| maps.get(k.map)).map(|m| m.fd());
@@ -645,13 +722,20 @@ impl Loader {
             .iter()
             .rev()
             .find(|t| t.program == p.name);
-        let (attach_btf_id, attach_prog_fd) = match target {
-            Some(t) => {
+        let mut expected_attach_type = p.kind.expected_attach_type();
+        let (attach_btf_id, attach_prog_fd) = match (target, struct_ops) {
+            // A struct_ops program implements the kernel's ops struct (by BTF id), at
+            // the member whose index is its expected attach type.
+            (_, Some((type_id, member))) => {
+                expected_attach_type = member;
+                (type_id, None)
+            }
+            (Some(t), None) => {
                 let r = attach_target::resolve(&p.name, t, |f| attach_btf_id_named(p, f))?;
                 (r.btf_id, r.prog_fd)
             }
-            None if p.kind.needs_attach_btf_id() => (attach_btf_id(p)?, None),
-            None => (0, None),
+            (None, None) if p.kind.needs_attach_btf_id() => (attach_btf_id(p)?, None),
+            (None, None) => (0, None),
         };
         let mut prog_flags = 0;
         if p.kind.is_sleepable() {
@@ -664,7 +748,7 @@ impl Loader {
             prog_type: p.kind.prog_type(),
             attach_btf_id,
             prog_flags,
-            expected_attach_type: p.kind.expected_attach_type(),
+            expected_attach_type,
             insns: &insns,
             license: &license,
             kern_version: spec.kernel_version.unwrap_or(0),
@@ -1073,6 +1157,7 @@ pub struct Object {
     btf_fd: Option<OwnedFd>,
     maps: Vec<Map>,
     programs: Vec<Program>,
+    struct_ops: Vec<StructOpsValue>,
 }
 
 impl Object {
@@ -1116,14 +1201,30 @@ impl Object {
         self.programs.iter().find(|p| p.name() == name)
     }
 
-    /// Attaches every program whose section names its target; returns their links.
+    /// Attaches every program whose section names its target, and registers every
+    /// struct_ops map (as a libbpf skeleton's attach does); returns their links.
     /// Either all attach or none stay attached.
     pub fn attach_all(&self) -> Result<Vec<crate::link::Link>, crate::program::ProgramError> {
-        self.programs
+        let programs = self
+            .programs
             .iter()
             .filter(|p| p.can_auto_attach())
-            .map(|p| p.attach())
-            .collect()
+            .map(|p| p.attach());
+        let struct_ops = self.struct_ops_maps().map(|s| s.attach());
+        programs.chain(struct_ops).collect()
+    }
+
+    /// The struct_ops map of variable `name` (a `SEC(".struct_ops")` or
+    /// `SEC(".struct_ops.link")` global), ready to register.
+    pub fn struct_ops(&self, name: &str) -> Option<crate::program::StructOps<'_>> {
+        self.struct_ops_maps().find(|s| s.name() == name)
+    }
+
+    /// Every struct_ops map, in object order.
+    pub fn struct_ops_maps(&self) -> impl Iterator<Item = crate::program::StructOps<'_>> {
+        self.struct_ops
+            .iter()
+            .map(|v| crate::program::StructOps::new(&self.maps[v.map], v))
     }
 }
 

@@ -14,6 +14,8 @@ use super::ObjectError;
 pub const EM_BPF: u16 = 247;
 /// `R_BPF_64_64`: the 64-bit immediate of an `ld_imm64`.
 pub const R_BPF_64_64: u32 = 1;
+/// `R_BPF_64_ABS64`: a 64-bit address in data (a struct_ops function pointer).
+pub const R_BPF_64_ABS64: u32 = 2;
 /// `R_BPF_64_32`: the 32-bit immediate of a `call`.
 pub const R_BPF_64_32: u32 = 10;
 
@@ -305,9 +307,13 @@ pub fn parse(data: &[u8]) -> Result<Elf<'_>, ObjectError> {
         }
         let name = &sections[idx.0].name;
         let target = sh.sh_info(e) as usize;
-        // As libbpf: only relocations of code matter (`.rel.BTF`, `.rel.BTF.ext`,
-        // `.rel.debug_*` and the like are for linkers and are skipped).
-        if !sections.get(target).is_some_and(|t| t.is_exec()) {
+        // As libbpf: only relocations of code and of struct_ops variables (their
+        // function pointers) matter (`.rel.BTF`, `.rel.BTF.ext`, `.rel.debug_*` and the
+        // like are for linkers and are skipped).
+        let wanted = |t: &Section<'_>| {
+            t.is_exec() || t.name == ".struct_ops" || t.name == ".struct_ops.link"
+        };
+        if !sections.get(target).is_some_and(wanted) {
             log::debug!("skipping relocation section '{name}' (its target is not code)");
             continue;
         }

@@ -24,6 +24,7 @@ mod elf;
 mod link;
 mod maps;
 pub mod section;
+pub mod struct_ops;
 
 #[cfg(test)]
 mod tests;
@@ -40,6 +41,7 @@ pub use crate::btf::ext::{CoreRelo, ExtPart, FuncInfo, LineInfo};
 pub use elf::EM_BPF;
 pub use maps::{BPF_F_MMAPABLE, BPF_F_RDONLY_PROG};
 pub use section::ProgramKind;
+pub use struct_ops::{StructOpsFunc, StructOpsSpec};
 
 use link::{CodeSection, Func, Linker, ResolveCtx, Target};
 
@@ -218,6 +220,9 @@ pub enum MapKind {
     Legacy,
     /// A global data section (or `.kconfig`), as a one-element array.
     GlobalData(GlobalKind),
+    /// A struct_ops variable in `.struct_ops` or `.struct_ops.link` (see
+    /// [`ObjectSpec::struct_ops`]).
+    StructOps,
 }
 
 /// Map pinning (`LIBBPF_PIN_*`).
@@ -361,6 +366,9 @@ pub struct ObjectSpec {
     pub maps: Vec<MapSpec>,
     /// Programs, by section index then offset.
     pub programs: Vec<ProgramSpec>,
+    /// struct_ops variables: their maps (in [`maps`](Self::maps), after global data)
+    /// and which program each function-pointer member points to.
+    pub struct_ops: Vec<StructOpsSpec>,
 }
 
 /// `"PATH: "` for an error about a file, or nothing.
@@ -457,6 +465,7 @@ struct Parser<'e, 'a> {
     text: Option<usize>,
     programs: Vec<usize>,
     data: Vec<(usize, GlobalKind)>,
+    struct_ops: Vec<usize>,
 }
 
 impl<'e, 'a> Parser<'e, 'a> {
@@ -473,6 +482,7 @@ impl<'e, 'a> Parser<'e, 'a> {
             text: None,
             programs: Vec::new(),
             data: Vec::new(),
+            struct_ops: Vec::new(),
         };
         for sec in &elf.sections {
             if sec.index == 0 {
@@ -504,11 +514,7 @@ impl<'e, 'a> Parser<'e, 'a> {
                 "maps" => p.legacy_maps = Some(sec.index),
                 ".BTF" => p.btf_sec = Some(sec.index),
                 ".BTF.ext" => p.ext_sec = Some(sec.index),
-                ".struct_ops" | ".struct_ops.link" => {
-                    return Err(ObjectError::Unsupported {
-                        what: format!("struct_ops maps (section '{}')", sec.name),
-                    })
-                }
+                ".struct_ops" | ".struct_ops.link" => p.struct_ops.push(sec.index),
                 _ if sec.is_exec() => {
                     if sec.size == 0 {
                         continue;
@@ -638,6 +644,12 @@ impl<'e, 'a> Parser<'e, 'a> {
                 kind,
                 btf.as_ref(),
             )?);
+        }
+        let mut struct_ops = Vec::new();
+        for &idx in &self.struct_ops {
+            let (m, specs) = struct_ops::parse(elf, self.section(idx), btf.as_ref(), maps.len())?;
+            maps.extend(m);
+            struct_ops.extend(specs);
         }
 
         // Code sections and their functions.
@@ -814,6 +826,7 @@ impl<'e, 'a> Parser<'e, 'a> {
             btf_ext,
             maps,
             programs,
+            struct_ops,
         })
     }
 }

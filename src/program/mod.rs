@@ -18,6 +18,7 @@ pub mod iter;
 pub mod kprobe;
 pub mod perf_event;
 pub mod plan;
+pub mod struct_ops;
 pub mod syscall;
 pub mod tracefs;
 pub mod tracing;
@@ -27,6 +28,7 @@ pub use iter::{Iter, IterScope};
 pub use kprobe::{KProbe, KProbeMulti, KprobeError, KprobeMode};
 pub use perf_event::{PerfEvent, PerfEventConfig, PerfEventScope, Sample};
 pub use plan::AttachPlan;
+pub use struct_ops::StructOps;
 pub use syscall::SyscallProgram;
 pub use tracing::{FEntry, FExit, FModRet, Lsm, TpBtf};
 
@@ -84,6 +86,15 @@ pub enum ProgramError {
         program: String,
         /// The target in words.
         target: String,
+        /// The failure.
+        #[source]
+        source: SysError,
+    },
+    /// Registering a struct_ops map failed (writing its value, creating its link).
+    #[error("registering struct_ops map '{map}'")]
+    StructOps {
+        /// The map (variable) name.
+        map: String,
         /// The failure.
         #[source]
         source: SysError,

@@ -376,6 +376,11 @@ mod tests {
             ("cgroup/getsockopt", NOT_FROM_SECTION_PLAN),
             ("cgroup/dev", NOT_FROM_SECTION_PLAN),
             ("struct_ops/init", NOT_FROM_SECTION_PLAN),
+            ("struct_ops/reno_init", NOT_FROM_SECTION_PLAN),
+            ("struct_ops/reno_ssthresh", NOT_FROM_SECTION_PLAN),
+            ("struct_ops/reno_cong_avoid", NOT_FROM_SECTION_PLAN),
+            ("struct_ops/reno_undo_cwnd", NOT_FROM_SECTION_PLAN),
+            ("struct_ops/reno_cwnd_event", NOT_FROM_SECTION_PLAN),
             ("sk_lookup", NOT_FROM_SECTION_PLAN),
             ("netfilter", NOT_FROM_SECTION_PLAN),
         ]

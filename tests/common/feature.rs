@@ -470,7 +470,11 @@ fn probe_struct_ops(map_flags: u32) -> Probe {
         Ok(t) => t.size(),
         Err(e) => return Probe::Missing(format!("reading {VALUE}: {e}")),
     };
-    match raw_bpf::map_create_struct_ops(id, size, map_flags) {
+    let obj_btf = match raw_bpf::btf_load(&raw_bpf::btf_one_function()) {
+        Ok(b) => b,
+        Err(e) => return Probe::Missing(format!("BPF_BTF_LOAD answered {}", errno_name(&e))),
+    };
+    match raw_bpf::map_create_struct_ops(obj_btf.as_fd(), id, size, map_flags) {
         Ok(_) => Probe::Supported,
         Err(e) if errno(&e) == libc::EPERM => refused("creating a struct_ops map", &e),
         Err(e) => Probe::Missing(format!(

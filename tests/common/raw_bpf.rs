@@ -271,15 +271,18 @@ pub fn prog_load_func(
 }
 
 /// `BPF_MAP_CREATE` of a struct_ops map for the kernel value type `value_type_id`
-/// (`struct bpf_struct_ops_NAME`, `value_size` bytes) with `map_flags`.
+/// (`struct bpf_struct_ops_NAME`, `value_size` bytes) with `map_flags`; the kernel
+/// wants some BTF of the object's beside it (`btf`).
 pub fn map_create_struct_ops(
+    btf: BorrowedFd<'_>,
     value_type_id: u32,
     value_size: u32,
     map_flags: u32,
 ) -> io::Result<OwnedFd> {
-    // map_type, key_size, value_size, max_entries, map_flags at 0..20;
+    // map_type, key_size, value_size, max_entries, map_flags at 0..20; btf_fd at 48;
     // btf_vmlinux_value_type_id at 60.
     let mut attr = Attr::<64>::new()
+        .u32(48, fd_u32(btf))
         .u32(0, map_type::STRUCT_OPS)
         .u32(4, 4)
         .u32(8, value_size)
