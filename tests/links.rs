@@ -177,16 +177,16 @@ fn from_id_opens_a_live_link_without_owning_it() {
         obj.program("count_getppid").unwrap().info().unwrap().id
     );
     drop(other);
-    let before = count(&counts, 1);
+    let before = count(counts, 1);
     getppid_times(4);
     assert!(
-        count(&counts, 1) >= before + 4,
+        count(counts, 1) >= before + 4,
         "dropping a second handle detached the link"
     );
     drop(link);
-    let stopped = settled(|| count(&counts, 1));
+    let stopped = settled(|| count(counts, 1));
     getppid_times(2);
-    assert_eq!(count(&counts, 1), stopped);
+    assert_eq!(count(counts, 1), stopped);
     // Its last holder gone, the link is freed: its id opens nothing.
     let e = Link::from_id(id).unwrap_err();
     assert!(
