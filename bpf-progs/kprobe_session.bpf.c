@@ -36,17 +36,25 @@ SEC("kprobe.session/do_unlinkat")
 int session_unlinkat(struct pt_regs *ctx)
 {
 	__u64 *cookie = bpf_session_cookie();
+	/*
+	 * Both registers are read here, before the branch: read in the branches, the
+	 * compiler would merge the two loads into one at a computed context offset,
+	 * which the verifier refuses.
+	 */
+	long rc = PT_REGS_RC(ctx), dfd = PT_REGS_PARM1(ctx);
 
+	barrier_var(rc);
+	barrier_var(dfd);
 	if ((__u32)bpf_get_current_pid_tgid() != target_tid)
 		return 1;
 	if (bpf_session_is_return()) {
 		__sync_fetch_and_add(&returns, 1);
 		cookie_at_return = *cookie;
-		ret_seen = PT_REGS_RC(ctx);
+		ret_seen = rc;
 		return 0;
 	}
 	__sync_fetch_and_add(&entries, 1);
-	*cookie = PT_REGS_PARM1(ctx);
+	*cookie = dfd;
 	return 0;
 }
 

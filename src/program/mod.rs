@@ -1,8 +1,10 @@
 //! Loaded programs and how they attach.
 //!
 //! A [`Program`] owns its fd. Typed views per kind ([`TracePoint`], [`RawTracePoint`],
-//! [`KProbe`], [`KProbeMulti`], [`FEntry`], [`FExit`], [`FModRet`], [`Lsm`], [`TpBtf`])
-//! come from a `&Program` by `TryFrom` and offer `attach(..) -> Link`;
+//! [`KProbe`], [`KProbeMulti`], [`FEntry`], [`FExit`], [`FModRet`], [`Lsm`], [`TpBtf`],
+//! [`Iter`], [`PerfEvent`], [`FReplace`], [`SyscallProgram`]) come from a `&Program` by
+//! `TryFrom` and offer `attach(..) -> Link` (a `syscall` program is run instead);
+//! struct_ops programs are registered together, through their map ([`StructOps`]);
 //! [`Program::attach`] attaches from the section name alone, as libbpf's auto-attach,
 //! following the one dispatch from kind to [`AttachPlan`] (`plan.rs`).
 
@@ -186,8 +188,10 @@ impl Program {
     /// Attaches where the section name says, as libbpf's auto-attach does:
     /// `tracepoint/CAT/NAME`, `raw_tp/NAME`, `kprobe/FN[+OFF]`, `kretprobe/FN`,
     /// `ksyscall/NAME`, `kretsyscall/NAME`, `kprobe.multi/GLOB`, `kretprobe.multi/GLOB`,
-    /// `fentry/FN`, `fexit/FN`, `fmod_ret/FN`, `lsm/HOOK`, `tp_btf/NAME` (and the
-    /// sleepable `.s` forms). [`Program::attach_plan`] says which, before trying.
+    /// `kprobe.session/GLOB`, `fentry/FN`, `fexit/FN`, `fmod_ret/FN`, `lsm/HOOK`,
+    /// `tp_btf/NAME`, `iter/TARGET`, `freplace/FUNC` (target program given at load) and
+    /// `raw_tp.w/NAME` (and the sleepable `.s` forms). [`Program::attach_plan`] says
+    /// which, before trying.
     ///
     /// # Examples
     ///

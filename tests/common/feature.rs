@@ -423,22 +423,34 @@ fn probe_freplace() -> Probe {
         Ok(b) => b,
         Err(e) => return Probe::Missing(format!("BPF_BTF_LOAD answered {}", errno_name(&e))),
     };
-    let target = match raw_bpf::prog_load_func(prog_type::SOCKET_FILTER, btf.as_fd(), None, 0) {
-        Ok(p) => p,
-        Err(e) => {
-            return Probe::Missing(format!(
-                "loading a program with BTF answered {}",
-                errno_name(&e)
-            ))
-        }
-    };
-    match raw_bpf::prog_load_func(prog_type::EXT, btf.as_fd(), Some(target.as_fd()), 3) {
+    let target =
+        match raw_bpf::prog_load_func(prog_type::SOCKET_FILTER, btf.as_fd(), None, 0, &mut []) {
+            Ok(p) => p,
+            Err(e) => {
+                return Probe::Missing(format!(
+                    "loading a program with BTF answered {}",
+                    errno_name(&e)
+                ))
+            }
+        };
+    let mut log = vec![0u8; 1 << 16];
+    match raw_bpf::prog_load_func(
+        prog_type::EXT,
+        btf.as_fd(),
+        Some(target.as_fd()),
+        3,
+        &mut log,
+    ) {
         Ok(_) => Probe::Supported,
         Err(e) if errno(&e) == libc::EPERM => refused("BPF_PROG_LOAD of an extension", &e),
-        Err(e) => Probe::Missing(format!(
-            "BPF_PROG_LOAD of an extension answered {}",
-            errno_name(&e)
-        )),
+        Err(e) => {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            Probe::Missing(format!(
+                "BPF_PROG_LOAD of an extension answered {} ({})",
+                errno_name(&e),
+                String::from_utf8_lossy(&log[..end]).trim()
+            ))
+        }
     }
 }
 

@@ -245,12 +245,13 @@ pub fn btf_load(btf: &[u8]) -> io::Result<OwnedFd> {
 
 /// `BPF_PROG_LOAD` of a `return 0` program whose one function is FUNC 3 of `btf`
 /// ([`btf_one_function`]), extending function `attach_btf_id` of `attach_prog` when
-/// given.
+/// given; the verifier's log goes to `log` when it is not empty.
 pub fn prog_load_func(
     prog_type: u32,
     btf: BorrowedFd<'_>,
     attach_prog: Option<BorrowedFd<'_>>,
     attach_btf_id: u32,
+    log: &mut [u8],
 ) -> io::Result<OwnedFd> {
     const LICENSE: &CStr = c"GPL";
     let func_info: [u32; 2] = [0, 3]; // insn_off 0, type_id 3
@@ -259,6 +260,9 @@ pub fn prog_load_func(
         .u32(4, RETURN_0.len() as u32)
         .u64(8, ptr(RETURN_0.as_ptr()))
         .u64(16, ptr(LICENSE.as_ptr()))
+        .u32(24, u32::from(!log.is_empty())) // log_level
+        .u32(28, log.len() as u32)
+        .u64(32, if log.is_empty() { 0 } else { ptr(log.as_ptr()) })
         .u32(72, fd_u32(btf)) // prog_btf_fd
         .u32(76, 8) // func_info_rec_size
         .u64(80, ptr(func_info.as_ptr()))
@@ -266,7 +270,7 @@ pub fn prog_load_func(
         .u32(108, attach_btf_id)
         .u32(112, attach_prog.map_or(0, fd_u32));
     // SAFETY: `insns`, `license` and `func_info` point to live arrays of the counts
-    // beside them.
+    // beside them, `log_buf` to `log_size` writable bytes.
     unsafe { bpf_fd(BPF_PROG_LOAD, &mut attr) }
 }
 
