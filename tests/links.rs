@@ -201,18 +201,21 @@ fn perf_link_info_names_the_tracepoint() {
     setup();
     let obj = load(std::process::id(), &["count_getppid"]);
     let link = obj.program("count_getppid").unwrap().attach().unwrap();
-    let Some(_) = link.link_fd() else {
+    let at_least = |v| {
+        common::feature::parse_version(&common::feature::kernel_release()).is_some_and(|k| k >= v)
+    };
+    if !at_least((5, 15)) {
+        assert!(link.link_fd().is_none(), "a perf link before 5.15");
         common::feature::skip(
             "perf_link_info_names_the_tracepoint",
             "no perf links before 5.15: the attachment has no link to describe",
         );
         return;
-    };
+    }
+    assert!(link.link_fd().is_some(), "no perf link on a 5.15+ kernel");
     let info = link.info().unwrap();
     assert_eq!(info.type_name(), "perf_event");
-    let expected = if common::feature::parse_version(&common::feature::kernel_release())
-        .is_some_and(|v| v >= (6, 6))
-    {
+    let expected = if at_least((6, 6)) {
         PerfEventLink::Tracepoint {
             name: "sys_enter_getppid".into(),
             cookie: 0,

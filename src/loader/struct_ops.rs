@@ -319,3 +319,162 @@ fn fill(
     }
     Ok(value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btf::testutil::Builder;
+    use crate::object::StructOpsFunc;
+
+    /// BTF kinds, as numbered in the format.
+    const PTR: u32 = 2;
+    const STRUCT: u32 = 4;
+    const FUNC_PROTO: u32 = 13;
+
+    /// A kernel with `struct my_ops { void (*run)(void); int level; char pad[8]; }`
+    /// and its value type `struct bpf_struct_ops_my_ops { int state; int pad;
+    /// struct my_ops data; }`: ids 1 int, 2 proto, 3 ptr, 4 char, 5 char[8],
+    /// 6 my_ops, 7 the value.
+    fn kernel() -> Btf {
+        let mut b = Builder::new();
+        b.int("int", 4, 32, true);
+        b.raw("", FUNC_PROTO, 0, false, 0, &[]);
+        b.raw("", PTR, 0, false, 2, &[]);
+        b.int("char", 1, 8, true);
+        b.raw("", 3, 0, false, 0, &[4, 1, 8]); // char[8]
+        let (run, level, pad) = (b.s("run"), b.s("level"), b.s("pad"));
+        b.raw(
+            "my_ops",
+            STRUCT,
+            3,
+            false,
+            24,
+            &[run, 3, 0, level, 1, 64, pad, 5, 96],
+        );
+        let (state, data) = (b.s("state"), b.s("data"));
+        b.raw(
+            "bpf_struct_ops_my_ops",
+            STRUCT,
+            3,
+            false,
+            32,
+            &[state, 1, 0, pad, 1, 32, data, 6, 64],
+        );
+        Btf::parse(b.build()).unwrap()
+    }
+
+    /// The object's view: `struct my_ops { int level; void (*run)(void); int gone; }`,
+    /// ids 1 int, 2 proto, 3 ptr, 4 my_ops.
+    fn local() -> Btf {
+        let mut b = Builder::new();
+        b.int("int", 4, 32, true);
+        b.raw("", FUNC_PROTO, 0, false, 0, &[]);
+        b.raw("", PTR, 0, false, 2, &[]);
+        let (level, run, gone) = (b.s("level"), b.s("run"), b.s("gone"));
+        b.raw(
+            "my_ops",
+            STRUCT,
+            3,
+            false,
+            24,
+            &[level, 1, 0, run, 3, 64, gone, 1, 128],
+        );
+        Btf::parse(b.build()).unwrap()
+    }
+
+    fn spec(funcs: &[(u32, &str)]) -> StructOpsSpec {
+        StructOpsSpec {
+            map: 0,
+            type_name: "my_ops".into(),
+            type_id: 4,
+            funcs: funcs
+                .iter()
+                .map(|&(offset, p)| StructOpsFunc {
+                    offset,
+                    program: p.into(),
+                })
+                .collect(),
+        }
+    }
+
+    /// `level` = 7 at 0, `run` unset at 8, `gone` = `gone` at 16.
+    fn data(gone: u32) -> Vec<u8> {
+        let mut d = vec![0u8; 24];
+        d[..4].copy_from_slice(&7u32.to_ne_bytes());
+        d[16..20].copy_from_slice(&gone.to_ne_bytes());
+        d
+    }
+
+    #[test]
+    fn kernel_layout_finds_the_value_and_its_data_member() {
+        let l = kernel_layout(&kernel(), "my_ops").unwrap();
+        assert_eq!((l.value_type_id, l.value_size, l.type_id), (7, 32, 6));
+        assert_eq!(l.data_offset, 8);
+        let e = kernel_layout(&kernel(), "other_ops").unwrap_err();
+        assert!(e.contains("bpf_struct_ops_other_ops"), "{e}");
+    }
+
+    #[test]
+    fn members_are_placed_by_name_and_indexed_in_the_kernel_struct() {
+        let (k, l) = (kernel(), local());
+        let layout = kernel_layout(&k, "my_ops").unwrap();
+        let placed = place_members(&l, &k, &spec(&[(8, "run_prog")]), &layout, &data(0)).unwrap();
+        let got: Vec<_> = placed
+            .iter()
+            .map(|p| {
+                (
+                    p.name.as_str(),
+                    p.local_offset,
+                    p.kernel_offset,
+                    p.kernel_index,
+                    p.is_func,
+                )
+            })
+            .collect();
+        // `gone` is zero, and the kernel lacks it: left out.
+        assert_eq!(got, [("level", 0, 8, 1, false), ("run", 8, 0, 0, true)]);
+        let mut m = blank_map();
+        m.data = data(0);
+        let value = fill(&m, &spec(&[]), &layout, &placed, &[]).unwrap();
+        assert_eq!(value.len(), 32);
+        assert_eq!(&value[8 + 8..8 + 12], &7u32.to_ne_bytes(), "level in data");
+        assert!(value[8..16].iter().all(|&b| b == 0), "run, with no program");
+    }
+
+    #[test]
+    fn what_the_kernel_cant_take_is_refused() {
+        let (k, l) = (kernel(), local());
+        let layout = kernel_layout(&k, "my_ops").unwrap();
+        // A non-zero member the kernel lacks.
+        let e = place_members(&l, &k, &spec(&[]), &layout, &data(5)).unwrap_err();
+        assert!(e.contains("'gone'"), "{e}");
+        // A program where the kernel has data.
+        let e = place_members(&l, &k, &spec(&[(0, "p")]), &layout, &data(0)).unwrap_err();
+        assert!(e.contains("no function pointer"), "{e}");
+        // A function pointer set to something other than a program.
+        let mut d = data(0);
+        d[8] = 1;
+        let e = place_members(&l, &k, &spec(&[]), &layout, &d).unwrap_err();
+        assert!(e.contains("'run'"), "{e}");
+    }
+
+    fn blank_map() -> MapSpec {
+        MapSpec {
+            name: "ops".into(),
+            kind: crate::object::MapKind::StructOps,
+            map_type: 26,
+            key_size: 4,
+            value_size: 24,
+            max_entries: 1,
+            map_flags: 0,
+            numa_node: 0,
+            map_extra: 0,
+            pinning: crate::object::Pinning::None,
+            btf_key_type_id: 0,
+            btf_value_type_id: 4,
+            data: Vec::new(),
+            section_index: 0,
+            symbol_offset: 0,
+        }
+    }
+}

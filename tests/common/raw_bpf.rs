@@ -197,26 +197,25 @@ pub fn link_create_kprobe_multi_as(
     unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }
 }
 
-/// Raw BTF of one global function `int f(int x)`: type 1 `int`, 2 its prototype,
-/// 3 the FUNC `f` (what [`prog_load_func`] names in its func_info).
+/// Raw BTF of one global function `int f(void)`: type 1 `int`, 2 its prototype,
+/// 3 the FUNC `f` (what [`prog_load_func`] names in its func_info). No arguments: a
+/// main program's arguments are checked against its context, and one that does not
+/// match makes the function "unreliable", which no extension may replace.
 pub fn btf_one_function() -> Vec<u8> {
-    const STRINGS: &[u8] = b"\0int\0x\0f\0";
-    let words: [u32; 13] = [
+    const STRINGS: &[u8] = b"\0int\0f\0";
+    let words: [u32; 10] = [
         1,            // INT: name "int"
         1 << 24,      // kind INT
         4,            // size
         1 << 24 | 32, // BTF_INT_SIGNED, 32 bits
         0,            // FUNC_PROTO: no name
-        13 << 24 | 1, // kind FUNC_PROTO, one parameter
+        13 << 24,     // kind FUNC_PROTO, no parameters
         1,            // returns int
-        5,            // parameter "x"
-        1,            // of type int
-        7,            // FUNC: name "f"
+        5,            // FUNC: name "f"
         12 << 24 | 1, // kind FUNC, global linkage
         2,            // its prototype
-        0,
     ];
-    let types: Vec<u8> = words[..12].iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let types: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
     let mut btf = Vec::new();
     btf.extend_from_slice(&0xeb9fu16.to_ne_bytes()); // magic
     btf.extend_from_slice(&[1, 0]); // version, flags
