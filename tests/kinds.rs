@@ -20,36 +20,10 @@ use std::path::Path;
 use common::feature::{self, Decision, Feature, Probe};
 use common::*;
 use corebpf::program::{KProbe, KProbeMulti, KprobeError, KprobeMode};
-use corebpf::{Link, Loader, Object, ObjectSpec, ProgramError};
+use corebpf::{Link, Object, ObjectSpec, ProgramError};
 use nix::unistd::UnlinkatFlags;
 
 const AT_FDCWD: i64 = libc::AT_FDCWD as i64;
-
-/// The calling thread's id (`/proc/thread-self` links to `PID/task/TID`).
-fn tid() -> u32 {
-    let link = std::fs::read_link("/proc/thread-self").expect("reading /proc/thread-self");
-    link.file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected /proc/thread-self: {}", link.display()))
-}
-
-/// Loads `object` with only `programs` (the others are not loaded) and the given
-/// `.rodata` values.
-fn load_only(object: &str, programs: &[&str], globals: &[(&str, Vec<u8>)]) -> (ObjectSpec, Object) {
-    let spec = ObjectSpec::from_file(&prog(object)).expect("parsing the object");
-    let mut loader = Loader::new();
-    for p in &spec.programs {
-        loader = loader.autoload(&p.name, programs.contains(&p.name.as_str()));
-    }
-    for (name, value) in globals {
-        loader = loader.global(name, value);
-    }
-    let obj = loader
-        .load(&spec)
-        .unwrap_or_else(|e| panic!("loading {object} ({programs:?}): {e}"));
-    (spec, obj)
-}
 
 fn attach(obj: &Object, name: &str) -> Link {
     let p = obj.program(name).expect("program loaded");

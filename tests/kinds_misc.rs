@@ -18,23 +18,6 @@ use common::*;
 use corebpf::program::{Iter, IterScope};
 use corebpf::{Link, LinkError, Loader, MapFlags, Object, ObjectSpec, ProgramError};
 
-/// Loads `object` with only `programs` (the others are not loaded) and the given
-/// globals.
-fn load_only(object: &str, programs: &[&str], globals: &[(&str, Vec<u8>)]) -> (ObjectSpec, Object) {
-    let spec = ObjectSpec::from_file(&prog(object)).expect("parsing the object");
-    let mut loader = Loader::new();
-    for p in &spec.programs {
-        loader = loader.autoload(&p.name, programs.contains(&p.name.as_str()));
-    }
-    for (name, value) in globals {
-        loader = loader.global(name, value);
-    }
-    let obj = loader
-        .load(&spec)
-        .unwrap_or_else(|e| panic!("loading {object} ({programs:?}): {}", chain(&e)));
-    (spec, obj)
-}
-
 /// Everything one pass of the iterator link prints.
 fn read_iter(link: &Link) -> String {
     let mut text = String::new();
@@ -357,11 +340,6 @@ fn perf_event_samples_the_calling_threads_task_clock() {
         spin(20);
     }
     assert!(total(&obj) > 0, "no task clock samples while spinning");
-}
-
-/// The calling thread's id.
-fn tid() -> u32 {
-    nix::unistd::gettid().as_raw() as u32
 }
 
 /// The chain stage0 → stage1 → stage2 through prog_array slots filled from user

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use common::*;
 use corebpf::link::{LinkKind, PerfEventLink};
-use corebpf::{Link, LinkError, Loader, Map, MapFlags, Object};
+use corebpf::{Link, LinkError, Map, MapFlags, Object};
 
 /// `SYS_getppid`: its number, for `target_syscall`.
 const GETPPID: i64 = libc::SYS_getppid;
@@ -24,16 +24,11 @@ const CHILD_TARGET: &str = "COREBPF_LINKS_CHILD_TARGET";
 
 /// links.bpf.o, counting the syscalls of process `tgid`.
 fn load(tgid: u32, programs: &[&str]) -> Object {
-    let spec = corebpf::ObjectSpec::from_file(&prog("links.bpf.o")).unwrap();
-    let mut loader = Loader::new()
-        .global("target_tgid", &tgid.to_ne_bytes())
-        .global("target_syscall", &GETPPID.to_ne_bytes());
-    for p in &spec.programs {
-        loader = loader.autoload(&p.name, programs.contains(&p.name.as_str()));
-    }
-    loader
-        .load(&spec)
-        .unwrap_or_else(|e| panic!("loading links.bpf.o: {}", chain(&e)))
+    let globals = [
+        ("target_tgid", tgid.to_ne_bytes().to_vec()),
+        ("target_syscall", GETPPID.to_ne_bytes().to_vec()),
+    ];
+    load_only("links.bpf.o", programs, &globals).1
 }
 
 fn count(counts: &Map, key: u32) -> u64 {

@@ -12,31 +12,21 @@
 
 use std::os::fd::BorrowedFd;
 
-use super::{tracing::attach_btf, Program, ProgramError};
+use super::{tracing::attach_btf, ProgramError};
 use crate::link::Link;
 use crate::object::ProgramKind;
 use crate::sys;
 
-/// A `freplace` program.
-///
-/// # Examples
-///
-/// See [`Loader::attach_target`](crate::Loader::attach_target).
-#[derive(Debug, Clone, Copy)]
-pub struct FReplace<'a> {
-    prog: &'a Program,
-}
-
-impl<'a> TryFrom<&'a Program> for FReplace<'a> {
-    type Error = ProgramError;
-
-    fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
-        match prog.kind {
-            ProgramKind::Freplace { .. } => Ok(FReplace { prog }),
-            _ => Err(prog.wrong_kind("freplace")),
-        }
-    }
-}
+program_view!(
+    /// A `freplace` program.
+    ///
+    /// # Examples
+    ///
+    /// See [`Loader::attach_target`](crate::Loader::attach_target).
+    FReplace,
+    ProgramKind::Freplace { .. },
+    "freplace"
+);
 
 impl FReplace<'_> {
     /// Replaces the function the program was loaded for in its target program

@@ -10,7 +10,7 @@
 
 use std::os::fd::BorrowedFd;
 
-use super::{Program, ProgramError};
+use super::ProgramError;
 use crate::link::Link;
 use crate::object::ProgramKind;
 use crate::sys;
@@ -86,41 +86,31 @@ impl<'a> IterScope<'a> {
     }
 }
 
-/// An iterator program (`SEC("iter/TARGET")`, `SEC("iter.s/TARGET")`).
-///
-/// # Examples
-///
-/// List every process with `bpf-progs/iter.bpf.o`'s `dump_task` (needs root):
-///
-/// ```no_run
-/// use std::io::Read;
-/// use corebpf::{program::Iter, Loader};
-///
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let obj = Loader::new().load_file("bpf-progs/iter.bpf.o")?;
-/// let iter = Iter::try_from(obj.program("dump_task").expect("the program"))?;
-/// let link = iter.attach()?;
-/// let mut text = String::new();
-/// link.open_iter()?.read_to_string(&mut text)?;
-/// print!("{text}"); // "pid comm", then "1 systemd", ...
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub struct Iter<'a> {
-    prog: &'a Program,
-}
-
-impl<'a> TryFrom<&'a Program> for Iter<'a> {
-    type Error = ProgramError;
-
-    fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
-        match prog.kind {
-            ProgramKind::Iter { .. } => Ok(Iter { prog }),
-            _ => Err(prog.wrong_kind("iter")),
-        }
-    }
-}
+program_view!(
+    /// An iterator program (`SEC("iter/TARGET")`, `SEC("iter.s/TARGET")`).
+    ///
+    /// # Examples
+    ///
+    /// List every process with `bpf-progs/iter.bpf.o`'s `dump_task` (needs root):
+    ///
+    /// ```no_run
+    /// use std::io::Read;
+    /// use corebpf::{program::Iter, Loader};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let obj = Loader::new().load_file("bpf-progs/iter.bpf.o")?;
+    /// let iter = Iter::try_from(obj.program("dump_task").expect("the program"))?;
+    /// let link = iter.attach()?;
+    /// let mut text = String::new();
+    /// link.open_iter()?.read_to_string(&mut text)?;
+    /// print!("{text}"); // "pid comm", then "1 systemd", ...
+    /// # Ok(())
+    /// # }
+    /// ```
+    Iter,
+    ProgramKind::Iter { .. },
+    "iter"
+);
 
 impl Iter<'_> {
     /// The iterator target the section names (`task`, `bpf_map_elem`).

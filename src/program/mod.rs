@@ -15,6 +15,30 @@ use crate::link::Link;
 use crate::object::ProgramKind;
 use crate::sys::{self, SysError};
 
+/// Declares a typed view of a [`Program`] for the kinds `$kind` matches: the struct
+/// borrowing the program, and its `TryFrom<&Program>` (naming `$expected` when the
+/// kind differs). The view's `impl` with its `attach(..)` follows in the kind's file.
+macro_rules! program_view {
+    ($(#[$doc:meta])* $name:ident, $kind:pat, $expected:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name<'a> {
+            prog: &'a $crate::program::Program,
+        }
+
+        impl<'a> TryFrom<&'a $crate::program::Program> for $name<'a> {
+            type Error = $crate::program::ProgramError;
+
+            fn try_from(prog: &'a $crate::program::Program) -> Result<Self, Self::Error> {
+                match prog.kind {
+                    $kind => Ok($name { prog }),
+                    _ => Err(prog.wrong_kind($expected)),
+                }
+            }
+        }
+    };
+}
+
 pub mod freplace;
 pub mod iter;
 pub mod kprobe;

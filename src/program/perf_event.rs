@@ -7,9 +7,9 @@
 //! on older kernels, `PERF_EVENT_IOC_SET_BPF` and enable, as libbpf's
 //! `bpf_program__attach_perf_event` does. Sampling a whole machine takes one event per
 //! CPU: [`PerfEvent::attach_all_cpus`]. libbpf does not auto-attach `perf_event`
-//! programs (the section names no event), and neither does [`Program::attach`].
+//! programs (the section names no event), and neither does [`Program::attach`](super::Program::attach).
 
-use super::{attach_perf_event, Program, ProgramError};
+use super::{attach_perf_event, ProgramError};
 use crate::link::Link;
 use crate::object::ProgramKind;
 use crate::sys::perf::{flag, perf_type, PerfEventAttr};
@@ -135,40 +135,30 @@ impl PerfEventScope {
     }
 }
 
-/// A `perf_event` program (`SEC("perf_event")`).
-///
-/// # Examples
-///
-/// Sample every CPU 99 times a second with `bpf-progs/perf_event.bpf.o`'s
-/// `count_samples` (needs root):
-///
-/// ```no_run
-/// use corebpf::program::{PerfEvent, PerfEventConfig, Sample};
-/// use corebpf::Loader;
-///
-/// # fn main() -> Result<(), corebpf::Error> {
-/// let obj = Loader::new().load_file("bpf-progs/perf_event.bpf.o")?;
-/// let prog = PerfEvent::try_from(obj.program("count_samples").expect("the program"))?;
-/// let links = prog.attach_all_cpus(PerfEventConfig::cpu_clock(Sample::Frequency(99)))?;
-/// println!("sampling {} CPUs", links.len());
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub struct PerfEvent<'a> {
-    prog: &'a Program,
-}
-
-impl<'a> TryFrom<&'a Program> for PerfEvent<'a> {
-    type Error = ProgramError;
-
-    fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
-        match prog.kind {
-            ProgramKind::PerfEvent => Ok(PerfEvent { prog }),
-            _ => Err(prog.wrong_kind("perf_event")),
-        }
-    }
-}
+program_view!(
+    /// A `perf_event` program (`SEC("perf_event")`).
+    ///
+    /// # Examples
+    ///
+    /// Sample every CPU 99 times a second with `bpf-progs/perf_event.bpf.o`'s
+    /// `count_samples` (needs root):
+    ///
+    /// ```no_run
+    /// use corebpf::program::{PerfEvent, PerfEventConfig, Sample};
+    /// use corebpf::Loader;
+    ///
+    /// # fn main() -> Result<(), corebpf::Error> {
+    /// let obj = Loader::new().load_file("bpf-progs/perf_event.bpf.o")?;
+    /// let prog = PerfEvent::try_from(obj.program("count_samples").expect("the program"))?;
+    /// let links = prog.attach_all_cpus(PerfEventConfig::cpu_clock(Sample::Frequency(99)))?;
+    /// println!("sampling {} CPUs", links.len());
+    /// # Ok(())
+    /// # }
+    /// ```
+    PerfEvent,
+    ProgramKind::PerfEvent,
+    "perf_event"
+);
 
 impl PerfEvent<'_> {
     /// Opens the event `config` for `scope` and attaches the program to it; dropping the

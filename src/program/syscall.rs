@@ -3,51 +3,41 @@
 //! choosing. They may call `bpf_sys_bpf()` (create maps, load programs, as a loader
 //! would, from inside the kernel) and `bpf_sys_close()`; whatever they write into the
 //! context comes back to the caller. Nothing attaches them: libbpf has no auto-attach
-//! for them, and [`Program::attach`] says so.
+//! for them, and [`Program::attach`](super::Program::attach) says so.
 
-use super::{Program, ProgramError};
+use super::ProgramError;
 use crate::object::ProgramKind;
 use crate::pod::Pod;
 use crate::sys;
 
-/// A `syscall` program.
-///
-/// # Examples
-///
-/// Run `bpf-progs/syscall.bpf.o`'s `add_and_create` with its context struct (needs
-/// root):
-///
-/// ```no_run
-/// use corebpf::{program::SyscallProgram, Loader, Pod};
-///
-/// #[repr(C)]
-/// #[derive(Clone, Copy, Pod)]
-/// struct Args { a: u32, b: u32, sum: u32, map_fd: i32, max_entries: u32 }
-///
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let obj = Loader::new().load_file("bpf-progs/syscall.bpf.o")?;
-/// let prog = SyscallProgram::try_from(obj.program("add_and_create").expect("the program"))?;
-/// let mut args = Args { a: 20, b: 22, sum: 0, map_fd: -1, max_entries: 4 };
-/// prog.run_with(&mut args)?;
-/// assert_eq!(args.sum, 42);
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub struct SyscallProgram<'a> {
-    prog: &'a Program,
-}
-
-impl<'a> TryFrom<&'a Program> for SyscallProgram<'a> {
-    type Error = ProgramError;
-
-    fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
-        match prog.kind {
-            ProgramKind::Syscall => Ok(SyscallProgram { prog }),
-            _ => Err(prog.wrong_kind("syscall")),
-        }
-    }
-}
+program_view!(
+    /// A `syscall` program.
+    ///
+    /// # Examples
+    ///
+    /// Run `bpf-progs/syscall.bpf.o`'s `add_and_create` with its context struct (needs
+    /// root):
+    ///
+    /// ```no_run
+    /// use corebpf::{program::SyscallProgram, Loader, Pod};
+    ///
+    /// #[repr(C)]
+    /// #[derive(Clone, Copy, Pod)]
+    /// struct Args { a: u32, b: u32, sum: u32, map_fd: i32, max_entries: u32 }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let obj = Loader::new().load_file("bpf-progs/syscall.bpf.o")?;
+    /// let prog = SyscallProgram::try_from(obj.program("add_and_create").expect("the program"))?;
+    /// let mut args = Args { a: 20, b: 22, sum: 0, map_fd: -1, max_entries: 4 };
+    /// prog.run_with(&mut args)?;
+    /// assert_eq!(args.sum, 42);
+    /// # Ok(())
+    /// # }
+    /// ```
+    SyscallProgram,
+    ProgramKind::Syscall,
+    "syscall"
+);
 
 impl SyscallProgram<'_> {
     /// Runs the program once with `ctx` as its context; `ctx` then holds what the

@@ -21,6 +21,36 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// The calling thread's id (`/proc/thread-self` links to `PID/task/TID`).
+pub fn tid() -> u32 {
+    let link = std::fs::read_link("/proc/thread-self").expect("reading /proc/thread-self");
+    link.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected /proc/thread-self: {}", link.display()))
+}
+
+/// Loads bpf-progs/`object` with only `programs` (the others are not loaded) and the
+/// given global values.
+pub fn load_only(
+    object: &str,
+    programs: &[&str],
+    globals: &[(&str, Vec<u8>)],
+) -> (corebpf::ObjectSpec, corebpf::Object) {
+    let spec = corebpf::ObjectSpec::from_file(&prog(object)).expect("parsing the object");
+    let mut loader = corebpf::Loader::new();
+    for p in &spec.programs {
+        loader = loader.autoload(&p.name, programs.contains(&p.name.as_str()));
+    }
+    for (name, value) in globals {
+        loader = loader.global(name, value);
+    }
+    let obj = loader
+        .load(&spec)
+        .unwrap_or_else(|e| panic!("loading {object} ({programs:?}): {}", chain(&e)));
+    (spec, obj)
+}
+
 /// Counts this process's bpf objects and perf events by what /proc/self/fd links to.
 pub fn bpf_and_perf_fds() -> Vec<String> {
     let mut out = Vec::new();

@@ -26,7 +26,7 @@ pub struct LinkInfo {
     pub id: u32,
     /// Id of the program it runs (0 for a struct_ops link).
     pub prog_id: u32,
-    /// The link type (`enum bpf_link_type`, see [`link_type`]).
+    /// The link type (`enum bpf_link_type`; [`type_name`](Self::type_name) names it).
     pub link_type: u32,
     /// The type's own fields.
     pub kind: LinkKind,
