@@ -54,7 +54,7 @@ int session_unlinkat(struct pt_regs *ctx)
 		return 0;
 	}
 	__sync_fetch_and_add(&entries, 1);
-	*cookie = dfd;
+	*cookie = (__s64)(int)dfd;	/* an int argument: the upper half of di is not its sign */
 	return 0;
 }
 

@@ -142,6 +142,18 @@ fn connect_with(addr: std::net::SocketAddr, name: &str) -> TcpStream {
     stream
 }
 
+/// Whether algorithm `name` is (or within a bounded wait, becomes) unknown: the kernel
+/// frees a struct_ops registration once its last reference goes.
+fn unregistered(name: &str) -> bool {
+    (0..100).any(|_| {
+        if set_congestion(tcp_socket().as_raw_fd(), name).is_err() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        false
+    })
+}
+
 fn counter(spec: &ObjectSpec, obj: &Object, name: &str) -> u64 {
     global_u64(spec, obj, name)
 }
@@ -194,15 +206,10 @@ fn register_select_unregister(object: &str, name: &str, link: bool) {
     drop(registered);
     // Unregistration completes as the link's last reference goes; sockets that
     // used the algorithm are closed.
-    let gone = (0..100).any(|_| {
-        let r = set_congestion(tcp_socket().as_raw_fd(), name);
-        if r.is_err() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        false
-    });
-    assert!(gone, "{name} is still accepted after the link dropped");
+    assert!(
+        unregistered(name),
+        "{name} is still accepted after the link dropped"
+    );
 }
 
 #[test]
@@ -271,4 +278,56 @@ fn struct_ops_variable_is_parsed_from_the_object() {
     );
     let plain = ObjectSpec::from_file(&prog("struct_ops.bpf.o")).unwrap();
     assert_eq!(plain.maps[plain.struct_ops[0].map].map_flags, 0);
+}
+
+/// A pinned struct_ops link keeps the algorithm registered after its handle drops;
+/// `Link::detach` on the link reopened from its pin unregisters it while the pin
+/// stays (`BPF_LINK_DETACH` for struct_ops links came in 6.11; before, the kernel
+/// can't, and detach says so).
+#[test]
+fn pinned_struct_ops_link_detaches_on_demand() {
+    const T: &str = "pinned_struct_ops_link_detaches_on_demand";
+    let Some(()) = feature::require(T, Feature::StructOpsLink) else {
+        return;
+    };
+    let name = format!("crb{}d", std::process::id());
+    let spec = spec_named("struct_ops_link.bpf.o", &name);
+    let obj = Loader::new().load(&spec).unwrap();
+    let mut link = obj.struct_ops("corebpf_reno").unwrap().attach().unwrap();
+    let pin = std::path::PathBuf::from(format!("/sys/fs/bpf/corebpf_so_{}", std::process::id()));
+    link.pin(&pin).expect("pinning the struct_ops link");
+    drop(link);
+    set_congestion(tcp_socket().as_raw_fd(), &name).expect("still registered while pinned");
+    let reopened = corebpf::Link::from_pin(&pin).unwrap();
+    assert_eq!(reopened.info().unwrap().type_name(), "struct_ops");
+    let detach_supported =
+        feature::parse_version(&feature::kernel_release()).is_some_and(|v| v >= (6, 11));
+    match reopened.detach() {
+        Ok(()) => {
+            assert!(
+                detach_supported,
+                "BPF_LINK_DETACH of a struct_ops link before 6.11"
+            );
+            assert_eq!(
+                set_congestion(tcp_socket().as_raw_fd(), &name),
+                Err(libc::ENOENT),
+                "still registered after detach"
+            );
+            assert!(pin.exists(), "detach leaves the (defunct) link pinned");
+        }
+        Err(e) => {
+            assert!(!detach_supported, "{}", chain(&e));
+            assert!(
+                matches!(e, corebpf::LinkError::PinnedUndetachable { .. }),
+                "{e}"
+            );
+        }
+    }
+    let mut last = corebpf::Link::from_pin(&pin).unwrap();
+    last.unpin().unwrap();
+    drop(last);
+    assert!(
+        unregistered(&name),
+        "{name} still registered after the pin went"
+    );
 }

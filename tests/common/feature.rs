@@ -416,31 +416,24 @@ fn probe_iter_load(target: &str) -> Probe {
     }
 }
 
-/// Loads a socket filter with BTF for one global function, then an extension of that
-/// function (loading is where a kernel or a policy says no to extensions).
+/// Loads a socket filter calling a global function, with its BTF, then an extension
+/// of that function (loading is where a kernel or a policy says no to extensions).
 fn probe_freplace() -> Probe {
-    let btf = match raw_bpf::btf_load(&raw_bpf::btf_one_function()) {
+    let btf = match raw_bpf::btf_load(&raw_bpf::btf_two_functions()) {
         Ok(b) => b,
         Err(e) => return Probe::Missing(format!("BPF_BTF_LOAD answered {}", errno_name(&e))),
     };
-    let target =
-        match raw_bpf::prog_load_func(prog_type::SOCKET_FILTER, btf.as_fd(), None, 0, &mut []) {
-            Ok(p) => p,
-            Err(e) => {
-                return Probe::Missing(format!(
-                    "loading a program with BTF answered {}",
-                    errno_name(&e)
-                ))
-            }
-        };
+    let target = match raw_bpf::prog_load_calling_f(btf.as_fd()) {
+        Ok(p) => p,
+        Err(e) => {
+            return Probe::Missing(format!(
+                "loading a program with BTF answered {}",
+                errno_name(&e)
+            ))
+        }
+    };
     let mut log = vec![0u8; 1 << 16];
-    match raw_bpf::prog_load_func(
-        prog_type::EXT,
-        btf.as_fd(),
-        Some(target.as_fd()),
-        3,
-        &mut log,
-    ) {
+    match raw_bpf::prog_load_extension(btf.as_fd(), target.as_fd(), &mut log) {
         Ok(_) => Probe::Supported,
         Err(e) if errno(&e) == libc::EPERM => refused("BPF_PROG_LOAD of an extension", &e),
         Err(e) => {
@@ -482,7 +475,7 @@ fn probe_struct_ops(map_flags: u32) -> Probe {
         Ok(t) => t.size(),
         Err(e) => return Probe::Missing(format!("reading {VALUE}: {e}")),
     };
-    let obj_btf = match raw_bpf::btf_load(&raw_bpf::btf_one_function()) {
+    let obj_btf = match raw_bpf::btf_load(&raw_bpf::btf_two_functions()) {
         Ok(b) => b,
         Err(e) => return Probe::Missing(format!("BPF_BTF_LOAD answered {}", errno_name(&e))),
     };

@@ -197,13 +197,12 @@ pub fn link_create_kprobe_multi_as(
     unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }
 }
 
-/// Raw BTF of one global function `int f(void)`: type 1 `int`, 2 its prototype,
-/// 3 the FUNC `f` (what [`prog_load_func`] names in its func_info). No arguments: a
-/// main program's arguments are checked against its context, and one that does not
-/// match makes the function "unreliable", which no extension may replace.
-pub fn btf_one_function() -> Vec<u8> {
-    const STRINGS: &[u8] = b"\0int\0f\0";
-    let words: [u32; 10] = [
+/// Raw BTF of two global functions `int m(void)` and `int f(void)`: type 1 `int`, 2
+/// their prototype, 3 the FUNC `m`, 4 the FUNC `f` (what [`prog_load_calling_f`] and
+/// [`prog_load_extension`] name in their func_info).
+pub fn btf_two_functions() -> Vec<u8> {
+    const STRINGS: &[u8] = b"\0int\0m\0f\0";
+    let words: [u32; 13] = [
         1,            // INT: name "int"
         1 << 24,      // kind INT
         4,            // size
@@ -211,7 +210,10 @@ pub fn btf_one_function() -> Vec<u8> {
         0,            // FUNC_PROTO: no name
         13 << 24,     // kind FUNC_PROTO, no parameters
         1,            // returns int
-        5,            // FUNC: name "f"
+        5,            // FUNC: name "m"
+        12 << 24 | 1, // kind FUNC, global linkage
+        2,            // its prototype
+        7,            // FUNC: name "f"
         12 << 24 | 1, // kind FUNC, global linkage
         2,            // its prototype
     ];
@@ -242,22 +244,30 @@ pub fn btf_load(btf: &[u8]) -> io::Result<OwnedFd> {
     unsafe { bpf_fd(BPF_BTF_LOAD, &mut attr) }
 }
 
-/// `BPF_PROG_LOAD` of a `return 0` program whose one function is FUNC 3 of `btf`
-/// ([`btf_one_function`]), extending function `attach_btf_id` of `attach_prog` when
-/// given; the verifier's log goes to `log` when it is not empty.
-pub fn prog_load_func(
+/// `m`: `call f; exit`, then `f`: `r0 = 0; exit`.
+const CALLS_F: [[u8; 8]; 4] = [
+    insn(0x85, 0, 1, 0, 1), // BPF_JMP | BPF_CALL, src BPF_PSEUDO_CALL, to insn 2
+    insn(0x95, 0, 0, 0, 0), // exit
+    RETURN_0[0],
+    RETURN_0[1],
+];
+
+/// `BPF_PROG_LOAD` of `prog_type` with `insns`, BTF `btf` and `func_info` records
+/// (`insn_off`, `type_id` pairs), extending `attach_btf_id` of `attach_prog` when given;
+/// the verifier's log goes to `log` when it is not empty.
+fn prog_load_btf(
     prog_type: u32,
+    insns: &[[u8; 8]],
     btf: BorrowedFd<'_>,
-    attach_prog: Option<BorrowedFd<'_>>,
-    attach_btf_id: u32,
+    func_info: &[[u32; 2]],
+    attach: Option<(BorrowedFd<'_>, u32)>,
     log: &mut [u8],
 ) -> io::Result<OwnedFd> {
     const LICENSE: &CStr = c"GPL";
-    let func_info: [u32; 2] = [0, 3]; // insn_off 0, type_id 3
     let mut attr = Attr::<120>::new()
         .u32(0, prog_type)
-        .u32(4, RETURN_0.len() as u32)
-        .u64(8, ptr(RETURN_0.as_ptr()))
+        .u32(4, insns.len() as u32)
+        .u64(8, ptr(insns.as_ptr()))
         .u64(16, ptr(LICENSE.as_ptr()))
         .u32(24, u32::from(!log.is_empty())) // log_level
         .u32(28, log.len() as u32)
@@ -265,12 +275,41 @@ pub fn prog_load_func(
         .u32(72, fd_u32(btf)) // prog_btf_fd
         .u32(76, 8) // func_info_rec_size
         .u64(80, ptr(func_info.as_ptr()))
-        .u32(88, 1) // func_info_cnt
-        .u32(108, attach_btf_id)
-        .u32(112, attach_prog.map_or(0, fd_u32));
+        .u32(88, func_info.len() as u32)
+        .u32(108, attach.map_or(0, |(_, id)| id))
+        .u32(112, attach.map_or(0, |(fd, _)| fd_u32(fd)));
     // SAFETY: `insns`, `license` and `func_info` point to live arrays of the counts
     // beside them, `log_buf` to `log_size` writable bytes.
     unsafe { bpf_fd(BPF_PROG_LOAD, &mut attr) }
+}
+
+/// A socket filter whose main function `m` calls the global function `f` of
+/// [`btf_two_functions`]: a program with a function an extension may replace.
+pub fn prog_load_calling_f(btf: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    prog_load_btf(
+        prog_type::SOCKET_FILTER,
+        &CALLS_F,
+        btf,
+        &[[0, 3], [2, 4]],
+        None,
+        &mut [],
+    )
+}
+
+/// An extension (`r0 = 0; exit` as `f`) of function `f` of `target`.
+pub fn prog_load_extension(
+    btf: BorrowedFd<'_>,
+    target: BorrowedFd<'_>,
+    log: &mut [u8],
+) -> io::Result<OwnedFd> {
+    prog_load_btf(
+        prog_type::EXT,
+        &RETURN_0,
+        btf,
+        &[[0, 4]],
+        Some((target, 4)),
+        log,
+    )
 }
 
 /// `BPF_MAP_CREATE` of a struct_ops map for the kernel value type `value_type_id`
