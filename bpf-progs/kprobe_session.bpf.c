@@ -50,11 +50,11 @@ int session_unlinkat(struct pt_regs *ctx)
 	if (bpf_session_is_return()) {
 		__sync_fetch_and_add(&returns, 1);
 		cookie_at_return = *cookie;
-		ret_seen = rc;
+		ret_seen = (int)rc;	/* an int return value, in the low half of ax */
 		return 0;
 	}
 	__sync_fetch_and_add(&entries, 1);
-	*cookie = (__s64)(int)dfd;	/* an int argument: the upper half of di is not its sign */
+	*cookie = (int)dfd;	/* an int argument, in the low half of di */
 	return 0;
 }
 
