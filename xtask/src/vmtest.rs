@@ -910,6 +910,12 @@ fn tally(kernel: &Kernel, binaries: &[TestBinary], dir: &Path) -> Tally {
         let mut reasons: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (test, reason) in &outcome.skips {
             if skipped.contains(test.as_str()) {
+                // Skip lines usually name their test ("SKIP: test: reason").
+                let short = test.rsplit("::").next().unwrap_or(test);
+                let reason = reason
+                    .strip_prefix(short)
+                    .and_then(|r| r.strip_prefix(": "))
+                    .unwrap_or(reason);
                 reasons.entry(test).or_default().push(reason);
             }
         }
