@@ -255,8 +255,9 @@ fn install(missing: &[&Need]) -> Result<()> {
     Ok(())
 }
 
-/// `apt-get update`, then one `apt-get install` for bookworm's packages and
-/// one `-t SUITE` install per other suite.
+/// `apt-get update` (again after adding a suite: the mirror comes from the
+/// package lists), then one `apt-get install` for bookworm's packages and one
+/// `-t SUITE` install per other suite.
 fn install_apt(packages: &[(&str, Option<&str>)]) -> Result<()> {
     if find_in_path(&["apt-get"]).is_none() {
         let names: Vec<&str> = packages.iter().map(|(p, _)| *p).collect();
@@ -267,10 +268,14 @@ fn install_apt(packages: &[(&str, Option<&str>)]) -> Result<()> {
     }
     let mut suites: Vec<&str> = packages.iter().filter_map(|(_, s)| *s).collect();
     suites.dedup();
-    for suite in &suites {
-        add_suite(suite)?;
-    }
     show_and_run(&mut apt_get(&["update", "-q"]))?;
+    let mut added = false;
+    for suite in &suites {
+        added |= add_suite(suite)?;
+    }
+    if added {
+        show_and_run(&mut apt_get(&["update", "-q"]))?;
+    }
     let bookworm: Vec<&str> = packages
         .iter()
         .filter(|(_, s)| s.is_none())
@@ -309,12 +314,12 @@ fn apt_get(args: &[&str]) -> Command {
 
 /// Adds Debian's `suite` to apt's sources, from the mirror bookworm comes
 /// from, pinned low (see [`PIN_PRIORITY`]); nothing when apt knows it
-/// already.
-fn add_suite(suite: &str) -> Result<()> {
+/// already. Whether it added it.
+fn add_suite(suite: &str) -> Result<bool> {
     let list = PathBuf::from(format!("/etc/apt/sources.list.d/corebpf-{suite}.sources"));
     let policy = cmd::stdout_of(Command::new("apt-cache").arg("policy")).unwrap_or_default();
     if list.exists() || mirror_of(&policy, suite).is_some() {
-        return Ok(());
+        return Ok(false);
     }
     let mirror = mirror_of(&policy, "bookworm").ok_or_else(|| {
         format!(
@@ -344,7 +349,8 @@ fn add_suite(suite: &str) -> Result<()> {
         pin.display()
     );
     write_file(&pin, &preferences)?;
-    write_file(&list, &sources)
+    write_file(&list, &sources)?;
+    Ok(true)
 }
 
 /// The mirror (URI) apt has Debian's `suite` from, in `apt-cache policy`'s
