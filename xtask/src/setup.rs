@@ -133,8 +133,8 @@ pub fn host_tests() -> Vec<Need> {
     needs
 }
 
-/// QEMU, busybox (virtme-ng builds the guest's initramfs with it) and
-/// virtme-ng.
+/// QEMU, busybox (virtme-ng builds the guest's initramfs with it), `file`
+/// and virtme-ng.
 pub fn vm_tools() -> Vec<Need> {
     vec![
         Need::program(&["qemu-system-x86_64"], "qemu-system-x86"),
@@ -142,6 +142,8 @@ pub fn vm_tools() -> Vec<Need> {
             &["busybox", "busybox-static", "busybox.static"],
             "busybox-static",
         ),
+        // virtme-ng runs `file` on busybox and on the kernel image.
+        Need::program(&["file"], "file"),
         Need {
             what: "vng".into(),
             check: Check::Program(&["vng"]),
