@@ -175,7 +175,7 @@ fn kconfig_and_ksyms_resolve_and_the_program_sees_them() {
     );
     assert_eq!(
         g.i32(&obj, "has_bpf_cookie"),
-        i32::from(common::feature::kernel_at_least((5, 15))),
+        i32::from(common::kernel_at_least((5, 15))),
         "bpf cookies exist since 5.15"
     );
     let wrapper =

@@ -110,7 +110,7 @@ pub enum Probe {
 
 // The running kernel's release and version live with the workspace helpers (the
 // command's tests use them too).
-pub use super::{kernel_at_least, kernel_release, parse_version};
+pub use super::{kernel_release, parse_version};
 
 /// The running kernel's build config, if it is published (`/proc/config.gz`, then
 /// `/boot/config-<release>`).

@@ -55,12 +55,14 @@ const DEFAULT_BOOT_TIMEOUT: u64 = 300;
 const DEFAULT_BINARY_TIMEOUT: u64 = 300;
 
 /// Kernel-independent tests too slow to repeat under emulation (pure parsing
-/// fuzz, a vmlinux.h compile, a C compile): the host run covers them, guests
-/// leave them out.
-const HOST_ONLY_TESTS: [&str; 3] = [
+/// fuzz, a vmlinux.h compile, a C compile, a Rust compile): the host run covers
+/// them, guests leave them out.
+const HOST_ONLY_TESTS: [&str; 4] = [
     "corrupted_objects_never_panic",
     "kernel_vmlinux_h_compiles",
     "real_x86_object_is_refused_when_a_c_compiler_exists",
+    // The derive's trybuild test runs cargo, which the guest's PATH lacks.
+    "refuses_what_is_not_plain_old_data",
 ];
 
 /// `cargo xtask vmtest [OPTIONS] [-- TEST-ARGS...]`.
@@ -344,6 +346,15 @@ fn build(root: &Path) -> Result<Vec<TestBinary>> {
             output.status
         ));
     }
+    // tests/examples.rs runs the examples from target/<profile>/examples/, where
+    // `cargo build` puts them (a `--no-run` build leaves only hashed copies).
+    let mut examples = cmd::cargo();
+    examples
+        .args(["build", "--workspace", "--examples"])
+        .current_dir(root);
+    println!("==> {}", cmd::display(&examples));
+    let _ = io::stdout().flush();
+    cmd::run(examples.stdin(Stdio::null()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut binaries = test_binaries(&stdout, root)?;
     // By package, unit tests before integration tests, as cargo test runs them.
@@ -970,7 +981,7 @@ limit={limit}
 set -- {args}
 [ "$vm" = 1 ] && PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
-{backtrace}
+{environment}
 # The start marker: the guest is up and can write here.
 uname -r >"$out/started.tmp" && mv "$out/started.tmp" "$out/started" || exit 1
 echo "vmtest: script started on $(uname -r)"
@@ -1028,14 +1039,16 @@ run() {{ # N PACKAGE-DIR EXECUTABLE [TEST-ARGS...]
         out = sh_quote(&dir.to_string_lossy()),
         vm = u8::from(in_vm),
         limit = settings.binary_timeout,
-        // The guest does not inherit our environment; pass this one on.
-        backtrace = match std::env::var("RUST_BACKTRACE") {
-            Ok(value) => format!(
-                "RUST_BACKTRACE={}\nexport RUST_BACKTRACE\n",
-                sh_quote(&value)
-            ),
-            Err(_) => String::new(),
-        },
+        // The guest does not inherit our environment; pass these on (cargo's
+        // LD_LIBRARY_PATH names the toolchain's libstd, which proc-macro crates'
+        // test binaries link dynamically).
+        environment = ["RUST_BACKTRACE", "LD_LIBRARY_PATH"]
+            .iter()
+            .filter_map(|name| {
+                let value = std::env::var(name).ok()?;
+                Some(format!("{name}={}\nexport {name}\n", sh_quote(&value)))
+            })
+            .collect::<String>(),
         args = test_args
             .iter()
             .map(|a| sh_quote(a))
