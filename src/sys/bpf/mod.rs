@@ -14,9 +14,11 @@
 //! One file per command family: `consts` (the uapi numbers), `attr` (the attribute
 //! struct macro), `btf` (`BPF_BTF_LOAD`), `map` (map creation and element/batch access),
 //! `prog` (`BPF_PROG_LOAD`, test runs, the verifier log), `pin` (`BPF_OBJ_PIN` /
-//! `BPF_OBJ_GET`), `link` (links, raw tracepoints, kprobe_multi) and `info`
+//! `BPF_OBJ_GET`), `link` (links, raw tracepoints, kprobe_multi), `attach`
+//! (`BPF_PROG_ATTACH` / `BPF_PROG_DETACH` / `BPF_PROG_QUERY`) and `info`
 //! (`BPF_OBJ_GET_INFO_BY_FD`, ids). Everything public is re-exported here.
 
+mod attach;
 mod attr;
 mod btf;
 mod consts;
@@ -28,7 +30,7 @@ mod prog;
 
 // Each family's public items, under `sys::bpf::` (globs: what nothing uses yet is no
 // unused import).
-pub use self::{btf::*, consts::*, info::*, link::*, map::*, pin::*, prog::*};
+pub use self::{attach::*, btf::*, consts::*, info::*, link::*, map::*, pin::*, prog::*};
 
 use super::{owned_fd, syscall, SysError, SysResult, Syscall};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
