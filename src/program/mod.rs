@@ -1,8 +1,12 @@
 //! Loaded programs and how they attach.
 //!
 //! A [`Program`] owns its fd. Typed views per kind ([`TracePoint`], [`RawTracePoint`],
-//! [`KProbe`], [`KProbeMulti`], [`FEntry`], [`FExit`], [`FModRet`], [`Lsm`], [`TpBtf`])
-//! come from a `&Program` by `TryFrom` and offer `attach(..) -> Link`;
+//! [`KProbe`], [`KProbeMulti`], [`FEntry`], [`FExit`], [`FModRet`], [`Lsm`], [`TpBtf`];
+//! the cgroup kinds [`CgroupSkb`], [`CgroupSock`], [`CgroupSockAddr`], [`CgroupSockopt`],
+//! [`CgroupSysctl`], [`CgroupDevice`], [`SockOps`], [`LsmCgroup`]; the socket kinds
+//! [`SocketFilter`], [`SkReuseport`], [`SkSkb`], [`SkMsg`], [`SkLookup`],
+//! [`FlowDissector`]; [`Netfilter`]) come from a `&Program` by `TryFrom` and offer
+//! `attach(..) -> Link`;
 //! [`Program::attach`] attaches from the section name alone, as libbpf's auto-attach,
 //! following the one dispatch from kind to [`AttachPlan`] (`plan.rs`).
 
@@ -13,13 +17,27 @@ use crate::link::Link;
 use crate::object::ProgramKind;
 use crate::sys::{self, SysError};
 
+pub mod cgroup;
 pub mod kprobe;
+pub mod netfilter;
+pub mod netns;
 pub mod plan;
+mod prog_attach;
+pub mod sk_skb;
+pub mod socket;
 pub mod tracefs;
 pub mod tracing;
 
+pub use cgroup::{
+    CgroupAttachMode, CgroupDevice, CgroupSkb, CgroupSkbDirection, CgroupSock, CgroupSockAddr,
+    CgroupSockopt, CgroupSysctl, LsmCgroup, SockOps,
+};
 pub use kprobe::{KProbe, KProbeMulti, KprobeError, KprobeMode};
+pub use netfilter::{Netfilter, NetfilterFamily, NetfilterHook, NetfilterHookPoint};
+pub use netns::{FlowDissector, SkLookup};
 pub use plan::AttachPlan;
+pub use sk_skb::{SkMsg, SkSkb, SkSkbKind};
+pub use socket::{SkReuseport, SocketFilter};
 pub use tracing::{FEntry, FExit, FModRet, Lsm, TpBtf};
 
 /// Errors from attaching or inspecting a program.
@@ -88,6 +106,18 @@ pub enum ProgramError {
         /// The failure.
         #[source]
         source: SysError,
+    },
+    /// The attach target (a cgroup directory, a network namespace file) could not be
+    /// opened.
+    #[error("program '{program}': opening {path}")]
+    OpenTarget {
+        /// Program name.
+        program: String,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
     /// The pin path is not on a bpf filesystem.
     #[error("{path} is not on a bpf filesystem; mount one with `mount -t bpf bpf /sys/fs/bpf`")]

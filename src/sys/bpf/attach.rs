@@ -64,8 +64,6 @@ pub enum AttachTarget<'a> {
     /// A descriptor: a cgroup directory, a sockmap/sockhash, a network namespace, a
     /// lirc device.
     Fd(BorrowedFd<'a>),
-    /// A network interface (tcx, netkit).
-    Ifindex(u32),
     /// Target 0: the flow dissector of the caller's network namespace on kernels
     /// before 5.8, which ignore the field.
     None,
@@ -75,7 +73,6 @@ impl AttachTarget<'_> {
     fn raw(self) -> u32 {
         match self {
             AttachTarget::Fd(fd) => fd_u32(fd),
-            AttachTarget::Ifindex(i) => i,
             AttachTarget::None => 0,
         }
     }
