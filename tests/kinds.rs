@@ -34,23 +34,6 @@ fn tid() -> u32 {
         .unwrap_or_else(|| panic!("unexpected /proc/thread-self: {}", link.display()))
 }
 
-/// Loads `object` with only `programs` (the others are not loaded) and the given
-/// `.rodata` values.
-fn load_only(object: &str, programs: &[&str], globals: &[(&str, Vec<u8>)]) -> (ObjectSpec, Object) {
-    let spec = ObjectSpec::from_file(&prog(object)).expect("parsing the object");
-    let mut loader = Loader::new();
-    for p in &spec.programs {
-        loader = loader.autoload(&p.name, programs.contains(&p.name.as_str()));
-    }
-    for (name, value) in globals {
-        loader = loader.global(name, value);
-    }
-    let obj = loader
-        .load(&spec)
-        .unwrap_or_else(|e| panic!("loading {object} ({programs:?}): {e}"));
-    (spec, obj)
-}
-
 fn attach(obj: &Object, name: &str) -> Link {
     let p = obj.program(name).expect("program loaded");
     assert!(p.can_auto_attach(), "{name} should auto-attach");

@@ -34,7 +34,7 @@
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
-use super::prog_attach::{describe_fd, link_or_prog_attach, prog_attach};
+use super::prog_attach::{attached_ids, describe_fd, link_or_prog_attach, prog_attach};
 use super::{Program, ProgramError};
 use crate::link::Link;
 use crate::object::ProgramKind;
@@ -160,6 +160,14 @@ macro_rules! cgroup_program {
             ) -> Result<Link, ProgramError> {
                 let at = self.section_attach_type()?;
                 attach_cgroup_path(self.prog, path.as_ref(), at, mode, hook_name(self.prog))
+            }
+
+            /// The ids of the programs attached to the cgroup open at `cgroup` at this
+            /// program's hook (`BPF_PROG_QUERY`; not those inherited from parent
+            /// cgroups). Compare with [`Program::info`]'s `id`.
+            pub fn attached(&self, cgroup: impl AsFd) -> Result<Vec<u32>, ProgramError> {
+                let at = self.section_attach_type()?;
+                attached_ids(self.prog, cgroup.as_fd(), at)
             }
 
             fn section_attach_type(&self) -> Result<u32, ProgramError> {

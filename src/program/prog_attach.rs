@@ -113,6 +113,31 @@ pub(crate) fn link_or_prog_attach(
     }
 }
 
+/// The ids of the programs attached to `target` as `attach_type` (`BPF_PROG_QUERY`:
+/// links and `BPF_PROG_ATTACH` attachments alike), asking again while the list grows
+/// between the count and the read.
+pub(crate) fn attached_ids(
+    prog: &Program,
+    target: BorrowedFd<'_>,
+    attach_type: u32,
+) -> Result<Vec<u32>, ProgramError> {
+    let err = |source| ProgramError::Sys {
+        program: prog.name.clone(),
+        source,
+    };
+    let target = AttachTarget::Fd(target);
+    let mut ids = Vec::new();
+    loop {
+        let q = bpf::prog_query(target, attach_type, 0, &mut ids).map_err(err)?;
+        let count = q.count as usize;
+        if count <= ids.len() {
+            ids.truncate(count);
+            return Ok(ids);
+        }
+        ids.resize(count, 0);
+    }
+}
+
 /// What `fd` is, in words: the path `/proc/self/fd` shows for it (a cgroup directory,
 /// `net:[4026531840]`), or its number.
 pub(crate) fn describe_fd(fd: BorrowedFd<'_>) -> String {

@@ -45,6 +45,12 @@ pub enum Feature {
     Lsm,
     /// BTF-enabled raw tracepoints (`tp_btf`).
     TpBtf,
+    /// `lsm_cgroup` programs, with the BPF LSM active.
+    LsmCgroup,
+    /// `BPF_MAP_TYPE_CGRP_STORAGE`.
+    CgrpStorage,
+    /// Netfilter programs and links.
+    Netfilter,
 }
 
 impl Feature {
@@ -57,6 +63,9 @@ impl Feature {
             Feature::FmodRet => "fmod_ret",
             Feature::Lsm => "BPF LSM",
             Feature::TpBtf => "tp_btf",
+            Feature::LsmCgroup => "lsm_cgroup",
+            Feature::CgrpStorage => "cgrp_storage maps",
+            Feature::Netfilter => "netfilter links",
         }
     }
 
@@ -70,6 +79,9 @@ impl Feature {
             Feature::FmodRet => (5, 7),
             Feature::Lsm => (5, 7),
             Feature::TpBtf => (5, 5),
+            Feature::LsmCgroup => (6, 0),
+            Feature::CgrpStorage => (6, 2),
+            Feature::Netfilter => (6, 4),
         }
     }
 
@@ -91,6 +103,14 @@ impl Feature {
                 "CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS",
             ],
             Feature::TpBtf => &["CONFIG_DEBUG_INFO_BTF"],
+            Feature::LsmCgroup => &[
+                "CONFIG_BPF_LSM",
+                "CONFIG_CGROUP_BPF",
+                "CONFIG_BPF_JIT",
+                "CONFIG_DEBUG_INFO_BTF",
+            ],
+            Feature::CgrpStorage => &["CONFIG_CGROUP_BPF"],
+            Feature::Netfilter => &["CONFIG_NETFILTER_BPF_LINK"],
         }
     }
 }
@@ -175,6 +195,9 @@ pub fn probe(feature: Feature) -> Probe {
             "btf_trace_sys_enter",
             Kind::Typedef,
         ),
+        Feature::LsmCgroup => probe_lsm_cgroup(),
+        Feature::CgrpStorage => probe_cgrp_storage(),
+        Feature::Netfilter => probe_netfilter(),
     };
     CACHE
         .lock()
@@ -362,6 +385,19 @@ fn probe_tracing(prog_type: u32, attach: u32, target: &str, kind: Kind) -> Probe
 }
 
 fn probe_lsm() -> Probe {
+    if let Some(inactive) = bpf_lsm_inactive() {
+        return inactive;
+    }
+    probe_tracing(
+        prog_type::LSM,
+        attach_type::LSM_MAC,
+        "bpf_lsm_file_open",
+        Kind::Func,
+    )
+}
+
+/// Why the BPF LSM can't run programs, or `None` when it is active.
+fn bpf_lsm_inactive() -> Option<Probe> {
     let dir = Path::new("/sys/kernel/security");
     let lsm = dir.join("lsm");
     if !lsm.exists() {
@@ -378,21 +414,78 @@ fn probe_lsm() -> Probe {
         Ok(list) if !list.trim().split(',').any(|l| l == "bpf") => {
             let enabled = kernel_config().is_some_and(|c| config_enabled(&c, "CONFIG_BPF_LSM"));
             let why = format!("active LSMs are {:?}", list.trim());
-            return if enabled {
+            Some(if enabled {
                 Probe::NotEnabled(format!(
                     "{why}; boot with lsm=...,bpf to enable the BPF LSM"
                 ))
             } else {
                 Probe::Missing(why)
-            };
+            })
         }
-        Ok(_) => {}
-        Err(e) => return Probe::Missing(format!("reading {}: {e}", lsm.display())),
+        Ok(_) => None,
+        Err(e) => Some(Probe::Missing(format!("reading {}: {e}", lsm.display()))),
     }
-    probe_tracing(
-        prog_type::LSM,
-        attach_type::LSM_MAC,
-        "bpf_lsm_file_open",
-        Kind::Func,
-    )
+}
+
+/// An `lsm_cgroup` program for `socket_bind` loads where the kernel has them (its
+/// attach type came in 6.0; older kernels answer `EINVAL`).
+fn probe_lsm_cgroup() -> Probe {
+    if let Some(inactive) = bpf_lsm_inactive() {
+        return inactive;
+    }
+    let btf = match corebpf::btf::kernel::vmlinux_btf() {
+        Ok(b) => b,
+        Err(e) => return Probe::Missing(format!("no kernel BTF: {e}")),
+    };
+    let Some(id) = btf.find_by_name_kind("bpf_lsm_socket_bind", Kind::Func) else {
+        return Probe::Missing("bpf_lsm_socket_bind is not in the kernel's BTF".into());
+    };
+    match raw_bpf::prog_load(prog_type::LSM, attach_type::LSM_CGROUP, id) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("loading an lsm_cgroup program", &e),
+        Err(e) => Probe::Missing(format!(
+            "loading an lsm_cgroup program answered {}",
+            errno_name(&e)
+        )),
+    }
+}
+
+/// The kernel's `enum bpf_map_type` names `BPF_MAP_TYPE_CGRP_STORAGE` (read with
+/// btf-rs, not the library under test). Creating one needs BTF for its key and value,
+/// and kernels without the type answer the same `EINVAL` as a malformed request, so the
+/// kernel's own list of map types is the clearer witness.
+fn probe_cgrp_storage() -> Probe {
+    const PATH: &str = "/sys/kernel/btf/vmlinux";
+    let btf = match btf_rs::Btf::from_file(PATH) {
+        Ok(b) => b,
+        Err(e) => return Probe::Missing(format!("reading {PATH}: {e}")),
+    };
+    let found = btf
+        .resolve_types_by_name("bpf_map_type")
+        .unwrap_or_default()
+        .iter()
+        .any(|t| match t {
+            btf_rs::Type::Enum(e) => e.members.iter().any(|m| {
+                btf.resolve_name(m)
+                    .is_ok_and(|n| n == "BPF_MAP_TYPE_CGRP_STORAGE")
+            }),
+            _ => false,
+        });
+    if found {
+        Probe::Supported
+    } else {
+        Probe::Missing("enum bpf_map_type has no BPF_MAP_TYPE_CGRP_STORAGE".into())
+    }
+}
+
+/// A netfilter program loads (older kernels don't know the program type: `EINVAL`).
+fn probe_netfilter() -> Probe {
+    match raw_bpf::prog_load(prog_type::NETFILTER, attach_type::NETFILTER, 0) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("loading a netfilter program", &e),
+        Err(e) => Probe::Missing(format!(
+            "loading a netfilter program answered {}",
+            errno_name(&e)
+        )),
+    }
 }

@@ -1,6 +1,7 @@
 //! Shared setup for the kernel tests: mounts, object paths, fd census, event triggers.
 #![allow(dead_code)]
 
+pub mod cgroup;
 pub mod feature;
 pub mod raw_bpf;
 mod workspace;
@@ -158,4 +159,25 @@ pub fn settled<T: PartialEq>(mut read: impl FnMut() -> T) -> T {
         last = now;
     }
     last
+}
+
+/// Loads `object` with only `programs` (the others are not loaded) and the given
+/// `.rodata` values.
+pub fn load_only(
+    object: &str,
+    programs: &[&str],
+    globals: &[(&str, Vec<u8>)],
+) -> (corebpf::ObjectSpec, corebpf::Object) {
+    let spec = corebpf::ObjectSpec::from_file(&prog(object)).expect("parsing the object");
+    let mut loader = corebpf::Loader::new();
+    for p in &spec.programs {
+        loader = loader.autoload(&p.name, programs.contains(&p.name.as_str()));
+    }
+    for (name, value) in globals {
+        loader = loader.global(name, value);
+    }
+    let obj = loader
+        .load(&spec)
+        .unwrap_or_else(|e| panic!("loading {object} ({programs:?}): {e}"));
+    (spec, obj)
 }

@@ -22,6 +22,7 @@ pub mod prog_type {
     pub const KPROBE: u32 = 2;
     pub const TRACING: u32 = 26;
     pub const LSM: u32 = 29;
+    pub const NETFILTER: u32 = 32;
 }
 
 /// `enum bpf_attach_type` values used by the probes.
@@ -31,6 +32,8 @@ pub mod attach_type {
     pub const MODIFY_RETURN: u32 = 26;
     pub const LSM_MAC: u32 = 27;
     pub const TRACE_KPROBE_MULTI: u32 = 42;
+    pub const LSM_CGROUP: u32 = 43;
+    pub const NETFILTER: u32 = 45;
 }
 
 /// One `struct bpf_insn`: opcode, `dst_reg` in the low nibble of the register byte,
