@@ -112,9 +112,19 @@ impl Drop for Inside<'_> {
 }
 
 impl Drop for TestCgroup {
+    /// Removes the cgroup. A thread that was exiting when the process moved out is not
+    /// moved (the kernel skips exiting tasks) and keeps the cgroup busy until it is
+    /// gone, so `EBUSY` is retried for a while.
     fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir(&self.path) {
-            eprintln!("removing cgroup {}: {e}", self.path.display());
+        for _ in 0..100 {
+            match std::fs::remove_dir(&self.path) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                Err(e) => return eprintln!("removing cgroup {}: {e}", self.path.display()),
+                Ok(()) => return,
+            }
         }
+        eprintln!("cgroup {} stays busy; not removed", self.path.display());
     }
 }
