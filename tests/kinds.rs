@@ -20,7 +20,7 @@ use std::path::Path;
 use common::feature::{self, Decision, Feature, Probe};
 use common::*;
 use corebpf::program::{KProbe, KProbeMulti, KprobeError, KprobeMode};
-use corebpf::{Link, Loader, Object, ObjectSpec, ProgramError};
+use corebpf::{Link, Object, ObjectSpec, ProgramError};
 use nix::unistd::UnlinkatFlags;
 
 const AT_FDCWD: i64 = libc::AT_FDCWD as i64;

@@ -122,22 +122,7 @@ macro_rules! cgroup_program {
         $(#[$doc:meta])*
         $name:ident, $kind:pat, $expected:literal
     ) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy)]
-        pub struct $name<'a> {
-            prog: &'a Program,
-        }
-
-        impl<'a> TryFrom<&'a Program> for $name<'a> {
-            type Error = ProgramError;
-
-            fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
-                match prog.kind {
-                    $kind => Ok($name { prog }),
-                    _ => Err(prog.wrong_kind($expected)),
-                }
-            }
-        }
+        typed_program!($(#[$doc])* $name, $kind, $expected);
 
         impl $name<'_> {
             /// Attaches to the cgroup open at `cgroup` (a directory of the cgroup2
@@ -291,13 +276,6 @@ mod tests {
     use super::*;
     use crate::sys::bpf::BpfCmd;
     use crate::sys::{with_syscall_override, Syscall};
-    use std::os::fd::OwnedFd;
-
-    fn program(section: &str) -> Program {
-        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
-        let kind = ProgramKind::from_section(section).unwrap();
-        Program::new("p".into(), section.into(), kind, fd)
-    }
 
     /// The attach type and flags each section and mode reach the kernel with.
     fn attached(prog: &Program, mode: CgroupAttachMode) -> Vec<(BpfCmd, u32, u32)> {
@@ -353,7 +331,7 @@ mod tests {
             ("sockops", attach_type::CGROUP_SOCK_OPS),
             ("lsm_cgroup/socket_bind", attach_type::LSM_CGROUP),
         ] {
-            let p = program(section);
+            let p = Program::fake(section);
             assert_eq!(
                 attached(&p, CgroupAttachMode::AllowMultiple),
                 [(link, at, 0)],
@@ -374,7 +352,7 @@ mod tests {
 
     #[test]
     fn a_section_without_direction_needs_one() {
-        let p = program("cgroup/skb");
+        let p = Program::fake("cgroup/skb");
         assert!(attached(&p, CgroupAttachMode::default()).is_empty());
         let e = CgroupSkb::try_from(&p)
             .unwrap()
@@ -389,7 +367,7 @@ mod tests {
 
     #[test]
     fn views_take_only_their_kind() {
-        let p = program("cgroup/connect4");
+        let p = Program::fake("cgroup/connect4");
         assert!(CgroupSockAddr::try_from(&p).is_ok());
         let e = CgroupSkb::try_from(&p).unwrap_err();
         assert_eq!(
@@ -400,7 +378,7 @@ mod tests {
 
     #[test]
     fn a_missing_cgroup_directory_is_named() {
-        let p = program("cgroup/dev");
+        let p = Program::fake("cgroup/dev");
         let e = CgroupDevice::try_from(&p)
             .unwrap()
             .attach_path("/nonexistent/cgroup", Default::default())

@@ -17,6 +17,36 @@ use crate::link::Link;
 use crate::object::ProgramKind;
 use crate::sys::{self, SysError};
 
+/// Declares a typed view of a [`Program`] of the kinds matching `$kind`: a
+/// `Copy` struct borrowing the program, made by `TryFrom<&Program>`, which refuses
+/// other kinds with [`ProgramError::WrongKind`] naming `$expected`. The view's
+/// `attach` methods are written beside it.
+macro_rules! typed_program {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $kind:pat, $expected:literal
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name<'a> {
+            prog: &'a $crate::program::Program,
+        }
+
+        impl<'a> TryFrom<&'a $crate::program::Program> for $name<'a> {
+            type Error = $crate::program::ProgramError;
+
+            fn try_from(
+                prog: &'a $crate::program::Program,
+            ) -> Result<Self, $crate::program::ProgramError> {
+                match prog.kind {
+                    $kind => Ok($name { prog }),
+                    _ => Err(prog.wrong_kind($expected)),
+                }
+            }
+        }
+    };
+}
+
 pub mod cgroup;
 pub mod kprobe;
 pub mod netfilter;
@@ -262,6 +292,15 @@ impl Program {
         let r = sys::bpf::prog_test_run(self.fd(), &[], None, Some(ctx), None, repeat, 0)
             .map_err(self.sys_err())?;
         Ok(r.retval)
+    }
+
+    /// A program of the kind `section` says, whose fd is `/dev/null`: for unit tests
+    /// that inject the syscalls.
+    #[cfg(test)]
+    pub(crate) fn fake(section: &str) -> Program {
+        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        let kind = ProgramKind::from_section(section).unwrap_or_else(|| panic!("{section}"));
+        Program::new("p".into(), section.into(), kind, fd)
     }
 
     fn wrong_kind(&self, expected: &'static str) -> ProgramError {

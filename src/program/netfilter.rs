@@ -5,7 +5,7 @@
 //! section names no hook); neither does [`Program::attach`](super::Program::attach).
 
 use super::prog_attach::attach_error;
-use super::{Program, ProgramError};
+use super::ProgramError;
 use crate::link::Link;
 use crate::object::ProgramKind;
 use crate::sys::bpf::{self, attach_type, LinkCreateExtra, LinkTarget};
@@ -83,24 +83,14 @@ impl NetfilterHook {
     }
 }
 
-/// A netfilter program (`SEC("netfilter")`, 6.4+): sees each packet at its hook
-/// (`struct bpf_nf_ctx`: the hook state and the skb) and returns `NF_ACCEPT` (1) or
-/// `NF_DROP` (0).
-#[derive(Debug, Clone, Copy)]
-pub struct Netfilter<'a> {
-    prog: &'a Program,
-}
-
-impl<'a> TryFrom<&'a Program> for Netfilter<'a> {
-    type Error = ProgramError;
-
-    fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
-        match prog.kind {
-            ProgramKind::Netfilter => Ok(Netfilter { prog }),
-            _ => Err(prog.wrong_kind("netfilter")),
-        }
-    }
-}
+typed_program!(
+    /// A netfilter program (`SEC("netfilter")`, 6.4+): sees each packet at its hook
+    /// (`struct bpf_nf_ctx`: the hook state and the skb) and returns `NF_ACCEPT` (1) or
+    /// `NF_DROP` (0).
+    Netfilter,
+    ProgramKind::Netfilter,
+    "netfilter"
+);
 
 impl Netfilter<'_> {
     /// Attaches to `hook` in the calling thread's network namespace; dropping the link

@@ -28,24 +28,14 @@ fn with_netns(
     attach(ns.as_fd())
 }
 
-/// An `sk_lookup` program (`SEC("sk_lookup")`, 5.9+): runs when the namespace looks
-/// for the socket an incoming TCP connection or UDP packet goes to, and may pick one
-/// (`bpf_sk_assign`), for instance a socket listening on another port or address.
-#[derive(Debug, Clone, Copy)]
-pub struct SkLookup<'a> {
-    prog: &'a Program,
-}
-
-impl<'a> TryFrom<&'a Program> for SkLookup<'a> {
-    type Error = ProgramError;
-
-    fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
-        match prog.kind {
-            ProgramKind::SkLookup => Ok(SkLookup { prog }),
-            _ => Err(prog.wrong_kind("sk_lookup")),
-        }
-    }
-}
+typed_program!(
+    /// An `sk_lookup` program (`SEC("sk_lookup")`, 5.9+): runs when the namespace looks
+    /// for the socket an incoming TCP connection or UDP packet goes to, and may pick one
+    /// (`bpf_sk_assign`), for instance a socket listening on another port or address.
+    SkLookup,
+    ProgramKind::SkLookup,
+    "sk_lookup"
+);
 
 impl SkLookup<'_> {
     /// Attaches to the network namespace open at `netns` with a BPF link (the only way
@@ -85,24 +75,14 @@ impl SkLookup<'_> {
     }
 }
 
-/// A flow dissector (`SEC("flow_dissector")`): replaces the kernel's packet parser for
-/// the namespace (the one that finds the addresses, ports and protocols used for
-/// hashing, RPS and classification), filling `struct bpf_flow_keys`.
-#[derive(Debug, Clone, Copy)]
-pub struct FlowDissector<'a> {
-    prog: &'a Program,
-}
-
-impl<'a> TryFrom<&'a Program> for FlowDissector<'a> {
-    type Error = ProgramError;
-
-    fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
-        match prog.kind {
-            ProgramKind::FlowDissector => Ok(FlowDissector { prog }),
-            _ => Err(prog.wrong_kind("flow_dissector")),
-        }
-    }
-}
+typed_program!(
+    /// A flow dissector (`SEC("flow_dissector")`): replaces the kernel's packet parser for
+    /// the namespace (the one that finds the addresses, ports and protocols used for
+    /// hashing, RPS and classification), filling `struct bpf_flow_keys`.
+    FlowDissector,
+    ProgramKind::FlowDissector,
+    "flow_dissector"
+);
 
 impl FlowDissector<'_> {
     /// Attaches to the network namespace open at `netns`: a BPF link (5.8+), else

@@ -151,16 +151,9 @@ pub(crate) fn describe_fd(fd: BorrowedFd<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::object::ProgramKind;
     use crate::sys::bpf::BpfCmd;
     use crate::sys::{with_syscall_override, Syscall};
     use std::io;
-
-    fn program() -> Program {
-        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
-        let kind = ProgramKind::from_section("cgroup_skb/egress").unwrap();
-        Program::new("count".into(), "cgroup_skb/egress".into(), kind, fd)
-    }
 
     fn errno(e: i32) -> Option<io::Result<i64>> {
         Some(Err(io::Error::from_raw_os_error(e)))
@@ -171,7 +164,7 @@ mod tests {
     /// target with the same attach type.
     #[test]
     fn without_links_attach_falls_back_and_drop_detaches() {
-        let prog = program();
+        let prog = Program::fake("cgroup_skb/egress");
         let cgroup = std::fs::File::open("/dev/null").unwrap();
         let mut calls = Vec::new();
         let link = with_syscall_override(
@@ -218,7 +211,7 @@ mod tests {
     /// Other link errors are reported, without a fallback.
     #[test]
     fn other_link_errors_are_reported() {
-        let prog = program();
+        let prog = Program::fake("cgroup_skb/egress");
         let cgroup = std::fs::File::open("/dev/null").unwrap();
         let mut cmds = Vec::new();
         let e = with_syscall_override(
@@ -233,6 +226,6 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(cmds, [BpfCmd::LinkCreate]);
-        assert_eq!(e.to_string(), "attaching program 'count' to egress on x");
+        assert_eq!(e.to_string(), "attaching program 'p' to egress on x");
     }
 }

@@ -71,24 +71,14 @@ impl SkSkbKind {
     }
 }
 
-/// An `sk_skb` program (`SEC("sk_skb/stream_parser")`, `sk_skb/stream_verdict`,
-/// `sk_skb/verdict`, `sk_skb`): runs on the data the sockets of a sockmap or sockhash
-/// receive.
-#[derive(Debug, Clone, Copy)]
-pub struct SkSkb<'a> {
-    prog: &'a Program,
-}
-
-impl<'a> TryFrom<&'a Program> for SkSkb<'a> {
-    type Error = ProgramError;
-
-    fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
-        match prog.kind {
-            ProgramKind::SkSkb { .. } => Ok(SkSkb { prog }),
-            _ => Err(prog.wrong_kind("sk_skb")),
-        }
-    }
-}
+typed_program!(
+    /// An `sk_skb` program (`SEC("sk_skb/stream_parser")`, `sk_skb/stream_verdict`,
+    /// `sk_skb/verdict`, `sk_skb`): runs on the data the sockets of a sockmap or sockhash
+    /// receive.
+    SkSkb,
+    ProgramKind::SkSkb { .. },
+    "sk_skb"
+);
 
 impl SkSkb<'_> {
     /// The hook the section names; `None` for a plain `sk_skb` section.
@@ -138,24 +128,14 @@ impl SkSkb<'_> {
     }
 }
 
-/// An `sk_msg` program (`SEC("sk_msg")`): a verdict on each message the sockets of a
-/// sockmap or sockhash send (`sendmsg`, `sendfile`): pass, drop, or redirect it to
-/// another socket's egress or ingress.
-#[derive(Debug, Clone, Copy)]
-pub struct SkMsg<'a> {
-    prog: &'a Program,
-}
-
-impl<'a> TryFrom<&'a Program> for SkMsg<'a> {
-    type Error = ProgramError;
-
-    fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
-        match prog.kind {
-            ProgramKind::SkMsg => Ok(SkMsg { prog }),
-            _ => Err(prog.wrong_kind("sk_msg")),
-        }
-    }
-}
+typed_program!(
+    /// An `sk_msg` program (`SEC("sk_msg")`): a verdict on each message the sockets of a
+    /// sockmap or sockhash send (`sendmsg`, `sendfile`): pass, drop, or redirect it to
+    /// another socket's egress or ingress.
+    SkMsg,
+    ProgramKind::SkMsg,
+    "sk_msg"
+);
 
 impl SkMsg<'_> {
     /// Attaches to `map`, a sockmap or sockhash (`BPF_SK_MSG_VERDICT`).

@@ -57,23 +57,13 @@ fn attach_socket(
     Ok(Link::from_attachment(Box::new(attachment), description))
 }
 
-/// A socket filter (`SEC("socket")`): runs for each packet a socket receives; its
-/// return value is how many bytes of the packet to keep (0 drops it).
-#[derive(Debug, Clone, Copy)]
-pub struct SocketFilter<'a> {
-    prog: &'a Program,
-}
-
-impl<'a> TryFrom<&'a Program> for SocketFilter<'a> {
-    type Error = ProgramError;
-
-    fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
-        match prog.kind {
-            ProgramKind::SocketFilter => Ok(SocketFilter { prog }),
-            _ => Err(prog.wrong_kind("socket filter")),
-        }
-    }
-}
+typed_program!(
+    /// A socket filter (`SEC("socket")`): runs for each packet a socket receives; its
+    /// return value is how many bytes of the packet to keep (0 drops it).
+    SocketFilter,
+    ProgramKind::SocketFilter,
+    "socket filter"
+);
 
 impl SocketFilter<'_> {
     /// Makes the program `socket`'s filter (`SO_ATTACH_BPF`), replacing the filter it
@@ -108,24 +98,14 @@ impl SocketFilter<'_> {
     }
 }
 
-/// A reuseport selector (`SEC("sk_reuseport")`, `SEC("sk_reuseport/migrate")`): picks,
-/// for each incoming packet or connection, the socket of a `SO_REUSEPORT` group that
-/// gets it (typically with `bpf_sk_select_reuseport` and a `reuseport_sockarray`).
-#[derive(Debug, Clone, Copy)]
-pub struct SkReuseport<'a> {
-    prog: &'a Program,
-}
-
-impl<'a> TryFrom<&'a Program> for SkReuseport<'a> {
-    type Error = ProgramError;
-
-    fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
-        match prog.kind {
-            ProgramKind::SkReuseport { .. } => Ok(SkReuseport { prog }),
-            _ => Err(prog.wrong_kind("sk_reuseport")),
-        }
-    }
-}
+typed_program!(
+    /// A reuseport selector (`SEC("sk_reuseport")`, `SEC("sk_reuseport/migrate")`): picks,
+    /// for each incoming packet or connection, the socket of a `SO_REUSEPORT` group that
+    /// gets it (typically with `bpf_sk_select_reuseport` and a `reuseport_sockarray`).
+    SkReuseport,
+    ProgramKind::SkReuseport { .. },
+    "sk_reuseport"
+);
 
 impl SkReuseport<'_> {
     /// Attaches to the reuseport group of `socket` (`SO_ATTACH_REUSEPORT_EBPF`; any
@@ -149,18 +129,12 @@ mod tests {
     use crate::sys::with_syscall_override;
     use crate::sys::Syscall;
 
-    fn program(section: &str) -> Program {
-        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
-        let kind = ProgramKind::from_section(section).unwrap();
-        Program::new("p".into(), section.into(), kind, fd)
-    }
-
     /// The option that attaches, then on drop the one that detaches, on the same
     /// socket (through the link's own duplicate).
     #[test]
     fn drop_sets_the_detach_option() {
         for (section, attach, detach) in [("socket", 50, 27), ("sk_reuseport", 52, 68)] {
-            let prog = program(section);
+            let prog = Program::fake(section);
             let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
             let mut names = Vec::new();
             let mut record = |c: &Syscall<'_>| {
@@ -188,7 +162,7 @@ mod tests {
 
     #[test]
     fn a_refused_attach_leaves_nothing() {
-        let prog = program("socket");
+        let prog = Program::fake("socket");
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut calls = 0;
         let e = with_syscall_override(

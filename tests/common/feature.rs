@@ -450,31 +450,30 @@ fn probe_lsm_cgroup() -> Probe {
     }
 }
 
-/// The kernel's `enum bpf_map_type` names `BPF_MAP_TYPE_CGRP_STORAGE` (read with
-/// btf-rs, not the library under test). Creating one needs BTF for its key and value,
-/// and kernels without the type answer the same `EINVAL` as a malformed request, so the
-/// kernel's own list of map types is the clearer witness.
-fn probe_cgrp_storage() -> Probe {
+/// Whether the running kernel's `enum ENUM` has a value named `value`, read from its
+/// BTF with btf-rs (not the library under test).
+pub fn vmlinux_enum_has(enum_name: &str, value: &str) -> Result<bool, String> {
     const PATH: &str = "/sys/kernel/btf/vmlinux";
-    let btf = match btf_rs::Btf::from_file(PATH) {
-        Ok(b) => b,
-        Err(e) => return Probe::Missing(format!("reading {PATH}: {e}")),
-    };
-    let found = btf
-        .resolve_types_by_name("bpf_map_type")
-        .unwrap_or_default()
-        .iter()
-        .any(|t| match t {
-            btf_rs::Type::Enum(e) => e.members.iter().any(|m| {
-                btf.resolve_name(m)
-                    .is_ok_and(|n| n == "BPF_MAP_TYPE_CGRP_STORAGE")
-            }),
-            _ => false,
-        });
-    if found {
-        Probe::Supported
-    } else {
-        Probe::Missing("enum bpf_map_type has no BPF_MAP_TYPE_CGRP_STORAGE".into())
+    let btf = btf_rs::Btf::from_file(PATH).map_err(|e| format!("reading {PATH}: {e}"))?;
+    let types = btf.resolve_types_by_name(enum_name).unwrap_or_default();
+    Ok(types.iter().any(|t| match t {
+        btf_rs::Type::Enum(e) => e
+            .members
+            .iter()
+            .any(|m| btf.resolve_name(m).is_ok_and(|n| n == value)),
+        _ => false,
+    }))
+}
+
+/// The kernel's `enum bpf_map_type` names `BPF_MAP_TYPE_CGRP_STORAGE`. Creating one
+/// needs BTF for its key and value, and kernels without the type answer the same
+/// `EINVAL` as a malformed request, so the kernel's own list of map types is the
+/// clearer witness.
+fn probe_cgrp_storage() -> Probe {
+    match vmlinux_enum_has("bpf_map_type", "BPF_MAP_TYPE_CGRP_STORAGE") {
+        Ok(true) => Probe::Supported,
+        Ok(false) => Probe::Missing("enum bpf_map_type has no BPF_MAP_TYPE_CGRP_STORAGE".into()),
+        Err(e) => Probe::Missing(e),
     }
 }
 
