@@ -527,3 +527,60 @@ fn cgroup_programs_do_not_auto_attach() {
     assert!(matches!(e, ProgramError::NoAutoAttach { .. }), "{e:?}");
     assert!(e.to_string().contains("names no cgroup"), "{e}");
 }
+
+/// Attaching where no cgroup is, or a program of another kind, is a typed error naming
+/// what is wrong, and leaves nothing attached.
+#[test]
+fn cgroup_attach_errors_name_what_is_wrong() {
+    setup();
+    let cg = TestCgroup::new("errors");
+    let (_, obj) = load_only("cg_skb.bpf.o", &["count_egress"], &[("drop_port", port(0))]);
+    let egress = CgroupSkb::try_from(obj.program("count_egress").unwrap()).unwrap();
+    let mode = CgroupAttachMode::default();
+
+    // A plain directory, a file of the cgroup itself: the kernel says EBADF.
+    let procs = cg.path().join("cgroup.procs");
+    for (target, mode) in [
+        (std::path::Path::new("/tmp"), mode),
+        (procs.as_path(), mode),
+        (procs.as_path(), CgroupAttachMode::Single),
+    ] {
+        let e = egress.attach_path(target, mode).unwrap_err();
+        assert!(matches!(e, ProgramError::BadTarget { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("{} is not a cgroup2 directory", target.display())),
+            "{text}"
+        );
+    }
+
+    let missing = cg.path().join("no-such-cgroup");
+    let e = egress.attach_path(&missing, mode).unwrap_err();
+    assert!(matches!(e, ProgramError::OpenTarget { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!("program 'count_egress': opening {}", missing.display())
+    );
+    let source = std::error::Error::source(&e).expect("the open's error");
+    assert!(source.to_string().contains("No such file"), "{source}");
+
+    let e = egress
+        .attach_direction(cg.fd(), corebpf::program::CgroupSkbDirection::Ingress, mode)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("can't attach as cgroup_skb/ingress"),
+        "{e}"
+    );
+
+    let (_, filters) = load_only("sock_filter.bpf.o", &["keep_short"], &[]);
+    let e = CgroupSkb::try_from(filters.program("keep_short").unwrap()).unwrap_err();
+    assert!(matches!(e, ProgramError::WrongKind { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "program 'keep_short' (section 'socket') is not a cgroup_skb program"
+    );
+    assert!(
+        egress.attached(cg.fd()).unwrap().is_empty(),
+        "nothing attached"
+    );
+}

@@ -78,12 +78,26 @@ fn attach_cgroup(
     what: &str,
 ) -> Result<Link, ProgramError> {
     let description = format!("{what} on cgroup {}", describe_fd(cgroup));
-    match mode {
+    let attached = match mode {
         CgroupAttachMode::AllowMultiple => {
             link_or_prog_attach(prog, cgroup, attach_type, mode.flags(), description)
         }
         _ => prog_attach(prog, Some(cgroup), attach_type, mode.flags(), description),
-    }
+    };
+    attached.map_err(|e| not_a_cgroup(prog, cgroup).unwrap_or(e))
+}
+
+/// The error for a target that is no cgroup2 directory (a plain directory, a file, a
+/// cgroup v1 directory), which the kernel reports only as `EBADF`; `None` when `cgroup`
+/// is one, and the kernel's error stands.
+fn not_a_cgroup(prog: &Program, cgroup: BorrowedFd<'_>) -> Option<ProgramError> {
+    (!crate::sys::fs::is_cgroup2_dir(cgroup)).then(|| ProgramError::BadTarget {
+        program: prog.name.clone(),
+        reason: format!(
+            "{} is not a cgroup2 directory; attach to one under the cgroup2 mount",
+            describe_fd(cgroup)
+        ),
+    })
 }
 
 /// Opens the cgroup directory at `path` and attaches `prog` to it.
@@ -189,9 +203,9 @@ pub enum CgroupSkbDirection {
 }
 
 impl CgroupSkb<'_> {
-    /// Attaches to `cgroup` for the packets of `direction`, whatever the section says
-    /// (the kernel refuses a direction other than the one a `cgroup_skb/DIR` program was
-    /// loaded for).
+    /// Attaches a `cgroup/skb` program to `cgroup` for the packets of `direction`. A
+    /// `cgroup_skb/DIR` program was loaded for its own direction: any other is a
+    /// [`ProgramError::BadTarget`], as the kernel would refuse it.
     pub fn attach_direction(
         &self,
         cgroup: impl AsFd,
@@ -202,6 +216,15 @@ impl CgroupSkb<'_> {
             CgroupSkbDirection::Ingress => (attach_type::CGROUP_INET_INGRESS, "cgroup_skb/ingress"),
             CgroupSkbDirection::Egress => (attach_type::CGROUP_INET_EGRESS, "cgroup_skb/egress"),
         };
+        if section_attach_type(self.prog).is_some_and(|loaded| loaded != at) {
+            return Err(ProgramError::BadTarget {
+                program: self.prog.name.clone(),
+                reason: format!(
+                    "section '{}' was loaded for its own direction; it can't attach as {what}",
+                    self.prog.section
+                ),
+            });
+        }
         attach_cgroup(self.prog, cgroup.as_fd(), at, mode, what)
     }
 }
@@ -363,6 +386,64 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, ProgramError::BadTarget { .. }), "{e:?}");
         assert!(e.to_string().contains("names no cgroup_skb hook"), "{e}");
+    }
+
+    /// Runs `f` with every bpf(2) call answering `errno`; returns `f`'s result and the
+    /// attach types the calls carried.
+    fn with_kernel_answering<T>(errno: i32, f: impl FnOnce() -> T) -> (T, Vec<u32>) {
+        let mut seen = Vec::new();
+        let r = with_syscall_override(
+            |c| {
+                if let Syscall::Bpf { attr, .. } = c {
+                    seen.push(u32::from_ne_bytes(attr[8..12].try_into().unwrap()));
+                }
+                Some(Err(std::io::Error::from_raw_os_error(errno)))
+            },
+            f,
+        );
+        (r, seen)
+    }
+
+    #[test]
+    fn a_direction_is_checked_against_the_section() {
+        let null = std::fs::File::open("/dev/null").unwrap();
+        let mode = CgroupAttachMode::default();
+        let p = Program::fake("cgroup_skb/egress");
+        let skb = CgroupSkb::try_from(&p).unwrap();
+        let (r, seen) = with_kernel_answering(libc::EPERM, || {
+            skb.attach_direction(&null, CgroupSkbDirection::Ingress, mode)
+        });
+        let e = r.unwrap_err();
+        assert!(seen.is_empty(), "refused before the kernel: {seen:?}");
+        assert_eq!(
+            e.to_string(),
+            "program 'p': section 'cgroup_skb/egress' was loaded for its own direction; \
+             it can't attach as cgroup_skb/ingress"
+        );
+        let p = Program::fake("cgroup/skb");
+        let skb = CgroupSkb::try_from(&p).unwrap();
+        let (_, seen) = with_kernel_answering(libc::EPERM, || {
+            skb.attach_direction(&null, CgroupSkbDirection::Ingress, mode)
+        });
+        assert_eq!(seen, [attach_type::CGROUP_INET_INGRESS]);
+    }
+
+    /// The kernel's `EBADF` for a target that is no cgroup becomes an error naming it.
+    #[test]
+    fn a_target_that_is_no_cgroup_is_named() {
+        let p = Program::fake("cgroup/sysctl");
+        let sysctl = CgroupSysctl::try_from(&p).unwrap();
+        for mode in [CgroupAttachMode::AllowMultiple, CgroupAttachMode::Single] {
+            let (r, _) =
+                with_kernel_answering(libc::EBADF, || sysctl.attach_path("/dev/null", mode));
+            let e = r.unwrap_err();
+            assert!(matches!(e, ProgramError::BadTarget { .. }), "{e:?}");
+            assert_eq!(
+                e.to_string(),
+                "program 'p': /dev/null is not a cgroup2 directory; \
+                 attach to one under the cgroup2 mount"
+            );
+        }
     }
 
     #[test]
