@@ -1,7 +1,8 @@
 //! Cgroup program kinds, each driven by the operation it filters: packets counted and
 //! dropped (`cgroup_skb`), sockets refused (`cgroup/sock_create`), connections
 //! redirected and refused (`connect4/6`), ports rewritten (`bind`, `sendmsg`,
-//! `recvmsg`, `getpeername`, `getsockname`), option values changed
+//! `recvmsg`, `getpeername`, `getsockname`, for IPv4, IPv6 and Unix socket paths),
+//! option values changed
 //! (`getsockopt`/`setsockopt`), a sysctl write refused, a device open denied, a bind
 //! denied by `lsm_cgroup`; cgroup storage (`cgroup_storage`, `cgrp_storage`) read from
 //! user space.
@@ -375,6 +376,120 @@ fn udp_sendmsg_and_recvmsg_addresses_are_rewritten() {
         assert_eq!(source.port(), to, "the real source once detached");
         drop(inside);
     }
+}
+
+/// A socket path as the NUL-padded `.rodata` value of a `char[108]`.
+fn sun_path(path: &std::path::Path) -> Vec<u8> {
+    let mut v = path.as_os_str().as_encoded_bytes().to_vec();
+    assert!(v.len() < 108, "{} is too long for sun_path", path.display());
+    v.resize(108, 0);
+    v
+}
+
+/// Hooks counted in cg_sock_unix's `rewrites`.
+const UNIX_CONNECT: usize = 0;
+const UNIX_SENDMSG: usize = 1;
+const UNIX_RECVMSG: usize = 2;
+const UNIX_GETPEERNAME: usize = 3;
+const UNIX_GETSOCKNAME: usize = 4;
+
+/// The Unix socket hooks (6.7+) with paths for ports: `connect_unix` sends a connection
+/// for one path to a listener on another and refuses a third, `sendmsg_unix` does the
+/// same for a datagram, and `recvmsg_unix`, `getpeername_unix`, `getsockname_unix`
+/// report the path the caller used.
+#[test]
+fn unix_socket_paths_are_rewritten() {
+    use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+    const TEST: &str = "unix_socket_paths_are_rewritten";
+    if feature::require(TEST, Feature::UnixSockAddr).is_none() {
+        return;
+    }
+    let cg = TestCgroup::new("unix");
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to, refused) = (
+        dir.path().join("from.sock"),
+        dir.path().join("to.sock"),
+        dir.path().join("refused.sock"),
+    );
+    let programs = [
+        "connect_unix",
+        "sendmsg_unix",
+        "recvmsg_unix",
+        "getpeername_unix",
+        "getsockname_unix",
+    ];
+    let globals = [
+        ("from_path", sun_path(&from)),
+        ("to_path", sun_path(&to)),
+        ("refused_path", sun_path(&refused)),
+    ];
+    let (spec, obj) = load_only("cg_sock_unix.bpf.o", &programs, &globals);
+    let links: Vec<Link> = programs
+        .iter()
+        .map(|name| {
+            let p = CgroupSockAddr::try_from(obj.program(name).unwrap()).unwrap();
+            p.attach(cg.fd(), CgroupAttachMode::default())
+                .unwrap_or_else(|e| panic!("attaching {name}: {}", chain(&e)))
+        })
+        .collect();
+    let rewrites = |hook| global_u64_at(&spec, &obj, "rewrites", hook);
+    let inside = cg.enter();
+
+    // Streams: connect, getpeername, getsockname.
+    let listener = UnixListener::bind(&to).unwrap();
+    let mut client = UnixStream::connect(&from)
+        .unwrap_or_else(|e| panic!("connecting to {}: {e}", from.display()));
+    let (mut served, _) = listener.accept().unwrap();
+    client.write_all(b"hi").unwrap();
+    let mut two = [0u8; 2];
+    served.read_exact(&mut two).unwrap();
+    assert_eq!(&two, b"hi");
+    let peer = client.peer_addr().unwrap();
+    assert_eq!(peer.as_pathname(), Some(from.as_path()), "getpeername");
+    let name = listener.local_addr().unwrap();
+    assert_eq!(name.as_pathname(), Some(from.as_path()), "getsockname");
+    let e = UnixStream::connect(&refused).unwrap_err();
+    assert_eq!(errno_of(&e), libc::EPERM, "{e}");
+    assert_eq!(rewrites(UNIX_CONNECT), 1);
+    assert!(rewrites(UNIX_GETPEERNAME) >= 1);
+    assert!(rewrites(UNIX_GETSOCKNAME) >= 1);
+    assert_eq!(global_u64(&spec, &obj, "refusals"), 1);
+    drop((listener, served, client));
+    std::fs::remove_file(&to).unwrap();
+
+    // Datagrams: sendmsg, recvmsg.
+    let server = UnixDatagram::bind(&to).unwrap();
+    let client_path = dir.path().join("client.sock");
+    let client = UnixDatagram::bind(&client_path).unwrap();
+    for s in [&server, &client] {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
+    client.send_to(b"ping", &from).unwrap();
+    let mut buf = [0u8; 16];
+    let (n, sender) = server.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"ping");
+    assert_eq!(sender.as_pathname(), Some(client_path.as_path()));
+    server.send_to(b"pong", &client_path).unwrap();
+    let (n, source) = client.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"pong");
+    assert_eq!(source.as_pathname(), Some(from.as_path()), "recvmsg");
+    assert_eq!(rewrites(UNIX_SENDMSG), 1);
+    assert_eq!(rewrites(UNIX_RECVMSG), 1);
+
+    drop(links);
+    server.send_to(b"pong", &client_path).unwrap();
+    let (_, source) = client.recv_from(&mut buf).unwrap();
+    assert_eq!(source.as_pathname(), Some(to.as_path()), "the real source");
+    let e = client.send_to(b"ping", &from).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::NotFound,
+        "sent where asked once detached"
+    );
+    let e = UnixStream::connect(&refused).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "no refusal once detached");
+    assert_eq!(rewrites(UNIX_SENDMSG), 1);
+    drop(inside);
 }
 
 /// `cgroup/setsockopt` refuses one SO_PRIORITY value and changes another;

@@ -51,6 +51,8 @@ pub enum Feature {
     CgrpStorage,
     /// Netfilter programs and links.
     Netfilter,
+    /// The Unix socket address hooks (`cgroup/connect_unix`, ...).
+    UnixSockAddr,
 }
 
 impl Feature {
@@ -66,6 +68,7 @@ impl Feature {
             Feature::LsmCgroup => "lsm_cgroup",
             Feature::CgrpStorage => "cgrp_storage maps",
             Feature::Netfilter => "netfilter links",
+            Feature::UnixSockAddr => "cgroup hooks for Unix socket addresses",
         }
     }
 
@@ -82,6 +85,7 @@ impl Feature {
             Feature::LsmCgroup => (6, 0),
             Feature::CgrpStorage => (6, 2),
             Feature::Netfilter => (6, 4),
+            Feature::UnixSockAddr => (6, 7),
         }
     }
 
@@ -111,6 +115,7 @@ impl Feature {
             ],
             Feature::CgrpStorage => &["CONFIG_CGROUP_BPF"],
             Feature::Netfilter => &["CONFIG_NETFILTER_BPF_LINK"],
+            Feature::UnixSockAddr => &["CONFIG_CGROUP_BPF", "CONFIG_UNIX"],
         }
     }
 }
@@ -198,6 +203,7 @@ pub fn probe(feature: Feature) -> Probe {
         Feature::LsmCgroup => probe_lsm_cgroup(),
         Feature::CgrpStorage => probe_cgrp_storage(),
         Feature::Netfilter => probe_netfilter(),
+        Feature::UnixSockAddr => probe_unix_sock_addr(),
     };
     CACHE
         .lock()
@@ -486,5 +492,15 @@ fn probe_netfilter() -> Probe {
             "loading a netfilter program answered {}",
             errno_name(&e)
         )),
+    }
+}
+
+/// The kernel's `enum bpf_attach_type` names `BPF_CGROUP_UNIX_CONNECT` (older kernels
+/// answer a load for it with the same `EINVAL` as a malformed program).
+fn probe_unix_sock_addr() -> Probe {
+    match vmlinux_enum_has("bpf_attach_type", "BPF_CGROUP_UNIX_CONNECT") {
+        Ok(true) => Probe::Supported,
+        Ok(false) => Probe::Missing("enum bpf_attach_type has no BPF_CGROUP_UNIX_CONNECT".into()),
+        Err(e) => Probe::Missing(e),
     }
 }
