@@ -1,9 +1,9 @@
 //! Runs the programs in `examples/` and checks what they print, so the examples a
 //! newcomer copies keep working.
 //!
-//! The examples are cargo examples of this package: `cargo test --all-targets` builds
-//! them next to this test binary (`target/<profile>/examples/NAME`). Run alone
-//! (`cargo test --test examples`), build them first with `cargo build --examples`.
+//! The examples are cargo examples of this package, built into
+//! `target/<profile>/examples/NAME` by `cargo build --examples` (`cargo xtask test` does
+//! it first); a plain `cargo test` leaves them under hashed names and this test fails.
 
 mod common;
 
@@ -24,8 +24,8 @@ fn example(name: &str) -> PathBuf {
     let path = profile.join("examples").join(name);
     assert!(
         path.exists(),
-        "{} is missing: build the examples (`cargo test --all-targets` or \
-         `cargo build --examples`)",
+        "{} is missing: build the examples (`cargo build --examples`; \
+         `cargo xtask test` does)",
         path.display()
     );
     path

@@ -2,9 +2,13 @@
 //!
 //! A [`Program`] owns its fd. Typed views per kind ([`TracePoint`], [`RawTracePoint`],
 //! [`KProbe`], [`KProbeMulti`], [`FEntry`], [`FExit`], [`FModRet`], [`Lsm`], [`TpBtf`],
-//! [`Iter`], [`PerfEvent`], [`FReplace`], [`SyscallProgram`]) come from a `&Program` by
-//! `TryFrom` and offer `attach(..) -> Link` (a `syscall` program is run instead);
-//! struct_ops programs are registered together, through their map ([`StructOps`]);
+//! [`Iter`], [`PerfEvent`], [`FReplace`], [`SyscallProgram`]; the cgroup kinds
+//! [`CgroupSkb`], [`CgroupSock`], [`CgroupSockAddr`], [`CgroupSockopt`],
+//! [`CgroupSysctl`], [`CgroupDevice`], [`SockOps`], [`LsmCgroup`]; the socket kinds
+//! [`SocketFilter`], [`SkReuseport`], [`SkSkb`], [`SkMsg`], [`SkLookup`],
+//! [`FlowDissector`]; [`Netfilter`]) come from a `&Program` by `TryFrom` and offer
+//! `attach(..) -> Link` (a `syscall` program is run instead); struct_ops programs are
+//! registered together, through their map ([`StructOps`]);
 //! [`Program::attach`] attaches from the section name alone, as libbpf's auto-attach,
 //! following the one dispatch from kind to [`AttachPlan`] (`plan.rs`).
 
@@ -39,21 +43,35 @@ macro_rules! program_view {
     };
 }
 
+pub mod cgroup;
 pub mod freplace;
 pub mod iter;
 pub mod kprobe;
+pub mod netfilter;
+pub mod netns;
 pub mod perf_event;
 pub mod plan;
+mod prog_attach;
+pub mod sk_skb;
+pub mod socket;
 pub mod struct_ops;
 pub mod syscall;
 pub mod tracefs;
 pub mod tracing;
 
+pub use cgroup::{
+    CgroupAttachMode, CgroupDevice, CgroupSkb, CgroupSkbDirection, CgroupSock, CgroupSockAddr,
+    CgroupSockopt, CgroupSysctl, LsmCgroup, SockOps,
+};
 pub use freplace::FReplace;
 pub use iter::{Iter, IterScope};
 pub use kprobe::{KProbe, KProbeMulti, KprobeError, KprobeMode};
+pub use netfilter::{Netfilter, NetfilterFamily, NetfilterHook, NetfilterHookPoint};
+pub use netns::{FlowDissector, SkLookup};
 pub use perf_event::{PerfEvent, PerfEventConfig, PerfEventScope, Sample};
 pub use plan::AttachPlan;
+pub use sk_skb::{SkMsg, SkSkb, SkSkbKind};
+pub use socket::{SkReuseport, SocketFilter};
 pub use struct_ops::StructOps;
 pub use syscall::SyscallProgram;
 pub use tracing::{FEntry, FExit, FModRet, Lsm, TpBtf};
@@ -133,6 +151,18 @@ pub enum ProgramError {
         /// The failure.
         #[source]
         source: SysError,
+    },
+    /// The attach target (a cgroup directory, a network namespace file) could not be
+    /// opened.
+    #[error("program '{program}': opening {path}")]
+    OpenTarget {
+        /// Program name.
+        program: String,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
     /// The pin path is not on a bpf filesystem.
     #[error("{path} is not on a bpf filesystem; mount one with `mount -t bpf bpf /sys/fs/bpf`")]
@@ -281,6 +311,15 @@ impl Program {
         let r = sys::bpf::prog_test_run(self.fd(), &[], None, Some(ctx), None, repeat, 0)
             .map_err(self.sys_err())?;
         Ok(r.retval)
+    }
+
+    /// A program of the kind `section` says, whose fd is `/dev/null`: for unit tests
+    /// that inject the syscalls.
+    #[cfg(test)]
+    pub(crate) fn fake(section: &str) -> Program {
+        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        let kind = ProgramKind::from_section(section).unwrap_or_else(|| panic!("{section}"));
+        Program::new("p".into(), section.into(), kind, fd)
     }
 
     fn wrong_kind(&self, expected: &'static str) -> ProgramError {

@@ -15,6 +15,21 @@ const NO_TARGET: &str = "the section names no attach target";
 /// The words for kinds that are never attached from their section alone.
 const NOT_FROM_SECTION: &str =
     "programs of this kind are not attached from their section name alone";
+/// Cgroup kinds (and `sockops`, `lsm_cgroup`): libbpf doesn't auto-attach them either.
+const NEEDS_CGROUP: &str =
+    "the section names no cgroup; attach with the typed program's attach(cgroup, mode)";
+/// Socket filters and reuseport selectors.
+const NEEDS_SOCKET: &str =
+    "the section names no socket; attach with the typed program's attach(socket)";
+/// `sk_skb`, `sk_msg`.
+const NEEDS_SOCKMAP: &str =
+    "the section names no sockmap or sockhash; attach with the typed program's attach(map)";
+/// `sk_lookup`, `flow_dissector`.
+const NEEDS_NETNS: &str =
+    "the section names no network namespace; attach with the typed program's attach(netns)";
+/// `netfilter`.
+const NEEDS_NF_HOOK: &str =
+    "the section names no netfilter hook; attach with Netfilter::attach(hook)";
 
 /// How a program attaches, as its section name says.
 ///
@@ -139,32 +154,29 @@ impl AttachPlan {
             | K::TpBtf { .. }
             | K::Iter { .. }
             | K::Freplace { .. } => none(NO_TARGET),
-            K::SocketFilter
-            | K::SkReuseport { .. }
-            | K::Uprobe { .. }
+            K::CgroupSkb { .. }
+            | K::CgroupSock { .. }
+            | K::CgroupSockAddr { .. }
+            | K::CgroupSysctl
+            | K::CgroupSockopt { .. }
+            | K::CgroupDevice
+            | K::SockOps
+            | K::LsmCgroup { .. } => none(NEEDS_CGROUP),
+            K::SocketFilter | K::SkReuseport { .. } => none(NEEDS_SOCKET),
+            K::SkSkb { .. } | K::SkMsg => none(NEEDS_SOCKMAP),
+            K::SkLookup | K::FlowDissector => none(NEEDS_NETNS),
+            K::Netfilter => none(NEEDS_NF_HOOK),
+            K::Uprobe { .. }
             | K::UprobeMulti { .. }
             | K::Usdt { .. }
-            | K::LsmCgroup { .. }
             | K::Syscall
             | K::Xdp { .. }
             | K::SchedCls { .. }
             | K::SchedAct
             | K::PerfEvent
             | K::Lwt(_)
-            | K::SockOps
-            | K::SkSkb { .. }
-            | K::SkMsg
             | K::LircMode2
-            | K::FlowDissector
-            | K::CgroupSkb { .. }
-            | K::CgroupSock { .. }
-            | K::CgroupSockAddr { .. }
-            | K::CgroupSysctl
-            | K::CgroupSockopt { .. }
-            | K::CgroupDevice
-            | K::StructOps { .. }
-            | K::SkLookup
-            | K::Netfilter => none(NOT_FROM_SECTION),
+            | K::StructOps { .. } => none(NOT_FROM_SECTION),
         }
     }
 
@@ -221,6 +233,18 @@ mod tests {
     const NO_TARGET_PLAN: AttachPlan = P::NoAutoAttach { reason: NO_TARGET };
     const NOT_FROM_SECTION_PLAN: AttachPlan = P::NoAutoAttach {
         reason: NOT_FROM_SECTION,
+    };
+    const CGROUP_PLAN: AttachPlan = P::NoAutoAttach {
+        reason: NEEDS_CGROUP,
+    };
+    const SOCKET_PLAN: AttachPlan = P::NoAutoAttach {
+        reason: NEEDS_SOCKET,
+    };
+    const SOCKMAP_PLAN: AttachPlan = P::NoAutoAttach {
+        reason: NEEDS_SOCKMAP,
+    };
+    const NETNS_PLAN: AttachPlan = P::NoAutoAttach {
+        reason: NEEDS_NETNS,
     };
 
     /// Every section form of the table, the object tests and `bpf-progs/`, with the plan
@@ -332,9 +356,9 @@ mod tests {
             ("tp_btf/sys_enter", P::TpBtf),
             ("tp_btf/sched_process_fork", P::TpBtf),
             ("tp_btf", NO_TARGET_PLAN),
-            ("socket", NOT_FROM_SECTION_PLAN),
-            ("sk_reuseport", NOT_FROM_SECTION_PLAN),
-            ("sk_reuseport/migrate", NOT_FROM_SECTION_PLAN),
+            ("socket", SOCKET_PLAN),
+            ("sk_reuseport", SOCKET_PLAN),
+            ("sk_reuseport/migrate", SOCKET_PLAN),
             ("kprobe.session/vfs_*", multi("vfs_*")),
             ("kprobe.session/do_unlinkat", multi("do_unlinkat")),
             ("kprobe.session", NO_TARGET_PLAN),
@@ -345,7 +369,7 @@ mod tests {
             ("freplace/handler", P::Freplace),
             ("freplace/choose", P::Freplace),
             ("freplace", NO_TARGET_PLAN),
-            ("lsm_cgroup/socket_bind", NOT_FROM_SECTION_PLAN),
+            ("lsm_cgroup/socket_bind", CGROUP_PLAN),
             ("iter/task", P::Iter),
             ("iter.s/task", P::Iter),
             ("iter/task_file", P::Iter),
@@ -363,26 +387,51 @@ mod tests {
             ("action", NOT_FROM_SECTION_PLAN),
             ("perf_event", NOT_FROM_SECTION_PLAN),
             ("lwt_xmit", NOT_FROM_SECTION_PLAN),
-            ("sockops", NOT_FROM_SECTION_PLAN),
-            ("sk_skb/stream_verdict", NOT_FROM_SECTION_PLAN),
-            ("sk_msg", NOT_FROM_SECTION_PLAN),
+            ("sockops", CGROUP_PLAN),
+            ("sk_skb/stream_verdict", SOCKMAP_PLAN),
+            ("sk_msg", SOCKMAP_PLAN),
             ("lirc_mode2", NOT_FROM_SECTION_PLAN),
-            ("flow_dissector", NOT_FROM_SECTION_PLAN),
-            ("cgroup_skb/ingress", NOT_FROM_SECTION_PLAN),
-            ("cgroup_skb/egress", NOT_FROM_SECTION_PLAN),
-            ("cgroup/sock_create", NOT_FROM_SECTION_PLAN),
-            ("cgroup/connect4", NOT_FROM_SECTION_PLAN),
-            ("cgroup/sysctl", NOT_FROM_SECTION_PLAN),
-            ("cgroup/getsockopt", NOT_FROM_SECTION_PLAN),
-            ("cgroup/dev", NOT_FROM_SECTION_PLAN),
+            ("flow_dissector", NETNS_PLAN),
+            ("cgroup_skb/ingress", CGROUP_PLAN),
+            ("cgroup_skb/egress", CGROUP_PLAN),
+            ("cgroup/sock_create", CGROUP_PLAN),
+            ("cgroup/connect4", CGROUP_PLAN),
+            ("cgroup/sysctl", CGROUP_PLAN),
+            ("cgroup/getsockopt", CGROUP_PLAN),
+            ("cgroup/setsockopt", CGROUP_PLAN),
+            ("cgroup/sock_release", CGROUP_PLAN),
+            ("cgroup/post_bind4", CGROUP_PLAN),
+            ("cgroup/bind4", CGROUP_PLAN),
+            ("cgroup/bind6", CGROUP_PLAN),
+            ("cgroup/connect6", CGROUP_PLAN),
+            ("cgroup/sendmsg4", CGROUP_PLAN),
+            ("cgroup/sendmsg6", CGROUP_PLAN),
+            ("cgroup/recvmsg4", CGROUP_PLAN),
+            ("cgroup/recvmsg6", CGROUP_PLAN),
+            ("cgroup/getpeername4", CGROUP_PLAN),
+            ("cgroup/getpeername6", CGROUP_PLAN),
+            ("cgroup/getsockname4", CGROUP_PLAN),
+            ("cgroup/getsockname6", CGROUP_PLAN),
+            ("cgroup/connect_unix", CGROUP_PLAN),
+            ("cgroup/sendmsg_unix", CGROUP_PLAN),
+            ("cgroup/recvmsg_unix", CGROUP_PLAN),
+            ("cgroup/getpeername_unix", CGROUP_PLAN),
+            ("cgroup/getsockname_unix", CGROUP_PLAN),
+            ("sk_skb/stream_parser", SOCKMAP_PLAN),
+            ("cgroup/dev", CGROUP_PLAN),
             ("struct_ops/init", NOT_FROM_SECTION_PLAN),
             ("struct_ops/reno_init", NOT_FROM_SECTION_PLAN),
             ("struct_ops/reno_ssthresh", NOT_FROM_SECTION_PLAN),
             ("struct_ops/reno_cong_avoid", NOT_FROM_SECTION_PLAN),
             ("struct_ops/reno_undo_cwnd", NOT_FROM_SECTION_PLAN),
             ("struct_ops/reno_cwnd_event", NOT_FROM_SECTION_PLAN),
-            ("sk_lookup", NOT_FROM_SECTION_PLAN),
-            ("netfilter", NOT_FROM_SECTION_PLAN),
+            ("sk_lookup", NETNS_PLAN),
+            (
+                "netfilter",
+                P::NoAutoAttach {
+                    reason: NEEDS_NF_HOOK,
+                },
+            ),
         ]
     }
 

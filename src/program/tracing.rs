@@ -54,22 +54,7 @@ macro_rules! tracing_program {
         $(#[$doc:meta])*
         $name:ident, $kind:pat, $expected:literal, $attach_type:expr
     ) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy)]
-        pub struct $name<'a> {
-            prog: &'a Program,
-        }
-
-        impl<'a> TryFrom<&'a Program> for $name<'a> {
-            type Error = ProgramError;
-
-            fn try_from(prog: &'a Program) -> Result<Self, ProgramError> {
-                match prog.kind {
-                    $kind => Ok($name { prog }),
-                    _ => Err(prog.wrong_kind($expected)),
-                }
-            }
-        }
+        program_view!($(#[$doc])* $name, $kind, $expected);
 
         impl $name<'_> {
             /// Attaches to the target the program was loaded for (the one its section

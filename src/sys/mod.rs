@@ -1,5 +1,5 @@
 //! The kernel boundary: typed wrappers for `bpf(2)`, `perf_event_open(2)`, the perf
-//! ioctls, `mmap(2)` and `setrlimit(2)`.
+//! ioctls, `mmap(2)`, `setrlimit(2)` and the socket options that attach programs.
 //!
 //! This module is the one home of `unsafe` in the crate. Every system call made here
 //! goes through one private chokepoint, `syscall`, so that unit tests anywhere in
@@ -24,6 +24,7 @@ pub mod bpf;
 pub mod fs;
 pub mod mmap;
 pub mod perf;
+pub mod socket;
 
 pub use fs::is_bpffs;
 
@@ -153,6 +154,17 @@ pub(crate) enum Syscall<'a> {
         /// Hard limit.
         max: u64,
     },
+    /// `setsockopt(fd, level, name, value, value.len())`.
+    SetSockopt {
+        /// The socket.
+        fd: BorrowedFd<'a>,
+        /// `SOL_SOCKET`, ….
+        level: c_int,
+        /// The option.
+        name: c_int,
+        /// The option's value, as the kernel reads it.
+        value: &'a [u8],
+    },
 }
 
 impl Syscall<'_> {
@@ -166,6 +178,7 @@ impl Syscall<'_> {
             Syscall::Mmap { .. } => "mmap",
             Syscall::Munmap { .. } => "munmap",
             Syscall::SetMemlockRlimit { .. } => "setrlimit",
+            Syscall::SetSockopt { .. } => "setsockopt",
         }
     }
 
@@ -233,6 +246,18 @@ impl fmt::Debug for Syscall<'_> {
                 .debug_struct("SetMemlockRlimit")
                 .field("cur", cur)
                 .field("max", max)
+                .finish(),
+            Syscall::SetSockopt {
+                fd,
+                level,
+                name,
+                value,
+            } => f
+                .debug_struct("SetSockopt")
+                .field("fd", fd)
+                .field("level", level)
+                .field("name", name)
+                .field("len", &value.len())
                 .finish(),
         }
     }
@@ -350,6 +375,20 @@ unsafe fn raw_syscall(call: Syscall<'_>) -> io::Result<i64> {
             };
             // SAFETY: `lim` is a live `rlimit`.
             let r = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
+            i64::from(r)
+        }
+        Syscall::SetSockopt {
+            fd,
+            level,
+            name,
+            value,
+        } => {
+            let len = libc::socklen_t::try_from(value.len())
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+            // SAFETY: `value` is a live buffer of `len` bytes, which the kernel only reads.
+            let r = unsafe {
+                libc::setsockopt(fd.as_raw_fd(), level, name, value.as_ptr().cast(), len)
+            };
             i64::from(r)
         }
     };

@@ -59,6 +59,14 @@ pub enum Feature {
     Freplace,
     /// struct_ops maps registered through a link (`BPF_F_LINK`).
     StructOpsLink,
+    /// `lsm_cgroup` programs, with the BPF LSM active.
+    LsmCgroup,
+    /// `BPF_MAP_TYPE_CGRP_STORAGE`.
+    CgrpStorage,
+    /// Netfilter programs and links.
+    Netfilter,
+    /// The Unix socket address hooks (`cgroup/connect_unix`, ...).
+    UnixSockAddr,
 }
 
 impl Feature {
@@ -78,6 +86,10 @@ impl Feature {
             Feature::StructOps => "struct_ops (tcp_congestion_ops)",
             Feature::Freplace => "freplace",
             Feature::StructOpsLink => "struct_ops links",
+            Feature::LsmCgroup => "lsm_cgroup",
+            Feature::CgrpStorage => "cgrp_storage maps",
+            Feature::Netfilter => "netfilter links",
+            Feature::UnixSockAddr => "cgroup hooks for Unix socket addresses",
         }
     }
 
@@ -98,6 +110,10 @@ impl Feature {
             Feature::StructOps => (5, 6),
             Feature::Freplace => (5, 6),
             Feature::StructOpsLink => (6, 4),
+            Feature::LsmCgroup => (6, 0),
+            Feature::CgrpStorage => (6, 2),
+            Feature::Netfilter => (6, 4),
+            Feature::UnixSockAddr => (6, 7),
         }
     }
 
@@ -126,6 +142,15 @@ impl Feature {
             Feature::StructOps | Feature::StructOpsLink => {
                 &["CONFIG_BPF_JIT", "CONFIG_DEBUG_INFO_BTF", "CONFIG_INET"]
             }
+            Feature::LsmCgroup => &[
+                "CONFIG_BPF_LSM",
+                "CONFIG_CGROUP_BPF",
+                "CONFIG_BPF_JIT",
+                "CONFIG_DEBUG_INFO_BTF",
+            ],
+            Feature::CgrpStorage => &["CONFIG_CGROUP_BPF"],
+            Feature::Netfilter => &["CONFIG_NETFILTER_BPF_LINK"],
+            Feature::UnixSockAddr => &["CONFIG_CGROUP_BPF", "CONFIG_UNIX"],
         }
     }
 }
@@ -222,6 +247,10 @@ pub fn probe(feature: Feature) -> Probe {
             "btf_trace_sys_enter",
             Kind::Typedef,
         ),
+        Feature::LsmCgroup => probe_lsm_cgroup(),
+        Feature::CgrpStorage => probe_cgrp_storage(),
+        Feature::Netfilter => probe_netfilter(),
+        Feature::UnixSockAddr => probe_unix_sock_addr(),
     };
     CACHE
         .lock()
@@ -507,6 +536,19 @@ fn probe_tracing(prog_type: u32, attach: u32, target: &str, kind: Kind) -> Probe
 }
 
 fn probe_lsm() -> Probe {
+    if let Some(inactive) = bpf_lsm_inactive() {
+        return inactive;
+    }
+    probe_tracing(
+        prog_type::LSM,
+        attach_type::LSM_MAC,
+        "bpf_lsm_file_open",
+        Kind::Func,
+    )
+}
+
+/// Why the BPF LSM can't run programs, or `None` when it is active.
+fn bpf_lsm_inactive() -> Option<Probe> {
     let dir = Path::new("/sys/kernel/security");
     let lsm = dir.join("lsm");
     if !lsm.exists() {
@@ -523,21 +565,87 @@ fn probe_lsm() -> Probe {
         Ok(list) if !list.trim().split(',').any(|l| l == "bpf") => {
             let enabled = kernel_config().is_some_and(|c| config_enabled(&c, "CONFIG_BPF_LSM"));
             let why = format!("active LSMs are {:?}", list.trim());
-            return if enabled {
+            Some(if enabled {
                 Probe::NotEnabled(format!(
                     "{why}; boot with lsm=...,bpf to enable the BPF LSM"
                 ))
             } else {
                 Probe::Missing(why)
-            };
+            })
         }
-        Ok(_) => {}
-        Err(e) => return Probe::Missing(format!("reading {}: {e}", lsm.display())),
+        Ok(_) => None,
+        Err(e) => Some(Probe::Missing(format!("reading {}: {e}", lsm.display()))),
     }
-    probe_tracing(
-        prog_type::LSM,
-        attach_type::LSM_MAC,
-        "bpf_lsm_file_open",
-        Kind::Func,
-    )
+}
+
+/// An `lsm_cgroup` program for `socket_bind` loads where the kernel has them (its
+/// attach type came in 6.0; older kernels answer `EINVAL`).
+fn probe_lsm_cgroup() -> Probe {
+    if let Some(inactive) = bpf_lsm_inactive() {
+        return inactive;
+    }
+    let btf = match corebpf::btf::kernel::vmlinux_btf() {
+        Ok(b) => b,
+        Err(e) => return Probe::Missing(format!("no kernel BTF: {e}")),
+    };
+    let Some(id) = btf.find_by_name_kind("bpf_lsm_socket_bind", Kind::Func) else {
+        return Probe::Missing("bpf_lsm_socket_bind is not in the kernel's BTF".into());
+    };
+    match raw_bpf::prog_load(prog_type::LSM, attach_type::LSM_CGROUP, id) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("loading an lsm_cgroup program", &e),
+        Err(e) => Probe::Missing(format!(
+            "loading an lsm_cgroup program answered {}",
+            errno_name(&e)
+        )),
+    }
+}
+
+/// Whether the running kernel's `enum ENUM` has a value named `value`, read from its
+/// BTF with btf-rs (not the library under test).
+pub fn vmlinux_enum_has(enum_name: &str, value: &str) -> Result<bool, String> {
+    const PATH: &str = "/sys/kernel/btf/vmlinux";
+    let btf = btf_rs::Btf::from_file(PATH).map_err(|e| format!("reading {PATH}: {e}"))?;
+    let types = btf.resolve_types_by_name(enum_name).unwrap_or_default();
+    Ok(types.iter().any(|t| match t {
+        btf_rs::Type::Enum(e) => e
+            .members
+            .iter()
+            .any(|m| btf.resolve_name(m).is_ok_and(|n| n == value)),
+        _ => false,
+    }))
+}
+
+/// The kernel's `enum bpf_map_type` names `BPF_MAP_TYPE_CGRP_STORAGE`. Creating one
+/// needs BTF for its key and value, and kernels without the type answer the same
+/// `EINVAL` as a malformed request, so the kernel's own list of map types is the
+/// clearer witness.
+fn probe_cgrp_storage() -> Probe {
+    match vmlinux_enum_has("bpf_map_type", "BPF_MAP_TYPE_CGRP_STORAGE") {
+        Ok(true) => Probe::Supported,
+        Ok(false) => Probe::Missing("enum bpf_map_type has no BPF_MAP_TYPE_CGRP_STORAGE".into()),
+        Err(e) => Probe::Missing(e),
+    }
+}
+
+/// A netfilter program loads (older kernels don't know the program type: `EINVAL`).
+fn probe_netfilter() -> Probe {
+    match raw_bpf::prog_load(prog_type::NETFILTER, attach_type::NETFILTER, 0) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("loading a netfilter program", &e),
+        Err(e) => Probe::Missing(format!(
+            "loading a netfilter program answered {}",
+            errno_name(&e)
+        )),
+    }
+}
+
+/// The kernel's `enum bpf_attach_type` names `BPF_CGROUP_UNIX_CONNECT` (older kernels
+/// answer a load for it with the same `EINVAL` as a malformed program).
+fn probe_unix_sock_addr() -> Probe {
+    match vmlinux_enum_has("bpf_attach_type", "BPF_CGROUP_UNIX_CONNECT") {
+        Ok(true) => Probe::Supported,
+        Ok(false) => Probe::Missing("enum bpf_attach_type has no BPF_CGROUP_UNIX_CONNECT".into()),
+        Err(e) => Probe::Missing(e),
+    }
 }

@@ -27,6 +27,7 @@ pub mod prog_type {
     pub const SOCKET_FILTER: u32 = 1;
     pub const EXT: u32 = 28;
     pub const SYSCALL: u32 = 31;
+    pub const NETFILTER: u32 = 32;
 }
 
 /// `enum bpf_map_type` values used by the probes.
@@ -50,6 +51,8 @@ pub mod attach_type {
     pub const LSM_MAC: u32 = 27;
     pub const TRACE_ITER: u32 = 28;
     pub const TRACE_KPROBE_MULTI: u32 = 42;
+    pub const LSM_CGROUP: u32 = 43;
+    pub const NETFILTER: u32 = 45;
     pub const TRACE_KPROBE_SESSION: u32 = 56;
 }
 

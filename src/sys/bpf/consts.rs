@@ -160,6 +160,27 @@ pub mod attach_type {
     pub const TRACE_UPROBE_SESSION: u32 = 57;
 }
 
+/// Flags of `BPF_PROG_ATTACH` (`attach_flags`) and `BPF_PROG_QUERY`.
+pub mod attach_flags {
+    /// Programs in sub-cgroups may override this one (`BPF_F_ALLOW_OVERRIDE`).
+    pub const ALLOW_OVERRIDE: u32 = 1 << 0;
+    /// Several programs may be attached, and all run (`BPF_F_ALLOW_MULTI`).
+    pub const ALLOW_MULTI: u32 = 1 << 1;
+    /// Replace the program given in `replace_bpf_fd` (`BPF_F_REPLACE`, 5.6+).
+    pub const REPLACE: u32 = 1 << 2;
+    /// Insert before the relative program or link (`BPF_F_BEFORE`, tcx 6.6+).
+    pub const BEFORE: u32 = 1 << 3;
+    /// Insert after the relative program or link (`BPF_F_AFTER`, tcx 6.6+).
+    pub const AFTER: u32 = 1 << 4;
+    /// The relative object is given by id, not fd (`BPF_F_ID`).
+    pub const ID: u32 = 1 << 5;
+    /// The relative object is a link (`BPF_F_LINK`).
+    pub const LINK: u32 = 1 << 13;
+    /// `BPF_PROG_QUERY`: the programs that run for the target, inherited ones included
+    /// (`BPF_F_QUERY_EFFECTIVE`).
+    pub const QUERY_EFFECTIVE: u32 = 1 << 0;
+}
+
 /// Link types (`enum bpf_link_type`), as reported in [`LinkInfo::link_type`](super::LinkInfo::link_type) and [`RawLinkInfo::link_type`](super::RawLinkInfo::link_type).
 pub mod link_type {
     #![allow(missing_docs)]

@@ -82,6 +82,17 @@ pub enum LinkCreateExtra {
         /// The cookie.
         cookie: u64,
     },
+    /// `BPF_NETFILTER` (6.4+): the netfilter hook to run at.
+    Netfilter {
+        /// Protocol family (`NFPROTO_IPV4` 2, `NFPROTO_IPV6` 10).
+        pf: u32,
+        /// Hook (`NF_INET_PRE_ROUTING` 0 ... `NF_INET_POST_ROUTING` 4).
+        hooknum: u32,
+        /// Priority among the hook's functions (lower runs first).
+        priority: i32,
+        /// `BPF_F_NETFILTER_IP_DEFRAG` (6.6+) or 0.
+        flags: u32,
+    },
 }
 
 impl LinkCreateExtra {
@@ -104,6 +115,26 @@ impl LinkCreateExtra {
                 words[0] = u64::from_ne_bytes(first);
                 words[1] = cookie;
                 (words, if cookie != 0 { 16 } else { 4 })
+            }
+            LinkCreateExtra::Netfilter {
+                pf,
+                hooknum,
+                priority,
+                flags,
+            } => {
+                // `struct { u32 pf; u32 hooknum; s32 priority; u32 flags; }`.
+                let mut bytes = [0u8; 16];
+                for (slot, v) in
+                    bytes
+                        .chunks_exact_mut(4)
+                        .zip([pf, hooknum, priority as u32, flags])
+                {
+                    slot.copy_from_slice(&v.to_ne_bytes());
+                }
+                for (word, b) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+                    *word = u64::from_ne_bytes(b.try_into().expect("8 bytes"));
+                }
+                (words, 16)
             }
         }
     }
@@ -345,9 +376,21 @@ mod tests {
                         cookie: 5,
                     },
                 );
+                let _ = link_create(
+                    p,
+                    LinkTarget::None,
+                    attach_type::NETFILTER,
+                    0,
+                    LinkCreateExtra::Netfilter {
+                        pf: 2,
+                        hooknum: 3,
+                        priority: -128,
+                        flags: 1,
+                    },
+                );
             },
         );
-        assert_eq!(seen.len(), 3);
+        assert_eq!(seen.len(), 4);
         assert_eq!(seen[0].len(), 24);
         assert_eq!(&seen[0][8..12], &attach_type::PERF_EVENT.to_ne_bytes());
         assert_eq!(&seen[0][16..24], &0x1122u64.to_ne_bytes());
@@ -356,6 +399,12 @@ mod tests {
         assert_eq!(seen[2].len(), 32);
         assert_eq!(&seen[2][16..20], &99u32.to_ne_bytes());
         assert_eq!(&seen[2][24..32], &5u64.to_ne_bytes());
+        // netfilter { pf, hooknum, priority, flags } at 16 (gcc offsetof, 6.4+ header).
+        assert_eq!(seen[3].len(), 32);
+        assert_eq!(&seen[3][16..20], &2u32.to_ne_bytes());
+        assert_eq!(&seen[3][20..24], &3u32.to_ne_bytes());
+        assert_eq!(&seen[3][24..28], &(-128i32).to_ne_bytes());
+        assert_eq!(&seen[3][28..32], &1u32.to_ne_bytes());
     }
 
     #[test]

@@ -14,10 +14,12 @@
 //! One file per command family: `consts` (the uapi numbers), `attr` (the attribute
 //! struct macro), `btf` (`BPF_BTF_LOAD`), `map` (map creation and element/batch access),
 //! `prog` (`BPF_PROG_LOAD`, test runs, the verifier log), `pin` (`BPF_OBJ_PIN` /
-//! `BPF_OBJ_GET`), `link` (links, raw tracepoints, kprobe_multi), `iter`
-//! (iterator links, `BPF_ITER_CREATE`), `info` (`BPF_OBJ_GET_INFO_BY_FD`, ids) and
-//! `link_info` (link info decoded per link type). Everything public is re-exported here.
+//! `BPF_OBJ_GET`), `link` (links, raw tracepoints, kprobe_multi), `attach`
+//! (`BPF_PROG_ATTACH` / `BPF_PROG_DETACH` / `BPF_PROG_QUERY`), `iter` (iterator links,
+//! `BPF_ITER_CREATE`), `info` (`BPF_OBJ_GET_INFO_BY_FD`, ids) and `link_info` (link
+//! info decoded per link type). Everything public is re-exported here.
 
+mod attach;
 mod attr;
 mod btf;
 mod consts;
@@ -32,7 +34,7 @@ mod prog;
 // Each family's public items, under `sys::bpf::` (globs: what nothing uses yet is no
 // unused import).
 pub use self::{
-    btf::*, consts::*, info::*, iter::*, link::*, link_info::*, map::*, pin::*, prog::*,
+    attach::*, btf::*, consts::*, info::*, iter::*, link::*, link_info::*, map::*, pin::*, prog::*,
 };
 
 use super::{owned_fd, syscall, SysError, SysResult, Syscall};
