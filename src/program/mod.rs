@@ -14,13 +14,18 @@ use crate::object::ProgramKind;
 use crate::sys::{self, SysError};
 
 pub mod kprobe;
+pub mod netdev;
 pub mod plan;
 pub mod tracefs;
 pub mod tracing;
+pub mod xdp;
 
+pub use crate::sys::netlink::NetlinkError;
 pub use kprobe::{KProbe, KProbeMulti, KprobeError, KprobeMode};
+pub use netdev::Interface;
 pub use plan::AttachPlan;
 pub use tracing::{FEntry, FExit, FModRet, Lsm, TpBtf};
+pub use xdp::{Xdp, XdpMode};
 
 /// Errors from attaching or inspecting a program.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +84,29 @@ pub enum ProgramError {
         /// The failure.
         #[source]
         source: SysError,
+    },
+    /// A netlink request failed while attaching (XDP or TC the classic way); the
+    /// source carries the kernel's explanation when it gave one.
+    #[error("attaching program '{program}' to {target}")]
+    Netlink {
+        /// Program name.
+        program: String,
+        /// The target in words (`xdp generic mode on ifindex 5 (veth0), netlink`).
+        target: String,
+        /// The failure.
+        #[source]
+        source: NetlinkError,
+    },
+    /// The network interface can't take the program: there is none of that name in
+    /// this network namespace, or it is not the device the program needs.
+    #[error("program '{program}': network interface {interface}: {reason}")]
+    Interface {
+        /// Program name.
+        program: String,
+        /// The interface as given (`'veth0'`, `ifindex 5`).
+        interface: String,
+        /// What is wrong.
+        reason: String,
     },
     /// A syscall failed.
     #[error("operation on program '{program}' failed")]

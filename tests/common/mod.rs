@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod feature;
+pub mod netns;
 pub mod raw_bpf;
 mod workspace;
 
