@@ -6,7 +6,7 @@
 //! (192.0.2.0/24, 198.51.100.0/24), and the namespaces have no route anywhere else.
 
 use std::fs::File;
-use std::net::{SocketAddrV4, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -157,4 +157,109 @@ pub fn recv(sock: &UdpSocket) -> Option<Vec<u8>> {
         }
         Err(e) => panic!("receiving: {e}"),
     }
+}
+
+/// `va`'s address (in `a`).
+pub const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// `vb`'s address (in `b`).
+pub const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+/// `vc`'s address (in `b`, see [`Pair::extend`]).
+pub const C: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// `vd`'s address (in the third namespace).
+pub const D: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+
+/// Two namespaces joined by a veth pair (`va` in `a`, `vb` in `b`), with a UDP
+/// sender in `a` and a receiver on `port` in `b`.
+pub struct Pair {
+    pub a: NetNs,
+    pub b: NetNs,
+    pub tx: UdpSocket,
+    pub rx: UdpSocket,
+    pub port: u16,
+}
+
+impl Pair {
+    pub fn new(tag: &str, port: u16) -> Pair {
+        let a = NetNs::new(tag);
+        let b = NetNs::new(tag);
+        veth_pair(&a, "va", &A.to_string(), &b, "vb", &B.to_string());
+        let tx = a.udp(SocketAddrV4::new(A, 0));
+        no_checksum(&tx);
+        let rx = b.udp(SocketAddrV4::new(B, port));
+        Pair { a, b, tx, rx, port }
+    }
+
+    /// Sends `payload` from `a` to `b`'s receiver.
+    pub fn send(&self, payload: &str) {
+        self.tx
+            .send_to(payload.as_bytes(), SocketAddrV4::new(B, self.port))
+            .expect("sending a datagram");
+    }
+
+    /// The next datagram `b` receives, as text; `None` after the receive timeout.
+    pub fn next(&self) -> Option<String> {
+        recv(&self.rx).map(|d| String::from_utf8_lossy(&d).into_owned())
+    }
+
+    /// A second pair from `b`: `vc` in `b` (C) to `vd` in a new namespace (D).
+    pub fn extend(&self, tag: &str) -> NetNs {
+        let c = NetNs::new(tag);
+        veth_pair(&self.b, "vc", &C.to_string(), &c, "vd", &D.to_string());
+        c
+    }
+}
+
+/// Sends datagrams without a UDP checksum (`SO_NO_CHECK`): a veth leaves a locally
+/// sent checksum to be completed later, and a frame that XDP redirects to a cpumap
+/// becomes a new `sk_buff` without that note, so its checksum would be wrong.
+pub fn no_checksum(sock: &UdpSocket) {
+    let on: libc::c_int = 1;
+    // SAFETY: `on` is a live c_int and its size is passed.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            (&on as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "SO_NO_CHECK: {}", std::io::Error::last_os_error());
+}
+
+/// Global `name` of `obj` once it has reached `want`, or what it holds after a bound
+/// of 5 s (packets are processed after the send returns: native XDP in NAPI, cpumap
+/// in its kthread); a bound so a broken program fails the test instead of hanging it.
+pub fn wait_for(spec: &corebpf::ObjectSpec, obj: &corebpf::Object, name: &str, want: u64) -> u64 {
+    for _ in 0..100 {
+        let v = super::global_u64(spec, obj, name);
+        if v >= want {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    super::global_u64(spec, obj, name)
+}
+
+/// Loads `object` (in `bpf-progs/`) with only `programs`, its `.rodata` `port` set to
+/// `port` (the programs act on datagrams to it) and more `.rodata` values.
+pub fn load_for_port(
+    object: &str,
+    programs: &[&str],
+    port: u16,
+    globals: &[(&str, Vec<u8>)],
+) -> (corebpf::ObjectSpec, corebpf::Object) {
+    let spec = corebpf::ObjectSpec::from_file(&super::prog(object))
+        .unwrap_or_else(|e| panic!("parsing {object}: {}", super::chain(&e)));
+    let mut loader = corebpf::Loader::new().global("port", &port.to_ne_bytes());
+    for p in &spec.programs {
+        loader = loader.autoload(&p.name, programs.contains(&p.name.as_str()));
+    }
+    for (name, value) in globals {
+        loader = loader.global(name, value);
+    }
+    let obj = loader
+        .load(&spec)
+        .unwrap_or_else(|e| panic!("loading {object} ({programs:?}): {}", super::chain(&e)));
+    (spec, obj)
 }

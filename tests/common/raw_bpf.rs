@@ -19,6 +19,8 @@ const BPF_LINK_CREATE: libc::c_int = 28;
 
 /// `enum bpf_prog_type` values used by the probes.
 pub mod prog_type {
+    pub const SCHED_CLS: u32 = 3;
+    pub const XDP: u32 = 6;
     pub const KPROBE: u32 = 2;
     pub const TRACING: u32 = 26;
     pub const LSM: u32 = 29;
@@ -31,7 +33,13 @@ pub mod attach_type {
     pub const MODIFY_RETURN: u32 = 26;
     pub const LSM_MAC: u32 = 27;
     pub const TRACE_KPROBE_MULTI: u32 = 42;
+    pub const XDP: u32 = 37;
+    pub const TCX_INGRESS: u32 = 46;
+    pub const NETKIT_PRIMARY: u32 = 54;
 }
+
+/// `BPF_F_XDP_HAS_FRAGS`, a `prog_flags` bit.
+pub const XDP_HAS_FRAGS: u32 = 1 << 5;
 
 /// One `struct bpf_insn`: opcode, `dst_reg` in the low nibble of the register byte,
 /// `src_reg` in the high one, 16-bit offset, 32-bit immediate.
@@ -113,12 +121,23 @@ pub fn prog_load(
     expected_attach_type: u32,
     attach_btf_id: u32,
 ) -> io::Result<OwnedFd> {
+    prog_load_flags(prog_type, expected_attach_type, attach_btf_id, 0)
+}
+
+/// [`prog_load`] with `prog_flags`.
+pub fn prog_load_flags(
+    prog_type: u32,
+    expected_attach_type: u32,
+    attach_btf_id: u32,
+    prog_flags: u32,
+) -> io::Result<OwnedFd> {
     const LICENSE: &CStr = c"GPL";
     let mut attr = Attr::<120>::new()
         .u32(0, prog_type)
         .u32(4, RETURN_0.len() as u32) // insn_cnt
         .u64(8, ptr(RETURN_0.as_ptr())) // insns
         .u64(16, ptr(LICENSE.as_ptr())) // license
+        .u32(44, prog_flags)
         .u32(68, expected_attach_type)
         .u32(108, attach_btf_id);
     let mut attempts = 5;
@@ -138,6 +157,20 @@ pub fn prog_load(
 /// (fentry/fexit/fmod_ret/lsm/tp_btf links).
 pub fn link_create(prog: BorrowedFd<'_>, attach_type: u32) -> io::Result<OwnedFd> {
     let mut attr = Attr::<16>::new().u32(0, fd_u32(prog)).u32(8, attach_type);
+    // SAFETY: the attribute holds no pointers.
+    unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }
+}
+
+/// `BPF_LINK_CREATE` of `prog` on interface `ifindex` (XDP, tcx, netkit links).
+pub fn link_create_ifindex(
+    prog: BorrowedFd<'_>,
+    ifindex: u32,
+    attach_type: u32,
+) -> io::Result<OwnedFd> {
+    let mut attr = Attr::<16>::new()
+        .u32(0, fd_u32(prog))
+        .u32(4, ifindex)
+        .u32(8, attach_type);
     // SAFETY: the attribute holds no pointers.
     unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }
 }
