@@ -15,7 +15,9 @@ use crate::sys::{self, SysError};
 
 pub mod kprobe;
 pub mod netdev;
+pub mod netkit;
 pub mod plan;
+pub mod tc;
 pub mod tracefs;
 pub mod tracing;
 pub mod xdp;
@@ -23,7 +25,9 @@ pub mod xdp;
 pub use crate::sys::netlink::NetlinkError;
 pub use kprobe::{KProbe, KProbeMulti, KprobeError, KprobeMode};
 pub use netdev::Interface;
+pub use netkit::{Netkit, NetkitAttachType};
 pub use plan::AttachPlan;
+pub use tc::{SchedClassifier, TcAttachType, TcOptions};
 pub use tracing::{FEntry, FExit, FModRet, Lsm, TpBtf};
 pub use xdp::{Xdp, XdpMode};
 
