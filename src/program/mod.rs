@@ -1,8 +1,9 @@
 //! Loaded programs and how they attach.
 //!
 //! A [`Program`] owns its fd. Typed views per kind ([`TracePoint`], [`RawTracePoint`],
-//! [`KProbe`], [`KProbeMulti`], [`FEntry`], [`FExit`], [`FModRet`], [`Lsm`], [`TpBtf`])
-//! come from a `&Program` by `TryFrom` and offer `attach(..) -> Link`;
+//! [`KProbe`], [`KProbeMulti`], [`FEntry`], [`FExit`], [`FModRet`], [`Lsm`], [`TpBtf`],
+//! and for networking [`Xdp`], [`SchedClassifier`], [`Netkit`], which take an
+//! [`Interface`]) come from a `&Program` by `TryFrom` and offer `attach(..) -> Link`;
 //! [`Program::attach`] attaches from the section name alone, as libbpf's auto-attach,
 //! following the one dispatch from kind to [`AttachPlan`] (`plan.rs`).
 

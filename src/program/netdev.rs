@@ -116,15 +116,51 @@ impl Interface {
     }
 }
 
+/// What the XDP, TC and netkit unit tests share.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::Program;
+    use crate::sys::bpf::BpfCmd;
+    use crate::sys::{with_syscall_override, Syscall};
+    use std::os::fd::OwnedFd;
+
+    /// An interface index no namespace has.
+    pub const NO_SUCH_IFINDEX: u32 = 0x7fff_fff0;
+
+    /// A program of `section` named `name`, its fd a `/dev/null` (never loaded).
+    pub fn program(name: &str, section: &str) -> Program {
+        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        let kind = crate::object::ProgramKind::from_section(section).unwrap();
+        Program::new(name.into(), section.into(), kind, fd)
+    }
+
+    /// Runs `f` with every `BPF_LINK_CREATE` answered `errno`; returns `f`'s result and
+    /// the attributes of each `BPF_LINK_CREATE` asked.
+    pub fn link_create_answers<T>(errno: i32, f: impl FnOnce() -> T) -> (T, Vec<Vec<u8>>) {
+        let mut seen = Vec::new();
+        let r = with_syscall_override(
+            |c| match c {
+                Syscall::Bpf {
+                    cmd: BpfCmd::LinkCreate,
+                    attr,
+                } => {
+                    seen.push(attr.to_vec());
+                    Some(Err(std::io::Error::from_raw_os_error(errno)))
+                }
+                _ => None,
+            },
+            f,
+        );
+        (r, seen)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::OwnedFd;
 
     fn program() -> Program {
-        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
-        let kind = crate::object::ProgramKind::from_section("xdp").unwrap();
-        Program::new("xdp_prog".into(), "xdp".into(), kind, fd)
+        test_util::program("xdp_prog", "xdp")
     }
 
     #[test]

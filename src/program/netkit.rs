@@ -127,34 +127,18 @@ impl Netkit<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::netdev::test_util::{link_create_answers, program};
     use super::*;
-    use crate::sys::bpf::BpfCmd;
-    use crate::sys::{with_syscall_override, Syscall};
-    use std::io;
-    use std::os::fd::OwnedFd;
-
-    fn program(section: &str) -> Program {
-        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
-        let kind = ProgramKind::from_section(section).unwrap();
-        Program::new("nk_prog".into(), section.into(), kind, fd)
-    }
 
     /// The section picks the attach type; the kernel's ENXIO and EACCES become words.
     #[test]
     fn section_side_and_refusals_in_words() {
+        use sys::bpf::attach_type::{NETKIT_PEER, NETKIT_PRIMARY};
         for (section, side, at) in [
-            (
-                "netkit/primary",
-                NetkitAttachType::Primary,
-                sys::bpf::attach_type::NETKIT_PRIMARY,
-            ),
-            (
-                "netkit/peer",
-                NetkitAttachType::Peer,
-                sys::bpf::attach_type::NETKIT_PEER,
-            ),
+            ("netkit/primary", NetkitAttachType::Primary, NETKIT_PRIMARY),
+            ("netkit/peer", NetkitAttachType::Peer, NETKIT_PEER),
         ] {
-            let p = program(section);
+            let p = program("nk_prog", section);
             let nk = Netkit::try_from(&p).unwrap();
             assert_eq!(nk.attach_type(), side);
             for (errno, words) in [
@@ -162,25 +146,13 @@ mod tests {
                 (libc::EACCES, "peer of a netkit pair"),
                 (libc::EINVAL, "BPF_LINK_CREATE"),
             ] {
-                let mut seen = Vec::new();
-                let e = with_syscall_override(
-                    |c| match c {
-                        Syscall::Bpf {
-                            cmd: BpfCmd::LinkCreate,
-                            attr,
-                        } => {
-                            seen.push(attr[8..12].to_vec());
-                            Some(Err(io::Error::from_raw_os_error(errno)))
-                        }
-                        _ => None,
-                    },
-                    || nk.attach(9),
-                )
-                .unwrap_err();
-                assert_eq!(seen, [at.to_ne_bytes().to_vec()]);
+                let (r, seen) = link_create_answers(errno, || nk.attach(9));
+                let e = r.unwrap_err();
+                assert_eq!(seen.len(), 1);
+                assert_eq!(&seen[0][8..12], &at.to_ne_bytes());
                 assert!(crate::util::Chain(&e).to_string().contains(words), "{e}");
             }
         }
-        assert!(Netkit::try_from(&program("tcx/ingress")).is_err());
+        assert!(Netkit::try_from(&program("nk_prog", "tcx/ingress")).is_err());
     }
 }

@@ -314,19 +314,8 @@ impl Drop for TcNetlink {
 
 #[cfg(test)]
 mod tests {
+    use super::super::netdev::test_util::{link_create_answers, program, NO_SUCH_IFINDEX};
     use super::*;
-    use crate::sys::bpf::BpfCmd;
-    use crate::sys::{with_syscall_override, Syscall};
-    use std::io;
-    use std::os::fd::OwnedFd;
-
-    fn program(section: &str) -> Program {
-        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
-        let kind = ProgramKind::from_section(section).unwrap();
-        Program::new("tc_prog".into(), section.into(), kind, fd)
-    }
-
-    const NO_SUCH_IFINDEX: u32 = 0x7fff_fff0;
 
     /// tcx first (`BPF_TCX_INGRESS`/`EGRESS` on the ifindex); `EINVAL` (no tcx) falls
     /// back to a clsact filter over netlink, for real: the interface doesn't exist.
@@ -336,23 +325,10 @@ mod tests {
             (TcAttachType::Ingress, sys::bpf::attach_type::TCX_INGRESS),
             (TcAttachType::Egress, sys::bpf::attach_type::TCX_EGRESS),
         ] {
-            let p = program("tc");
+            let p = program("tc_prog", "tc");
             let tc = SchedClassifier::try_from(&p).unwrap();
-            let mut seen = Vec::new();
-            let e = with_syscall_override(
-                |c| match c {
-                    Syscall::Bpf {
-                        cmd: BpfCmd::LinkCreate,
-                        attr,
-                    } => {
-                        seen.push(attr.to_vec());
-                        Some(Err(io::Error::from_raw_os_error(libc::EINVAL)))
-                    }
-                    _ => None,
-                },
-                || tc.attach(NO_SUCH_IFINDEX, side),
-            )
-            .unwrap_err();
+            let (r, seen) = link_create_answers(libc::EINVAL, || tc.attach(NO_SUCH_IFINDEX, side));
+            let e = r.unwrap_err();
             assert_eq!(seen.len(), 1);
             assert_eq!(&seen[0][4..8], &NO_SUCH_IFINDEX.to_ne_bytes());
             assert_eq!(&seen[0][8..12], &at.to_ne_bytes());
@@ -374,15 +350,13 @@ mod tests {
             ("tcx/ingress", Some(TcAttachType::Ingress)),
             ("tc/egress", Some(TcAttachType::Egress)),
         ] {
-            let p = program(section);
+            let p = program("tc_prog", section);
             let tc = SchedClassifier::try_from(&p).unwrap();
             assert_eq!(tc.section_attach_type(), side, "{section}");
         }
         for section in ["netkit/peer", "xdp", "action"] {
-            assert!(
-                SchedClassifier::try_from(&program(section)).is_err(),
-                "{section}"
-            );
+            let p = program("tc_prog", section);
+            assert!(SchedClassifier::try_from(&p).is_err(), "{section}");
         }
         assert_eq!(TcOptions::default(), TcOptions::new(0, 0));
     }

@@ -278,52 +278,20 @@ impl Drop for XdpNetlink {
 
 #[cfg(test)]
 mod tests {
+    use super::super::netdev::test_util::{link_create_answers, program, NO_SUCH_IFINDEX};
     use super::*;
-    use crate::sys::bpf::BpfCmd;
-    use crate::sys::{with_syscall_override, Syscall};
-    use std::io;
-
-    fn program(section: &str) -> Program {
-        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
-        let kind = ProgramKind::from_section(section).unwrap();
-        Program::new("xdp_prog".into(), section.into(), kind, fd)
-    }
-
-    /// An interface index no namespace has.
-    const NO_SUCH_IFINDEX: u32 = 0x7fff_fff0;
-
-    fn link_create_answers(
-        errno: i32,
-        f: impl FnOnce() -> Result<Link, ProgramError>,
-    ) -> (ProgramError, Vec<Vec<u8>>) {
-        let mut seen = Vec::new();
-        let e = with_syscall_override(
-            |c| match c {
-                Syscall::Bpf {
-                    cmd: BpfCmd::LinkCreate,
-                    attr,
-                } => {
-                    seen.push(attr.to_vec());
-                    Some(Err(io::Error::from_raw_os_error(errno)))
-                }
-                _ => None,
-            },
-            f,
-        )
-        .unwrap_err();
-        (e, seen)
-    }
 
     /// `BPF_LINK_CREATE` with `BPF_XDP`, the ifindex and the mode flags; `EINVAL` (no
     /// XDP links) falls back to netlink, which asks the kernel for real: the interface
     /// doesn't exist, and the netlink error says so.
     #[test]
     fn link_first_then_netlink_on_einval() {
-        let p = program("xdp");
+        let p = program("xdp_prog", "xdp");
         let xdp = Xdp::try_from(&p).unwrap();
-        let (e, seen) = link_create_answers(libc::EINVAL, || {
+        let (r, seen) = link_create_answers(libc::EINVAL, || {
             xdp.attach(NO_SUCH_IFINDEX, XdpMode::Native)
         });
+        let e = r.unwrap_err();
         assert_eq!(seen.len(), 1);
         assert_eq!(&seen[0][4..8], &NO_SUCH_IFINDEX.to_ne_bytes());
         assert_eq!(&seen[0][8..12], &sys::bpf::attach_type::XDP.to_ne_bytes());
@@ -339,9 +307,10 @@ mod tests {
             _ => panic!("{e:?}"),
         }
         // Any other refusal is the answer.
-        let (e, _) = link_create_answers(libc::EPERM, || {
+        let (r, _) = link_create_answers(libc::EPERM, || {
             xdp.attach(NO_SUCH_IFINDEX, XdpMode::Generic)
         });
+        let e = r.unwrap_err();
         assert!(
             matches!(&e, ProgramError::Attach { source, .. } if source.errno() == libc::EPERM),
             "{e:?}"
@@ -355,14 +324,14 @@ mod tests {
         assert_eq!(XdpMode::Native.flags(), 4);
         assert_eq!(XdpMode::Offload.flags(), 8);
         assert_eq!(XdpMode::Generic.to_string(), "generic mode");
-        let frags = program("xdp.frags");
+        let frags = program("xdp_prog", "xdp.frags");
         assert!(Xdp::try_from(&frags).unwrap().has_frags());
-        let cpumap = program("xdp/cpumap");
+        let cpumap = program("xdp_prog", "xdp/cpumap");
         let x = Xdp::try_from(&cpumap).unwrap();
         assert_eq!(x.attach_point(), XdpAttach::Cpumap);
         let e = x.attach(1, XdpMode::Generic).unwrap_err();
         assert!(e.to_string().contains("cpumap entry"), "{e}");
-        let e = Xdp::try_from(&program("tc")).unwrap_err();
+        let e = Xdp::try_from(&program("xdp_prog", "tc")).unwrap_err();
         assert!(e.to_string().contains("is not a xdp program"), "{e}");
     }
 }

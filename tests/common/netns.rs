@@ -20,19 +20,10 @@ pub struct NetNs {
 
 /// Runs `ip ARGS`, panicking with its stderr when it fails.
 pub fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("running ip (iproute2)");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ip_output(args);
 }
 
-/// The output of `ip ARGS`.
+/// The output of `ip ARGS`, which must succeed.
 pub fn ip_output(args: &[&str]) -> String {
     let out = Command::new("ip")
         .args(args)
@@ -61,9 +52,7 @@ impl NetNs {
 
     /// `ip -n NAME ARGS`.
     pub fn ip(&self, args: &[&str]) {
-        let mut all = vec!["-n", self.name.as_str()];
-        all.extend_from_slice(args);
-        ip(&all);
+        self.ip_output(args);
     }
 
     /// The output of `ip -n NAME ARGS`.
