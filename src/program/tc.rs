@@ -136,9 +136,10 @@ impl SchedClassifier<'_> {
         }
     }
 
-    /// Attaches to `side` of `iface`: a tcx link, or where the kernel has no tcx
-    /// (before 6.6), a `clsact` filter over netlink with the kernel's choice of
-    /// priority and handle.
+    /// Attaches to `side` of `iface`, after the programs there: a tcx link, or where
+    /// the kernel has no tcx (before 6.6), a `clsact` filter over netlink at a
+    /// priority after the filters on the hook (the kernel's own choice, which libbpf
+    /// takes, would put it before them), so programs run in attach order either way.
     pub fn attach(
         &self,
         iface: impl Into<Interface>,
@@ -152,7 +153,7 @@ impl SchedClassifier<'_> {
                     self.prog.name,
                     crate::util::Chain(&source)
                 );
-                self.netlink(&target, side, TcOptions::default())
+                self.netlink(&target, side, None)
             }
             other => other,
         }
@@ -170,7 +171,8 @@ impl SchedClassifier<'_> {
 
     /// Attaches to `side` of `iface` the classic way: a `clsact` qdisc (added unless
     /// there is one) and a direct-action `cls_bpf` filter at `options`' priority and
-    /// handle. Dropping the [`Link`] deletes the filter.
+    /// handle (0: the kernel's choice, as libbpf's; for a priority that puts the
+    /// filter first among those there). Dropping the [`Link`] deletes the filter.
     pub fn attach_netlink(
         &self,
         iface: impl Into<Interface>,
@@ -178,7 +180,7 @@ impl SchedClassifier<'_> {
         options: TcOptions,
     ) -> Result<Link, ProgramError> {
         let target = iface.into().resolve(self.prog)?;
-        self.netlink(&target, side, options)
+        self.netlink(&target, side, Some(options))
     }
 
     fn tcx(&self, target: &Resolved, side: TcAttachType) -> Result<Link, ProgramError> {
@@ -199,11 +201,12 @@ impl SchedClassifier<'_> {
         }
     }
 
+    /// A filter on `side` of `target` at `options`, or (`None`) after the filters there.
     fn netlink(
         &self,
         target: &Resolved,
         side: TcAttachType,
-        options: TcOptions,
+        options: Option<TcOptions>,
     ) -> Result<Link, ProgramError> {
         let err = |source| ProgramError::Netlink {
             program: self.prog.name.clone(),
@@ -221,6 +224,13 @@ impl SchedClassifier<'_> {
             Err(_) => self.prog.name.clone(),
         };
         let parent = side.clsact_parent();
+        let options = match options {
+            Some(o) => o,
+            None => TcOptions::new(
+                priority_after(&mut socket, target.ifindex, parent).map_err(err)?,
+                0,
+            ),
+        };
         let filter = netlink::filter_add(
             &mut socket,
             target.ifindex,
@@ -245,6 +255,19 @@ impl SchedClassifier<'_> {
         };
         Ok(Link::from_attachment(Box::new(attachment), description))
     }
+}
+
+/// A priority after every filter on `parent` of `ifindex` (lower priorities run
+/// first): one above the highest there, or 0 (the kernel's choice) when there is none
+/// or the highest is the last.
+fn priority_after(
+    socket: &mut netlink::NetlinkSocket,
+    ifindex: u32,
+    parent: u32,
+) -> Result<u16, netlink::NetlinkError> {
+    let filters = netlink::filter_list(socket, ifindex, parent)?;
+    let highest = filters.iter().map(|f| f.priority).max();
+    Ok(highest.and_then(|p| p.checked_add(1)).unwrap_or(0))
 }
 
 /// A `cls_bpf` filter added over netlink; dropping it deletes the filter.

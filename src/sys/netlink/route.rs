@@ -408,7 +408,6 @@ pub fn filter_get(
 }
 
 /// `RTM_GETTFILTER` dumping the filters on `parent` of `ifindex`.
-#[cfg(test)]
 pub fn filter_dump_request(ifindex: u32, parent: u32) -> MessageBuilder {
     let mut b = MessageBuilder::new(rtm::GETTFILTER, flags::REQUEST | flags::DUMP);
     b.family_header(&tcmsg(ifindex, 0, parent, 0));
@@ -416,7 +415,6 @@ pub fn filter_dump_request(ifindex: u32, parent: u32) -> MessageBuilder {
 }
 
 /// The filters on `parent` of `ifindex` (none when it has no `clsact` qdisc).
-#[cfg(test)]
 pub fn filter_list(
     sock: &mut impl Transport,
     ifindex: u32,
@@ -429,7 +427,6 @@ pub fn filter_list(
 
 /// The filters among `replies` (`RTM_NEWTFILTER` messages), skipping the per-priority
 /// entries that carry no filter (handle 0).
-#[cfg(test)]
 pub fn parse_filters(replies: &[Reply]) -> Result<Vec<TcFilter>, DecodeError> {
     let mut out = Vec::new();
     for r in replies.iter().filter(|r| r.ty == rtm::NEWTFILTER) {
