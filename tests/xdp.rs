@@ -311,6 +311,13 @@ fn redirect_to_cpumap(tag: &str, mode: XdpMode) {
         "the cpumap program"
     );
     detach(&pair, link);
+    pair.send("after");
+    assert_eq!(pair.next().as_deref(), Some("after"));
+    assert_eq!(
+        global_u64(&spec, &obj, "redirected"),
+        3,
+        "redirected after the drop"
+    );
 }
 
 #[test]
@@ -414,6 +421,13 @@ fn frags_program_takes_jumbo_frames() {
     // The whole frame: Ethernet, IPv4 and UDP headers and the payload.
     assert_eq!(global_u64(&spec, &obj, "frags_max_len"), 8000 + 42);
     detach(&pair, link);
+    pair.send(&payload);
+    assert_eq!(pair.next().map(|d| d.len()), Some(8000));
+    assert_eq!(
+        global_u64(&spec, &obj, "frags_seen"),
+        1,
+        "seen after the drop"
+    );
 }
 
 /// Over netlink an interface that has a program refuses another (attach does not

@@ -107,10 +107,10 @@ impl Interface {
                     ifindex: i,
                     name: Some(n.clone()),
                 }),
-                Err(e) => Err(refuse(format!(
-                    "not found in this network namespace ({})",
-                    std::io::Error::from(e)
-                ))),
+                Err(nix::errno::Errno::ENODEV) => {
+                    Err(refuse("not found in this network namespace".into()))
+                }
+                Err(e) => Err(refuse(format!("if_nametoindex failed with {e}"))),
             },
         }
     }
