@@ -159,3 +159,47 @@ fn probe_choice_takes_the_branch_the_kernel_supports() {
         "{out}"
     );
 }
+
+/// xdp_drop, run in the namespace at the receiving end of a veth pair, drops the
+/// datagrams sent to its port until it has counted three, then detaches on exit: the
+/// next datagram arrives, and none of the dropped ones does.
+#[test]
+fn xdp_drop_drops_until_its_link_is_dropped() {
+    setup();
+    let port = 4790;
+    let pair = netns::Pair::new("exd", port);
+    let exe = example("xdp_drop");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &pair.b.name])
+        .arg(&exe)
+        .args(["vb", &port.to_string(), "3"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting the xdp_drop example");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let attached = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("dropping UDP to port"));
+    let attached = attached.expect("the example never attached");
+    assert!(attached.contains("vb"), "{attached}");
+    for i in 0..3 {
+        pair.send(&format!("drop {i}"));
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(child.wait().unwrap().success(), "{rest:?}");
+    assert_eq!(
+        rest.first().map(String::as_str),
+        Some("dropped 3 datagrams"),
+        "{rest:?}"
+    );
+    // Its link went with the process: the first datagram to arrive is one sent now.
+    pair.rx
+        .set_read_timeout(Some(std::time::Duration::from_millis(100)))
+        .unwrap();
+    let arrived = (0..50).find_map(|_| {
+        pair.send("after");
+        pair.next()
+    });
+    assert_eq!(arrived.as_deref(), Some("after"), "traffic after the exit");
+}

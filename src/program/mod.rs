@@ -6,9 +6,10 @@
 //! [`CgroupSkb`], [`CgroupSock`], [`CgroupSockAddr`], [`CgroupSockopt`],
 //! [`CgroupSysctl`], [`CgroupDevice`], [`SockOps`], [`LsmCgroup`]; the socket kinds
 //! [`SocketFilter`], [`SkReuseport`], [`SkSkb`], [`SkMsg`], [`SkLookup`],
-//! [`FlowDissector`]; [`Netfilter`]) come from a `&Program` by `TryFrom` and offer
-//! `attach(..) -> Link` (a `syscall` program is run instead); struct_ops programs are
-//! registered together, through their map ([`StructOps`]);
+//! [`FlowDissector`]; [`Netfilter`]; and for networking [`Xdp`], [`SchedClassifier`],
+//! [`Netkit`], which take an [`Interface`]) come from a `&Program` by `TryFrom` and
+//! offer `attach(..) -> Link` (a `syscall` program is run instead); struct_ops
+//! programs are registered together, through their map ([`StructOps`]);
 //! [`Program::attach`] attaches from the section name alone, as libbpf's auto-attach,
 //! following the one dispatch from kind to [`AttachPlan`] (`plan.rs`).
 
@@ -47,7 +48,9 @@ pub mod cgroup;
 pub mod freplace;
 pub mod iter;
 pub mod kprobe;
+pub mod netdev;
 pub mod netfilter;
+pub mod netkit;
 pub mod netns;
 pub mod perf_event;
 pub mod plan;
@@ -56,9 +59,12 @@ pub mod sk_skb;
 pub mod socket;
 pub mod struct_ops;
 pub mod syscall;
+pub mod tc;
 pub mod tracefs;
 pub mod tracing;
+pub mod xdp;
 
+pub use crate::sys::netlink::NetlinkError;
 pub use cgroup::{
     CgroupAttachMode, CgroupDevice, CgroupSkb, CgroupSkbDirection, CgroupSock, CgroupSockAddr,
     CgroupSockopt, CgroupSysctl, LsmCgroup, SockOps,
@@ -66,7 +72,9 @@ pub use cgroup::{
 pub use freplace::FReplace;
 pub use iter::{Iter, IterScope};
 pub use kprobe::{KProbe, KProbeMulti, KprobeError, KprobeMode};
+pub use netdev::Interface;
 pub use netfilter::{Netfilter, NetfilterFamily, NetfilterHook, NetfilterHookPoint};
+pub use netkit::{Netkit, NetkitAttachType};
 pub use netns::{FlowDissector, SkLookup};
 pub use perf_event::{PerfEvent, PerfEventConfig, PerfEventScope, Sample};
 pub use plan::AttachPlan;
@@ -74,7 +82,9 @@ pub use sk_skb::{SkMsg, SkSkb, SkSkbKind};
 pub use socket::{SkReuseport, SocketFilter};
 pub use struct_ops::StructOps;
 pub use syscall::SyscallProgram;
+pub use tc::{SchedClassifier, TcAttachType, TcOptions};
 pub use tracing::{FEntry, FExit, FModRet, Lsm, TpBtf};
+pub use xdp::{Xdp, XdpMode};
 
 /// Errors from attaching or inspecting a program.
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +152,29 @@ pub enum ProgramError {
         /// The failure.
         #[source]
         source: SysError,
+    },
+    /// A netlink request failed while attaching (XDP or TC the classic way); the
+    /// source carries the kernel's explanation when it gave one.
+    #[error("attaching program '{program}' to {target}")]
+    Netlink {
+        /// Program name.
+        program: String,
+        /// The target in words (`xdp generic mode on ifindex 5 (veth0), netlink`).
+        target: String,
+        /// The failure.
+        #[source]
+        source: NetlinkError,
+    },
+    /// The network interface can't take the program: there is none of that name in
+    /// this network namespace, or it is not the device the program needs.
+    #[error("program '{program}': network interface {interface}: {reason}")]
+    Interface {
+        /// Program name.
+        program: String,
+        /// The interface as given (`'veth0'`, `ifindex 5`).
+        interface: String,
+        /// What is wrong.
+        reason: String,
     },
     /// A syscall failed.
     #[error("operation on program '{program}' failed")]

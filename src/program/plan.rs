@@ -7,7 +7,7 @@
 //! [`Program::can_auto_attach`](super::Program::can_auto_attach) both go through it, so a
 //! new kind is made auto-attachable here and nowhere else.
 
-use crate::object::section::{KprobeTarget, TargetError, TracepointTarget};
+use crate::object::section::{KprobeTarget, TargetError, TracepointTarget, XdpAttach};
 use crate::object::ProgramKind;
 
 /// Why a section name can't be auto-attached, in words for [`AttachPlan::NoAutoAttach`].
@@ -30,6 +30,13 @@ const NEEDS_NETNS: &str =
 /// `netfilter`.
 const NEEDS_NF_HOOK: &str =
     "the section names no netfilter hook; attach with Netfilter::attach(hook)";
+
+/// The words for XDP, TC and netkit programs: the section names no interface.
+const NEEDS_INTERFACE: &str = "XDP, TC and netkit programs attach to a network interface the \
+     section doesn't name: use Xdp::attach, SchedClassifier::attach or Netkit::attach";
+/// The words for `xdp/devmap` and `xdp/cpumap` programs.
+const FROM_MAP_ENTRY: &str =
+    "xdp/devmap and xdp/cpumap programs run from a devmap or cpumap entry, not an attachment";
 
 /// How a program attaches, as its section name says.
 ///
@@ -166,12 +173,16 @@ impl AttachPlan {
             K::SkSkb { .. } | K::SkMsg => none(NEEDS_SOCKMAP),
             K::SkLookup | K::FlowDissector => none(NEEDS_NETNS),
             K::Netfilter => none(NEEDS_NF_HOOK),
+            K::Xdp {
+                attach: XdpAttach::Interface,
+                ..
+            }
+            | K::SchedCls { .. } => none(NEEDS_INTERFACE),
+            K::Xdp { .. } => none(FROM_MAP_ENTRY),
             K::Uprobe { .. }
             | K::UprobeMulti { .. }
             | K::Usdt { .. }
             | K::Syscall
-            | K::Xdp { .. }
-            | K::SchedCls { .. }
             | K::SchedAct
             | K::PerfEvent
             | K::Lwt(_)
@@ -245,6 +256,12 @@ mod tests {
     };
     const NETNS_PLAN: AttachPlan = P::NoAutoAttach {
         reason: NEEDS_NETNS,
+    };
+    const NEEDS_INTERFACE_PLAN: AttachPlan = P::NoAutoAttach {
+        reason: NEEDS_INTERFACE,
+    };
+    const FROM_MAP_ENTRY_PLAN: AttachPlan = P::NoAutoAttach {
+        reason: FROM_MAP_ENTRY,
     };
 
     /// Every section form of the table, the object tests and `bpf-progs/`, with the plan
@@ -377,13 +394,18 @@ mod tests {
             ("iter/bpf_map_elem", P::Iter),
             ("iter", NO_TARGET_PLAN),
             ("syscall", NOT_FROM_SECTION_PLAN),
-            ("xdp", NOT_FROM_SECTION_PLAN),
-            ("xdp.frags", NOT_FROM_SECTION_PLAN),
-            ("xdp/devmap", NOT_FROM_SECTION_PLAN),
-            ("tc", NOT_FROM_SECTION_PLAN),
-            ("classifier", NOT_FROM_SECTION_PLAN),
-            ("tcx/ingress", NOT_FROM_SECTION_PLAN),
-            ("netkit/peer", NOT_FROM_SECTION_PLAN),
+            ("xdp", NEEDS_INTERFACE_PLAN),
+            ("xdp.frags", NEEDS_INTERFACE_PLAN),
+            ("xdp/devmap", FROM_MAP_ENTRY_PLAN),
+            ("xdp/cpumap", FROM_MAP_ENTRY_PLAN),
+            ("xdp.frags/devmap", FROM_MAP_ENTRY_PLAN),
+            ("tc", NEEDS_INTERFACE_PLAN),
+            ("classifier", NEEDS_INTERFACE_PLAN),
+            ("tc/ingress", NEEDS_INTERFACE_PLAN),
+            ("tcx/ingress", NEEDS_INTERFACE_PLAN),
+            ("tcx/egress", NEEDS_INTERFACE_PLAN),
+            ("netkit/primary", NEEDS_INTERFACE_PLAN),
+            ("netkit/peer", NEEDS_INTERFACE_PLAN),
             ("action", NOT_FROM_SECTION_PLAN),
             ("perf_event", NOT_FROM_SECTION_PLAN),
             ("lwt_xmit", NOT_FROM_SECTION_PLAN),

@@ -23,6 +23,7 @@
 pub mod bpf;
 pub mod fs;
 pub mod mmap;
+pub mod netlink;
 pub mod perf;
 pub mod socket;
 

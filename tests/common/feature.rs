@@ -67,6 +67,17 @@ pub enum Feature {
     Netfilter,
     /// The Unix socket address hooks (`cgroup/connect_unix`, ...).
     UnixSockAddr,
+    /// XDP BPF links (`BPF_LINK_CREATE` with `BPF_XDP`).
+    XdpLink,
+    /// Multi-buffer XDP programs (`BPF_F_XDP_HAS_FRAGS`).
+    XdpFrags,
+    /// Generic XDP redirecting into a cpumap, and devmap programs run on generic XDP's
+    /// `sk_buff`s (both in 5.15).
+    GenericXdpMapPrograms,
+    /// tcx links (`BPF_TCX_INGRESS`/`BPF_TCX_EGRESS`).
+    Tcx,
+    /// netkit devices and their links (`BPF_NETKIT_PRIMARY`/`BPF_NETKIT_PEER`).
+    Netkit,
 }
 
 impl Feature {
@@ -90,6 +101,11 @@ impl Feature {
             Feature::CgrpStorage => "cgrp_storage maps",
             Feature::Netfilter => "netfilter links",
             Feature::UnixSockAddr => "cgroup hooks for Unix socket addresses",
+            Feature::XdpLink => "XDP links",
+            Feature::XdpFrags => "XDP frags",
+            Feature::GenericXdpMapPrograms => "generic XDP cpumap redirect and devmap programs",
+            Feature::Tcx => "tcx links",
+            Feature::Netkit => "netkit",
         }
     }
 
@@ -114,6 +130,11 @@ impl Feature {
             Feature::CgrpStorage => (6, 2),
             Feature::Netfilter => (6, 4),
             Feature::UnixSockAddr => (6, 7),
+            Feature::XdpLink => (5, 9),
+            Feature::XdpFrags => (5, 18),
+            Feature::GenericXdpMapPrograms => (5, 15),
+            Feature::Tcx => (6, 6),
+            Feature::Netkit => (6, 7),
         }
     }
 
@@ -151,6 +172,10 @@ impl Feature {
             Feature::CgrpStorage => &["CONFIG_CGROUP_BPF"],
             Feature::Netfilter => &["CONFIG_NETFILTER_BPF_LINK"],
             Feature::UnixSockAddr => &["CONFIG_CGROUP_BPF", "CONFIG_UNIX"],
+            Feature::XdpLink | Feature::XdpFrags => &["CONFIG_BPF_SYSCALL"],
+            Feature::GenericXdpMapPrograms => &["CONFIG_DEBUG_INFO_BTF"],
+            Feature::Tcx => &["CONFIG_NET_XGRESS"],
+            Feature::Netkit => &["CONFIG_NETKIT"],
         }
     }
 }
@@ -251,6 +276,11 @@ pub fn probe(feature: Feature) -> Probe {
         Feature::CgrpStorage => probe_cgrp_storage(),
         Feature::Netfilter => probe_netfilter(),
         Feature::UnixSockAddr => probe_unix_sock_addr(),
+        Feature::XdpLink => probe_xdp_link(),
+        Feature::XdpFrags => probe_xdp_frags(),
+        Feature::GenericXdpMapPrograms => probe_btf_func("cpu_map_generic_redirect"),
+        Feature::Tcx => probe_ifindex_link(prog_type::SCHED_CLS, attach_type::TCX_INGRESS),
+        Feature::Netkit => probe_ifindex_link(prog_type::SCHED_CLS, attach_type::NETKIT_PRIMARY),
     };
     CACHE
         .lock()
@@ -349,6 +379,31 @@ pub fn require_since(test: &str, feature: Feature, since: (u32, u32)) -> Option<
         Decision::Skip(reason) => {
             skip(test, &reason);
             None
+        }
+        Decision::Fail(reason) => panic!("{test}: {reason}"),
+    }
+}
+
+/// Whether the kernel has `feature`, for a test that checks a fallback where it
+/// doesn't: `false` (with a `NOTE:` line saying why) where the discipline would skip,
+/// a panic where it would fail.
+pub fn available(test: &str, feature: Feature) -> bool {
+    super::setup();
+    let config = kernel_config();
+    let release = kernel_release();
+    match decide(
+        feature,
+        feature.since(),
+        &probe(feature),
+        config.as_deref(),
+        &release,
+    ) {
+        Decision::Run => true,
+        Decision::Skip(reason) => {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "NOTE: {test}: {reason}; the fallback is tested");
+            let _ = out.flush();
+            false
         }
         Decision::Fail(reason) => panic!("{test}: {reason}"),
     }
@@ -647,5 +702,77 @@ fn probe_unix_sock_addr() -> Probe {
         Ok(true) => Probe::Supported,
         Ok(false) => Probe::Missing("enum bpf_attach_type has no BPF_CGROUP_UNIX_CONNECT".into()),
         Err(e) => Probe::Missing(e),
+    }
+}
+
+/// A link of `attach_type` to an interface that doesn't exist: a kernel that has the
+/// link type looks the interface up (`ENODEV`), one without it answers `EINVAL`
+/// (before any interface is touched, so the probe changes nothing anywhere).
+fn probe_ifindex_link(prog_type: u32, attach: u32) -> Probe {
+    let prog = match raw_bpf::prog_load(prog_type, attach, 0) {
+        Ok(p) => p,
+        Err(e) if errno(&e) == libc::EPERM => return refused("BPF_PROG_LOAD", &e),
+        Err(e) => return Probe::Missing(format!("BPF_PROG_LOAD answered {}", errno_name(&e))),
+    };
+    const NO_SUCH_IFINDEX: u32 = 0x7fff_fff0;
+    match raw_bpf::link_create_ifindex(prog.as_fd(), NO_SUCH_IFINDEX, attach) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::ENODEV => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("BPF_LINK_CREATE", &e),
+        Err(e) => Probe::Missing(format!(
+            "BPF_LINK_CREATE (attach type {attach}) answered {}",
+            errno_name(&e)
+        )),
+    }
+}
+
+/// An XDP link on `lo` of a network namespace of its own: XDP answers `EINVAL` both
+/// for a missing interface and for a kernel without XDP links, so the probe attaches
+/// for real, where the program (which drops everything) disturbs nobody.
+fn probe_xdp_link() -> Probe {
+    let prog = match raw_bpf::prog_load(prog_type::XDP, attach_type::XDP, 0) {
+        Ok(p) => p,
+        Err(e) if errno(&e) == libc::EPERM => return refused("BPF_PROG_LOAD", &e),
+        Err(e) => return Probe::Missing(format!("BPF_PROG_LOAD answered {}", errno_name(&e))),
+    };
+    let attached = std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: unshare moves only this thread, which ends here, to a new
+            // network namespace.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // `lo` is interface 1 in a new namespace.
+            raw_bpf::link_create_ifindex(prog.as_fd(), 1, attach_type::XDP)
+        })
+        .join()
+        .expect("the probe thread")
+    });
+    match attached {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("BPF_LINK_CREATE (XDP)", &e),
+        Err(e) => Probe::Missing(format!("BPF_LINK_CREATE (XDP) answered {}", errno_name(&e))),
+    }
+}
+
+/// An XDP program loaded with `BPF_F_XDP_HAS_FRAGS`: kernels before frags refuse the
+/// flag (`EINVAL`).
+fn probe_xdp_frags() -> Probe {
+    match raw_bpf::prog_load_flags(prog_type::XDP, attach_type::XDP, 0, raw_bpf::XDP_HAS_FRAGS) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("BPF_PROG_LOAD", &e),
+        Err(e) => Probe::Missing(format!(
+            "BPF_PROG_LOAD with BPF_F_XDP_HAS_FRAGS answered {}",
+            errno_name(&e)
+        )),
+    }
+}
+
+/// A kernel function that implements the feature, looked for in the kernel's BTF.
+fn probe_btf_func(name: &str) -> Probe {
+    match corebpf::btf::kernel::vmlinux_btf() {
+        Ok(btf) if btf.find_by_name_kind(name, Kind::Func).is_some() => Probe::Supported,
+        Ok(_) => Probe::Missing(format!("{name} is not in the kernel's BTF")),
+        Err(e) => Probe::Missing(format!("no kernel BTF: {e}")),
     }
 }

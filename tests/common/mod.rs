@@ -3,6 +3,7 @@
 
 pub mod cgroup;
 pub mod feature;
+pub mod netns;
 pub mod raw_bpf;
 mod workspace;
 

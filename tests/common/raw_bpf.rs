@@ -21,6 +21,8 @@ const BPF_LINK_CREATE: libc::c_int = 28;
 
 /// `enum bpf_prog_type` values used by the probes.
 pub mod prog_type {
+    pub const SCHED_CLS: u32 = 3;
+    pub const XDP: u32 = 6;
     pub const KPROBE: u32 = 2;
     pub const TRACING: u32 = 26;
     pub const LSM: u32 = 29;
@@ -54,7 +56,13 @@ pub mod attach_type {
     pub const LSM_CGROUP: u32 = 43;
     pub const NETFILTER: u32 = 45;
     pub const TRACE_KPROBE_SESSION: u32 = 56;
+    pub const XDP: u32 = 37;
+    pub const TCX_INGRESS: u32 = 46;
+    pub const NETKIT_PRIMARY: u32 = 54;
 }
+
+/// `BPF_F_XDP_HAS_FRAGS`, a `prog_flags` bit.
+pub const XDP_HAS_FRAGS: u32 = 1 << 5;
 
 /// One `struct bpf_insn`: opcode, `dst_reg` in the low nibble of the register byte,
 /// `src_reg` in the high one, 16-bit offset, 32-bit immediate.
@@ -172,6 +180,20 @@ pub fn prog_load_flags(
 /// (fentry/fexit/fmod_ret/lsm/tp_btf links).
 pub fn link_create(prog: BorrowedFd<'_>, attach_type: u32) -> io::Result<OwnedFd> {
     let mut attr = Attr::<16>::new().u32(0, fd_u32(prog)).u32(8, attach_type);
+    // SAFETY: the attribute holds no pointers.
+    unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }
+}
+
+/// `BPF_LINK_CREATE` of `prog` on interface `ifindex` (XDP, tcx, netkit links).
+pub fn link_create_ifindex(
+    prog: BorrowedFd<'_>,
+    ifindex: u32,
+    attach_type: u32,
+) -> io::Result<OwnedFd> {
+    let mut attr = Attr::<16>::new()
+        .u32(0, fd_u32(prog))
+        .u32(4, ifindex)
+        .u32(8, attach_type);
     // SAFETY: the attribute holds no pointers.
     unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }
 }
