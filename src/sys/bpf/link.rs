@@ -428,7 +428,10 @@ mod tests {
         let b = &seen[1];
         assert_eq!(half(b, 8), attach_type::TRACE_UPROBE_MULTI);
         assert_eq!((word(b, 32), word(b, 40)), (0, 0));
-        assert_eq!((half(b, 48), half(b, 52), half(b, 56)), (2, UPROBE_MULTI_RETURN, 0));
+        assert_eq!(
+            (half(b, 48), half(b, 52), half(b, 56)),
+            (2, UPROBE_MULTI_RETURN, 0)
+        );
 
         // Checked before the kernel is asked.
         let bad = UprobeMultiTargets {
