@@ -1,6 +1,7 @@
 //! Shared setup for the kernel tests: mounts, object paths, fd census, event triggers.
 #![allow(dead_code)]
 
+pub mod cprog;
 pub mod feature;
 pub mod raw_bpf;
 mod workspace;

@@ -30,8 +30,14 @@ pub mod attach_type {
     pub const TRACE_FENTRY: u32 = 24;
     pub const MODIFY_RETURN: u32 = 26;
     pub const LSM_MAC: u32 = 27;
+    pub const PERF_EVENT: u32 = 41;
     pub const TRACE_KPROBE_MULTI: u32 = 42;
+    pub const TRACE_UPROBE_MULTI: u32 = 48;
+    pub const TRACE_UPROBE_SESSION: u32 = 57;
 }
+
+/// `BPF_F_SLEEPABLE`.
+pub const PROG_SLEEPABLE: u32 = 1 << 4;
 
 /// One `struct bpf_insn`: opcode, `dst_reg` in the low nibble of the register byte,
 /// `src_reg` in the high one, 16-bit offset, 32-bit immediate.
@@ -113,9 +119,20 @@ pub fn prog_load(
     expected_attach_type: u32,
     attach_btf_id: u32,
 ) -> io::Result<OwnedFd> {
+    prog_load_flags(prog_type, expected_attach_type, attach_btf_id, 0)
+}
+
+/// [`prog_load`] with `prog_flags` (`BPF_F_SLEEPABLE`, ...).
+pub fn prog_load_flags(
+    prog_type: u32,
+    expected_attach_type: u32,
+    attach_btf_id: u32,
+    prog_flags: u32,
+) -> io::Result<OwnedFd> {
     const LICENSE: &CStr = c"GPL";
     let mut attr = Attr::<120>::new()
         .u32(0, prog_type)
+        .u32(44, prog_flags)
         .u32(4, RETURN_0.len() as u32) // insn_cnt
         .u64(8, ptr(RETURN_0.as_ptr())) // insns
         .u64(16, ptr(LICENSE.as_ptr())) // license
@@ -154,6 +171,37 @@ pub fn link_create_kprobe_multi(prog: BorrowedFd<'_>, syms: &[&CStr]) -> io::Res
         .u64(24, ptr(names.as_ptr()));
     // SAFETY: `syms` points to `cnt` pointers (`names`), each to a NUL-terminated
     // string borrowed from `syms`; all outlive the call.
+    unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }
+}
+
+/// `BPF_LINK_CREATE` of `prog` on the perf event fd -1 (`BPF_PERF_EVENT`): a kernel
+/// with perf links (and BPF cookies, 5.15) looks the fd up (`EBADF`).
+pub fn link_create_perf_event_bad_fd(prog: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    let mut attr = Attr::<24>::new()
+        .u32(0, fd_u32(prog))
+        .u32(4, u32::MAX)
+        .u32(8, attach_type::PERF_EVENT);
+    // SAFETY: the attribute holds no pointers.
+    unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }
+}
+
+/// `BPF_LINK_CREATE` of an uprobe_multi (or session) link on offset 0 of `path`.
+pub fn link_create_uprobe_multi(
+    prog: BorrowedFd<'_>,
+    attach_type: u32,
+    path: &CStr,
+) -> io::Result<OwnedFd> {
+    let offsets = [0u64];
+    // uprobe_multi { u64 path; u64 offsets; u64 ref_ctr_offsets; u64 cookies;
+    // u32 cnt; u32 flags; u32 pid; } at 16.
+    let mut attr = Attr::<64>::new()
+        .u32(0, fd_u32(prog))
+        .u32(8, attach_type)
+        .u64(16, ptr(path.as_ptr()))
+        .u64(24, ptr(offsets.as_ptr()))
+        .u32(48, 1);
+    // SAFETY: `path` is NUL-terminated and `offsets` holds `cnt` (1) u64s; both outlive
+    // the call.
     unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }
 }
 
