@@ -407,4 +407,20 @@ mod tests {
         assert_eq!(align_of(&btf, 4).unwrap(), 4);
         assert_eq!(align_of(&btf, 2).unwrap(), 1);
     }
+
+    /// usdt.bpf.h's `__weak __hidden` helpers become static FUNCs; the programs that
+    /// call them (global, default visibility) stay global.
+    #[test]
+    fn hidden_subprograms_become_static() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-progs/usdt.bpf.o");
+        let spec = crate::ObjectSpec::from_file(&path).unwrap();
+        let btf = spec.btf.as_ref().unwrap();
+        let linkage_of = |name: &str| {
+            let id = btf.find_by_name_kind(name, Kind::Func).unwrap();
+            btf.type_by_id(id).unwrap().linkage()
+        };
+        assert_eq!(linkage_of("bpf_usdt_arg"), linkage::STATIC);
+        assert_eq!(linkage_of("bpf_usdt_cookie"), linkage::STATIC);
+        assert_eq!(linkage_of("record"), linkage::GLOBAL);
+    }
 }
