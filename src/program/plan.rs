@@ -426,6 +426,10 @@ mod tests {
                 usdt("bin/app", "provider", "name"),
             ),
             ("usdt.s//bin/app:p:n", usdt("/bin/app", "p", "n")),
+            (
+                "usdt/libc.so.6:libc:setjmp",
+                usdt("libc.so.6", "libc", "setjmp"),
+            ),
             ("usdt", NO_TARGET_PLAN),
             (
                 "usdt//bin/app:p",

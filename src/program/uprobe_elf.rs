@@ -285,7 +285,10 @@ impl<'a> ElfFile<'a> {
         if src.size() < 16 {
             return Err(ElfError::NotElf);
         }
-        let ident = src.read(0, 16, "the ELF identification")?;
+        // One read for the identification and the header (64 bytes for ELF64, 52 for
+        // ELF32).
+        let h = src.read(0, src.size().min(64), "the ELF header")?;
+        let ident = &h[..16];
         if ident[..4] != E::ELFMAG {
             return Err(ElfError::NotElf);
         }
@@ -303,8 +306,9 @@ impl<'a> ElfFile<'a> {
             is_64,
             little_endian,
         };
-        let hsize = if is_64 { 64 } else { 52 };
-        let h = src.read(0, hsize, "the ELF header")?;
+        if h.len() < if is_64 { 64 } else { 52 } {
+            return malformed("truncated ELF header");
+        }
         // Offsets of the fields after e_entry differ by class.
         let (phoff, shoff, rest) = if is_64 {
             (l.u64(&h, 32), l.u64(&h, 40), 52usize)
@@ -399,17 +403,27 @@ impl<'a> ElfFile<'a> {
         if shentsize < size {
             return malformed(format!("section header entries of {shentsize} bytes"));
         }
-        let first = self.src.read(shoff, size, "section header 0")?;
-        let zero = self
-            .parse_shdr(&first)
-            .ok_or_else(|| ElfError::Malformed("truncated section header".into()))?;
-        let count = if shnum == 0 { zero.size } else { shnum };
+        let count = if shnum == 0 {
+            // Extended numbering: the count is section 0's size.
+            let first = self.src.read(shoff, size, "section header 0")?;
+            self.parse_shdr(&first)
+                .ok_or_else(|| ElfError::Malformed("truncated section header".into()))?
+                .size
+        } else {
+            shnum
+        };
+        if count == 0 {
+            return Ok(());
+        }
         let table_len = count
             .checked_mul(shentsize)
             .ok_or_else(|| ElfError::Malformed(format!("{count} section headers")))?;
         let table = self
             .src
             .read(shoff, table_len, "the section header table")?;
+        let zero = self
+            .parse_shdr(&table)
+            .ok_or_else(|| ElfError::Malformed("truncated section header".into()))?;
         // The table was read in full, so the count is bounded by the file's size.
         let mut sections = Vec::with_capacity(count as usize);
         for i in 0..count as usize {
