@@ -123,6 +123,71 @@ impl Object {
     }
 }
 
+impl Object {
+    /// `bpf_object__find_program_by_name()`, then `bpf_program__set_autoload(false)`
+    /// for every other program: load only `name`.
+    pub fn only_program(&mut self, name: &str) -> Result<()> {
+        let mut found = false;
+        let mut prog = std::ptr::null_mut();
+        loop {
+            // SAFETY: iterating over a live object's programs.
+            prog = unsafe { sys::bpf_object__next_program(self.obj.as_ptr(), prog) };
+            if prog.is_null() {
+                break;
+            }
+            // SAFETY: prog is a program of this object; its name is NUL-terminated.
+            let this = unsafe { CStr::from_ptr(sys::bpf_program__name(prog)) };
+            let keep = this.to_bytes() == name.as_bytes();
+            found |= keep;
+            // SAFETY: the object is not loaded yet.
+            unsafe { sys::bpf_program__set_autoload(prog, keep) };
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(format!("libbpf: no program {name}"))
+        }
+    }
+
+    /// `bpf_program__attach_uprobe_opts(prog, -1, path, 0, {.func_name = function})`:
+    /// an entry uprobe on `function` of `path`, resolved by libbpf.
+    pub fn attach_uprobe(&self, program: &CStr, path: &CStr, function: &CStr) -> Result<Link> {
+        // SAFETY: a live object, a NUL-terminated name.
+        let prog =
+            unsafe { sys::bpf_object__find_program_by_name(self.obj.as_ptr(), program.as_ptr()) };
+        if prog.is_null() {
+            return Err(format!("libbpf: no program {program:?}"));
+        }
+        // SAFETY: an all-zero opts with `sz` set is libbpf's documented default.
+        let mut opts: sys::bpf_uprobe_opts = unsafe { std::mem::zeroed() };
+        opts.sz = std::mem::size_of::<sys::bpf_uprobe_opts>() as _;
+        opts.func_name = function.as_ptr();
+        // SAFETY: prog is loaded; path, function and opts outlive the call.
+        let link =
+            unsafe { sys::bpf_program__attach_uprobe_opts(prog, -1, path.as_ptr(), 0, &opts) };
+        // SAFETY: decodes libbpf's pointer-or-errno.
+        let err = unsafe { sys::libbpf_get_error(link as *const c_void) };
+        match NonNull::new(link) {
+            Some(l) if err == 0 => Ok(Link(l)),
+            _ => Err(errno_err("bpf_program__attach_uprobe_opts", err)),
+        }
+    }
+}
+
+/// A `struct bpf_link`; `bpf_link__destroy` on drop.
+pub struct Link(NonNull<sys::bpf_link>);
+
+// SAFETY: a bpf_link is an fd and a heap block libbpf touches only through this
+// handle; destroying it from another thread is as safe as from this one.
+unsafe impl Send for Link {}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // SAFETY: destroyed once.
+        unsafe { sys::bpf_link__destroy(self.0.as_ptr()) };
+    }
+}
+
 impl Drop for Object {
     fn drop(&mut self) {
         // SAFETY: the object is closed once.

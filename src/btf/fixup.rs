@@ -13,6 +13,8 @@
 //!   them out (by alignment descending, size ascending, then name), their
 //!   linkage becomes global-allocated and the DATASEC size their total;
 //! - `.ksyms` is left as it is (its sanitization needs new types; the loader's job);
+//! - separately ([`mark_hidden_funcs_static`]), global `.text` functions with hidden
+//!   visibility become static FUNCs;
 //! - the entries of every DATASEC are sorted by offset.
 //!
 //! The BTF layer knows nothing of ELF: the caller answers by name.
@@ -142,6 +144,38 @@ fn fixup_one(
     }
     for (off, l) in var_offs {
         put_u32(bytes, off + 12, l)?;
+    }
+    Ok(())
+}
+
+/// Gives static linkage to the global FUNCs `hidden(name)` names, as libbpf does for
+/// `.text` subprograms with hidden or internal visibility (`mark_btf_static`): the
+/// verifier then checks them in their callers' context instead of on their own. This is
+/// what lets `__weak __hidden` helpers such as `bpf_usdt_arg()` in libbpf's
+/// `usdt.bpf.h` write through their pointer arguments.
+pub fn mark_hidden_funcs_static(
+    btf: &mut Btf,
+    hidden: &dyn Fn(&str) -> bool,
+) -> Result<(), BtfError> {
+    let mut offsets = Vec::new();
+    for t in btf.types() {
+        if t.kind == Kind::Func && t.linkage() == linkage::GLOBAL && hidden(btf.str_at(t.name_off)?)
+        {
+            offsets.push(
+                btf.type_offset(t.id)
+                    .ok_or(BtfError::Truncated("type data"))?,
+            );
+        }
+    }
+    for off in offsets {
+        let bytes = btf.bytes_mut();
+        let info = bytes
+            .get(off + 4..off + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .ok_or(BtfError::Truncated("type data"))?;
+        // A FUNC keeps its linkage in vlen, the low 16 bits of info.
+        put_u32(bytes, off + 4, (info & !0xffff) | linkage::STATIC)?;
     }
     Ok(())
 }
@@ -372,5 +406,21 @@ mod tests {
         assert_eq!(align_of(&btf, 3).unwrap(), 1);
         assert_eq!(align_of(&btf, 4).unwrap(), 4);
         assert_eq!(align_of(&btf, 2).unwrap(), 1);
+    }
+
+    /// usdt.bpf.h's `__weak __hidden` helpers become static FUNCs; the programs that
+    /// call them (global, default visibility) stay global.
+    #[test]
+    fn hidden_subprograms_become_static() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-progs/usdt.bpf.o");
+        let spec = crate::ObjectSpec::from_file(&path).unwrap();
+        let btf = spec.btf.as_ref().unwrap();
+        let linkage_of = |name: &str| {
+            let id = btf.find_by_name_kind(name, Kind::Func).unwrap();
+            btf.type_by_id(id).unwrap().linkage()
+        };
+        assert_eq!(linkage_of("bpf_usdt_arg"), linkage::STATIC);
+        assert_eq!(linkage_of("bpf_usdt_cookie"), linkage::STATIC);
+        assert_eq!(linkage_of("record"), linkage::GLOBAL);
     }
 }

@@ -489,6 +489,17 @@ impl Loader {
             }
             programs.push(self.load_program(spec, p, &maps, prog_btf, &mut core, &ext, ops)?);
         }
+        // USDT programs share their object's usdt.bpf.h maps and spec ids.
+        let is_usdt = |p: &Program| matches!(p.kind(), crate::object::ProgramKind::Usdt { .. });
+        if programs.iter().any(is_usdt) {
+            let context = crate::program::usdt::UsdtContext::for_maps(
+                &maps,
+                self.has(features::Feature::BpfCookie),
+            );
+            for p in programs.iter_mut().filter(|p| is_usdt(p)) {
+                p.set_usdt(context.clone());
+            }
+        }
         let struct_ops = struct_ops.values(spec, &programs)?;
         Ok(Object {
             name: spec.name.clone(),

@@ -580,6 +580,19 @@ impl<'e, 'a> Parser<'e, 'a> {
             fixup::fixup_datasecs(&mut btf, &|n| sizes.get(n).copied(), &|n| {
                 globals.get(n).copied()
             })?;
+            let text = self.text;
+            let hidden_subprogs: std::collections::HashSet<&str> = elf
+                .symbols
+                .iter()
+                .filter(|s| {
+                    s.is_func()
+                        && s.is_global()
+                        && s.is_hidden()
+                        && text.is_some_and(|t| s.section == elf::SymSection::Section(t))
+                })
+                .map(|s| s.name.as_str())
+                .collect();
+            fixup::mark_hidden_funcs_static(&mut btf, &|n| hidden_subprogs.contains(n))?;
             Ok(btf)
         });
         match result {

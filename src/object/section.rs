@@ -109,7 +109,8 @@ pub enum ProgramKind {
         /// `.s` (sleepable).
         sleepable: bool,
     },
-    /// `uprobe.multi[.s][/PATH:GLOB]` and `uretprobe.multi[.s][/...]`.
+    /// `uprobe.multi[.s][/PATH:GLOB]`, `uretprobe.multi[.s][/...]` and
+    /// `uprobe.session[.s][/...]`.
     UprobeMulti {
         /// `PATH:GLOB`.
         target: Option<String>,
@@ -117,6 +118,8 @@ pub enum ProgramKind {
         ret: bool,
         /// `.s` (sleepable).
         sleepable: bool,
+        /// `uprobe.session`: `BPF_TRACE_UPROBE_SESSION` (6.13).
+        session: bool,
     },
     /// `usdt[.s][/PATH:PROVIDER:NAME]`: see [`UsdtTarget::parse`].
     Usdt {
@@ -292,10 +295,12 @@ const SECTION_DEFS: &[(&str, Match, Build)] = {
         ("kprobe.multi", Target, |t| K::KprobeMulti { pattern: own(t), ret: false }),
         ("kretprobe.multi", Target, |t| K::KprobeMulti { pattern: own(t), ret: true }),
         ("kprobe.session", Target, |t| K::KprobeSession { pattern: own(t) }),
-        ("uprobe.multi", Target, |t| K::UprobeMulti { target: own(t), ret: false, sleepable: false }),
-        ("uretprobe.multi", Target, |t| K::UprobeMulti { target: own(t), ret: true, sleepable: false }),
-        ("uprobe.multi.s", Target, |t| K::UprobeMulti { target: own(t), ret: false, sleepable: true }),
-        ("uretprobe.multi.s", Target, |t| K::UprobeMulti { target: own(t), ret: true, sleepable: true }),
+        ("uprobe.multi", Target, |t| K::UprobeMulti { target: own(t), ret: false, sleepable: false, session: false }),
+        ("uretprobe.multi", Target, |t| K::UprobeMulti { target: own(t), ret: true, sleepable: false, session: false }),
+        ("uprobe.session", Target, |t| K::UprobeMulti { target: own(t), ret: false, sleepable: false, session: true }),
+        ("uprobe.multi.s", Target, |t| K::UprobeMulti { target: own(t), ret: false, sleepable: true, session: false }),
+        ("uretprobe.multi.s", Target, |t| K::UprobeMulti { target: own(t), ret: true, sleepable: true, session: false }),
+        ("uprobe.session.s", Target, |t| K::UprobeMulti { target: own(t), ret: false, sleepable: true, session: true }),
         ("ksyscall", Target, |t| K::Ksyscall { syscall: own(t), ret: false }),
         ("kretsyscall", Target, |t| K::Ksyscall { syscall: own(t), ret: true }),
         ("usdt", Target, |t| K::Usdt { target: own(t), sleepable: false }),
@@ -469,6 +474,7 @@ impl ProgramKind {
             K::SkReuseport { migrate: false } => at::SK_REUSEPORT_SELECT,
             K::KprobeMulti { .. } => at::TRACE_KPROBE_MULTI,
             K::KprobeSession { .. } => at::TRACE_KPROBE_SESSION,
+            K::UprobeMulti { session: true, .. } => at::TRACE_UPROBE_SESSION,
             K::UprobeMulti { .. } => at::TRACE_UPROBE_MULTI,
             K::TpBtf { .. } => at::TRACE_RAW_TP,
             K::Fentry { .. } => at::TRACE_FENTRY,

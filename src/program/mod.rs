@@ -1,15 +1,16 @@
 //! Loaded programs and how they attach.
 //!
 //! A [`Program`] owns its fd. Typed views per kind ([`TracePoint`], [`RawTracePoint`],
-//! [`KProbe`], [`KProbeMulti`], [`FEntry`], [`FExit`], [`FModRet`], [`Lsm`], [`TpBtf`],
-//! [`Iter`], [`PerfEvent`], [`FReplace`], [`SyscallProgram`]; the cgroup kinds
-//! [`CgroupSkb`], [`CgroupSock`], [`CgroupSockAddr`], [`CgroupSockopt`],
-//! [`CgroupSysctl`], [`CgroupDevice`], [`SockOps`], [`LsmCgroup`]; the socket kinds
-//! [`SocketFilter`], [`SkReuseport`], [`SkSkb`], [`SkMsg`], [`SkLookup`],
-//! [`FlowDissector`]; [`Netfilter`]; and for networking [`Xdp`], [`SchedClassifier`],
-//! [`Netkit`], which take an [`Interface`]) come from a `&Program` by `TryFrom` and
-//! offer `attach(..) -> Link` (a `syscall` program is run instead); struct_ops
-//! programs are registered together, through their map ([`StructOps`]);
+//! [`KProbe`], [`KProbeMulti`], [`UProbe`], [`UProbeMulti`], [`Usdt`], [`FEntry`],
+//! [`FExit`], [`FModRet`], [`Lsm`], [`TpBtf`], [`Iter`], [`PerfEvent`], [`FReplace`],
+//! [`SyscallProgram`]; the cgroup kinds [`CgroupSkb`], [`CgroupSock`],
+//! [`CgroupSockAddr`], [`CgroupSockopt`], [`CgroupSysctl`], [`CgroupDevice`],
+//! [`SockOps`], [`LsmCgroup`]; the socket kinds [`SocketFilter`], [`SkReuseport`],
+//! [`SkSkb`], [`SkMsg`], [`SkLookup`], [`FlowDissector`]; [`Netfilter`]; and for
+//! networking [`Xdp`], [`SchedClassifier`], [`Netkit`], which take an [`Interface`])
+//! come from a `&Program` by `TryFrom` and offer `attach(..) -> Link` (a `syscall`
+//! program is run instead); struct_ops programs are registered together, through their
+//! map ([`StructOps`]);
 //! [`Program::attach`] attaches from the section name alone, as libbpf's auto-attach,
 //! following the one dispatch from kind to [`AttachPlan`] (`plan.rs`).
 
@@ -62,6 +63,12 @@ pub mod syscall;
 pub mod tc;
 pub mod tracefs;
 pub mod tracing;
+pub mod uprobe;
+pub mod uprobe_elf;
+pub mod uprobe_multi;
+pub mod uprobe_path;
+pub mod usdt;
+pub mod usdt_spec;
 pub mod xdp;
 
 pub use crate::sys::netlink::NetlinkError;
@@ -84,6 +91,9 @@ pub use struct_ops::StructOps;
 pub use syscall::SyscallProgram;
 pub use tc::{SchedClassifier, TcAttachType, TcOptions};
 pub use tracing::{FEntry, FExit, FModRet, Lsm, TpBtf};
+pub use uprobe::{UProbe, UprobeError, UprobeLocation, UprobeMode, UprobeOptions};
+pub use uprobe_multi::UProbeMulti;
+pub use usdt::{Usdt, UsdtError};
 pub use xdp::{Xdp, XdpMode};
 
 /// Errors from attaching or inspecting a program.
@@ -132,6 +142,40 @@ pub enum ProgramError {
         /// What went wrong.
         #[source]
         source: KprobeError,
+    },
+    /// A uprobe could not be created, or its file or function not found.
+    #[error("attaching program '{program}' to {target}")]
+    Uprobe {
+        /// Program name.
+        program: String,
+        /// The target in words (`uprobe /usr/lib/x86_64-linux-gnu/libc.so.6:malloc`).
+        target: String,
+        /// What went wrong.
+        #[source]
+        source: Box<UprobeError>,
+    },
+    /// A USDT probe could not be found or attached.
+    #[error("attaching program '{program}' to {target}")]
+    Usdt {
+        /// Program name.
+        program: String,
+        /// The target in words (`usdt /usr/bin/app:provider:name`).
+        target: String,
+        /// What went wrong.
+        #[source]
+        source: Box<UsdtError>,
+    },
+    /// A BPF cookie was asked for on a kernel without perf links (before 5.15), where
+    /// a program is attached to a perf event by ioctl and can't be given one.
+    #[error(
+        "attaching program '{program}' to {target}: this kernel has no perf links \
+         (5.15+), so it can't pass a BPF cookie"
+    )]
+    NoCookie {
+        /// Program name.
+        program: String,
+        /// The target in words.
+        target: String,
     },
     /// A syscall failed while attaching.
     #[error("attaching program '{program}' to {target}")]
@@ -213,6 +257,8 @@ pub struct Program {
     section: String,
     kind: ProgramKind,
     fd: OwnedFd,
+    /// For USDT programs: the object's USDT maps and spec ids.
+    usdt: Option<usdt::UsdtContext>,
 }
 
 impl Program {
@@ -222,7 +268,13 @@ impl Program {
             section,
             kind,
             fd,
+            usdt: None,
         }
+    }
+
+    /// Gives a USDT program its object's USDT state (set by the loader).
+    pub(crate) fn set_usdt(&mut self, context: usdt::UsdtContext) {
+        self.usdt = Some(context);
     }
 
     /// The program's function name.
@@ -275,10 +327,12 @@ impl Program {
     /// Attaches where the section name says, as libbpf's auto-attach does:
     /// `tracepoint/CAT/NAME`, `raw_tp/NAME`, `kprobe/FN[+OFF]`, `kretprobe/FN`,
     /// `ksyscall/NAME`, `kretsyscall/NAME`, `kprobe.multi/GLOB`, `kretprobe.multi/GLOB`,
-    /// `kprobe.session/GLOB`, `fentry/FN`, `fexit/FN`, `fmod_ret/FN`, `lsm/HOOK`,
-    /// `tp_btf/NAME`, `iter/TARGET`, `freplace/FUNC` (target program given at load) and
-    /// `raw_tp.w/NAME` (and the sleepable `.s` forms). [`Program::attach_plan`] says
-    /// which, before trying.
+    /// `uprobe/PATH:FN[+OFF]`, `uretprobe/PATH:FN`, `uprobe.multi/PATH:GLOB`,
+    /// `uretprobe.multi/PATH:GLOB`, `uprobe.session/PATH:GLOB`,
+    /// `usdt/PATH:PROVIDER:NAME`, `kprobe.session/GLOB`, `fentry/FN`, `fexit/FN`,
+    /// `fmod_ret/FN`, `lsm/HOOK`, `tp_btf/NAME`, `iter/TARGET`, `freplace/FUNC` (target
+    /// program given at load) and `raw_tp.w/NAME` (and the sleepable `.s` forms).
+    /// [`Program::attach_plan`] says which, before trying.
     ///
     /// # Examples
     ///
@@ -305,6 +359,17 @@ impl Program {
             P::Kprobe(t) => KProbe::try_from(self)?.attach(&t.function, t.offset),
             P::Ksyscall { syscall } => KProbe::try_from(self)?.attach_syscall(&syscall),
             P::KprobeMulti { pattern } => KProbeMulti::try_from(self)?.attach(&pattern),
+            P::Uprobe(t) => {
+                let location = match &t.function {
+                    Some(f) => UprobeLocation::FunctionOffset(f, t.offset),
+                    None => UprobeLocation::Offset(t.offset),
+                };
+                UProbe::try_from(self)?.attach(&t.path, location, None, None)
+            }
+            P::UprobeMulti { path, pattern } => {
+                UProbeMulti::try_from(self)?.attach(&path, &pattern, None)
+            }
+            P::Usdt(t) => Usdt::try_from(self)?.attach(&t.path, &t.provider, &t.name, None, None),
             P::Fentry => FEntry::try_from(self)?.attach(),
             P::Fexit => FExit::try_from(self)?.attach(),
             P::FmodRet => FModRet::try_from(self)?.attach(),
@@ -406,6 +471,18 @@ pub(crate) fn attach_perf_event(
     cleanup: Option<crate::link::TracefsProbe>,
     target: String,
 ) -> Result<Link, ProgramError> {
+    attach_perf_event_with_cookie(prog, perf, cleanup, target, 0)
+}
+
+/// [`attach_perf_event`] with a BPF cookie; a kernel without perf links can't take a
+/// cookie other than 0 ([`ProgramError::NoCookie`]).
+pub(crate) fn attach_perf_event_with_cookie(
+    prog: &Program,
+    perf: OwnedFd,
+    cleanup: Option<crate::link::TracefsProbe>,
+    target: String,
+    bpf_cookie: u64,
+) -> Result<Link, ProgramError> {
     let err = |source| ProgramError::Attach {
         program: prog.name.clone(),
         target: target.clone(),
@@ -416,10 +493,16 @@ pub(crate) fn attach_perf_event(
         sys::bpf::LinkTarget::Fd(perf.as_fd()),
         sys::bpf::attach_type::PERF_EVENT,
         0,
-        sys::bpf::LinkCreateExtra::PerfEvent { bpf_cookie: 0 },
+        sys::bpf::LinkCreateExtra::PerfEvent { bpf_cookie },
     ) {
         Ok(link) => Ok(Link::from_perf_event(perf, Some(link), cleanup, target)),
         Err(e) if [libc::EINVAL, libc::EOPNOTSUPP, libc::ENOTSUP].contains(&e.errno()) => {
+            if bpf_cookie != 0 {
+                return Err(ProgramError::NoCookie {
+                    program: prog.name.clone(),
+                    target,
+                });
+            }
             log::debug!(
                 "perf link unavailable ({}); attaching {target} with PERF_EVENT_IOC_SET_BPF",
                 crate::util::Chain(&e)

@@ -7,7 +7,9 @@
 //! [`Program::can_auto_attach`](super::Program::can_auto_attach) both go through it, so a
 //! new kind is made auto-attachable here and nowhere else.
 
-use crate::object::section::{KprobeTarget, TargetError, TracepointTarget, XdpAttach};
+use crate::object::section::{
+    KprobeTarget, TargetError, TracepointTarget, UprobeTarget, UsdtTarget, XdpAttach,
+};
 use crate::object::ProgramKind;
 
 /// Why a section name can't be auto-attached, in words for [`AttachPlan::NoAutoAttach`].
@@ -79,6 +81,19 @@ pub enum AttachPlan {
         /// The function name pattern.
         pattern: String,
     },
+    /// `uprobe[.s]/PATH:FN[+OFF]`, `uretprobe[.s]/PATH:FN` (or `PATH:OFFSET`):
+    /// [`UProbe::attach`](super::UProbe::attach).
+    Uprobe(UprobeTarget),
+    /// `uprobe.multi/PATH:GLOB`, `uretprobe.multi/PATH:GLOB`, `uprobe.session/PATH:GLOB`
+    /// (and `.s`): [`UProbeMulti::attach`](super::UProbeMulti::attach).
+    UprobeMulti {
+        /// The file (a path, or a bare library or program name).
+        path: String,
+        /// The function name pattern.
+        pattern: String,
+    },
+    /// `usdt[.s]/PATH:PROVIDER:NAME`: [`Usdt::attach`](super::Usdt::attach).
+    Usdt(UsdtTarget),
     /// `fentry[.s]/FN`: [`FEntry::attach`](super::FEntry::attach) (target fixed at load).
     Fentry,
     /// `fexit[.s]/FN`: [`FExit::attach`](super::FExit::attach) (target fixed at load).
@@ -132,6 +147,18 @@ impl AttachPlan {
             {
                 P::KprobeMulti { pattern: p.clone() }
             }
+            K::Uprobe {
+                target: Some(t), ..
+            } => parsed(UprobeTarget::parse(t), P::Uprobe),
+            K::UprobeMulti {
+                target: Some(t), ..
+            } => parsed(uprobe_multi_target(t), |(path, pattern)| P::UprobeMulti {
+                path,
+                pattern,
+            }),
+            K::Usdt {
+                target: Some(t), ..
+            } => parsed(UsdtTarget::parse(t), P::Usdt),
             K::Fentry {
                 target: Some(_), ..
             } => P::Fentry,
@@ -154,6 +181,9 @@ impl AttachPlan {
             | K::Ksyscall { .. }
             | K::KprobeMulti { .. }
             | K::KprobeSession { .. }
+            | K::Uprobe { .. }
+            | K::UprobeMulti { .. }
+            | K::Usdt { .. }
             | K::Fentry { .. }
             | K::Fexit { .. }
             | K::FmodRet { .. }
@@ -179,10 +209,7 @@ impl AttachPlan {
             }
             | K::SchedCls { .. } => none(NEEDS_INTERFACE),
             K::Xdp { .. } => none(FROM_MAP_ENTRY),
-            K::Uprobe { .. }
-            | K::UprobeMulti { .. }
-            | K::Usdt { .. }
-            | K::Syscall
+            K::Syscall
             | K::SchedAct
             | K::PerfEvent
             | K::Lwt(_)
@@ -198,6 +225,20 @@ impl AttachPlan {
     }
 }
 
+/// `PATH:GLOB` of a multi-uprobe section, split at the first `:` (libbpf's
+/// `%m[^:]:%m[^\n]`).
+fn uprobe_multi_target(target: &str) -> Result<(String, String), TargetError> {
+    match target.split_once(':') {
+        Some((path, pattern)) if !path.is_empty() && !pattern.is_empty() => {
+            Ok((path.to_string(), pattern.to_string()))
+        }
+        _ => Err(TargetError {
+            target: target.to_string(),
+            reason: "expected PATH:PATTERN",
+        }),
+    }
+}
+
 /// The plan for a parsed target, or [`AttachPlan::BadTarget`].
 fn parsed<T>(target: Result<T, TargetError>, plan: impl FnOnce(T) -> AttachPlan) -> AttachPlan {
     target.map_or_else(AttachPlan::BadTarget, plan)
@@ -207,7 +248,7 @@ fn parsed<T>(target: Result<T, TargetError>, plan: impl FnOnce(T) -> AttachPlan)
 mod tests {
     use super::super::{
         FEntry, FExit, FModRet, FReplace, Iter, KProbe, KProbeMulti, Lsm, Program, ProgramError,
-        RawTracePoint, TpBtf, TracePoint,
+        RawTracePoint, TpBtf, TracePoint, UProbe, UProbeMulti, Usdt,
     };
     use super::*;
     use crate::sys::with_syscall_override;
@@ -270,6 +311,24 @@ mod tests {
         let raw = |n: &str| P::RawTracepoint { name: n.into() };
         let sys = |s: &str| P::Ksyscall { syscall: s.into() };
         let multi = |p: &str| P::KprobeMulti { pattern: p.into() };
+        let up = |path: &str, function: Option<&str>, offset| {
+            P::Uprobe(UprobeTarget {
+                path: path.into(),
+                function: function.map(Into::into),
+                offset,
+            })
+        };
+        let umulti = |path: &str, pattern: &str| P::UprobeMulti {
+            path: path.into(),
+            pattern: pattern.into(),
+        };
+        let usdt = |path: &str, provider: &str, name: &str| {
+            P::Usdt(UsdtTarget {
+                path: path.into(),
+                provider: provider.into(),
+                name: name.into(),
+            })
+        };
         vec![
             (
                 "tracepoint/syscalls/sys_enter_execve",
@@ -379,10 +438,68 @@ mod tests {
             ("kprobe.session/vfs_*", multi("vfs_*")),
             ("kprobe.session/do_unlinkat", multi("do_unlinkat")),
             ("kprobe.session", NO_TARGET_PLAN),
-            ("uprobe/bin/bash:readline", NOT_FROM_SECTION_PLAN),
-            ("uretprobe.s/bin/bash:readline", NOT_FROM_SECTION_PLAN),
-            ("uprobe.multi/libc.so.6:malloc*", NOT_FROM_SECTION_PLAN),
-            ("usdt/bin/app:provider:name", NOT_FROM_SECTION_PLAN),
+            (
+                "uprobe/bin/bash:readline",
+                up("bin/bash", Some("readline"), 0),
+            ),
+            (
+                "uretprobe.s/bin/bash:readline",
+                up("bin/bash", Some("readline"), 0),
+            ),
+            (
+                "uretprobe//bin/bash:readline",
+                up("/bin/bash", Some("readline"), 0),
+            ),
+            (
+                "uprobe/libc.so.6:getpid",
+                up("libc.so.6", Some("getpid"), 0),
+            ),
+            (
+                "uprobe/libc.so.6:malloc+0x4",
+                up("libc.so.6", Some("malloc"), 4),
+            ),
+            ("uprobe//bin/true:0x1040", up("/bin/true", None, 0x1040)),
+            (
+                "uprobe.s/libc.so.6:getpid",
+                up("libc.so.6", Some("getpid"), 0),
+            ),
+            ("uprobe", NO_TARGET_PLAN),
+            ("uretprobe", NO_TARGET_PLAN),
+            ("uprobe.s", NO_TARGET_PLAN),
+            ("uretprobe.s", NO_TARGET_PLAN),
+            ("uretprobe.multi", NO_TARGET_PLAN),
+            (
+                "uprobe//bin/bash",
+                bad("/bin/bash", "expected PATH:FUNCTION[+OFFSET]"),
+            ),
+            (
+                "uprobe.multi/libc.so.6:malloc*",
+                umulti("libc.so.6", "malloc*"),
+            ),
+            ("uretprobe.multi//bin/x:f?", umulti("/bin/x", "f?")),
+            ("uprobe.session//bin/x:f*", umulti("/bin/x", "f*")),
+            ("uprobe.session.s/libc.so.6:f", umulti("libc.so.6", "f")),
+            ("uprobe.multi.s/libc.so.6:f", umulti("libc.so.6", "f")),
+            ("uprobe.multi", NO_TARGET_PLAN),
+            ("uprobe.session", NO_TARGET_PLAN),
+            (
+                "uprobe.multi//bin/x",
+                bad("/bin/x", "expected PATH:PATTERN"),
+            ),
+            (
+                "usdt/bin/app:provider:name",
+                usdt("bin/app", "provider", "name"),
+            ),
+            ("usdt.s//bin/app:p:n", usdt("/bin/app", "p", "n")),
+            (
+                "usdt/libc.so.6:libc:setjmp",
+                usdt("libc.so.6", "libc", "setjmp"),
+            ),
+            ("usdt", NO_TARGET_PLAN),
+            (
+                "usdt//bin/app:p",
+                bad("/bin/app:p", "expected PATH:PROVIDER:NAME"),
+            ),
             ("freplace/handler", P::Freplace),
             ("freplace/choose", P::Freplace),
             ("freplace", NO_TARGET_PLAN),
@@ -562,6 +679,9 @@ mod tests {
             P::RawTracepoint { .. } => RawTracePoint::try_from(prog).map(drop),
             P::Kprobe(_) | P::Ksyscall { .. } => KProbe::try_from(prog).map(drop),
             P::KprobeMulti { .. } => KProbeMulti::try_from(prog).map(drop),
+            P::Uprobe(_) => UProbe::try_from(prog).map(drop),
+            P::UprobeMulti { .. } => UProbeMulti::try_from(prog).map(drop),
+            P::Usdt(_) => Usdt::try_from(prog).map(drop),
             P::Fentry => FEntry::try_from(prog).map(drop),
             P::Fexit => FExit::try_from(prog).map(drop),
             P::FmodRet => FModRet::try_from(prog).map(drop),

@@ -78,6 +78,18 @@ pub enum Feature {
     Tcx,
     /// netkit devices and their links (`BPF_NETKIT_PRIMARY`/`BPF_NETKIT_PEER`).
     Netkit,
+    /// BPF programs on uprobes: the uprobe PMU or tracefs `uprobe_events`.
+    Uprobes,
+    /// BPF cookies on perf-event attachments, through perf links.
+    BpfCookie,
+    /// Sleepable uprobe programs (`uprobe.s`).
+    SleepableUprobe,
+    /// `BPF_LINK_CREATE` with `BPF_TRACE_UPROBE_MULTI`.
+    UprobeMulti,
+    /// `BPF_LINK_CREATE` with `BPF_TRACE_UPROBE_SESSION`.
+    UprobeSession,
+    /// USDT semaphores: the uprobe PMU's reference counter (`ref_ctr_offset`).
+    UprobeRefCtr,
 }
 
 impl Feature {
@@ -106,6 +118,12 @@ impl Feature {
             Feature::GenericXdpMapPrograms => "generic XDP cpumap redirect and devmap programs",
             Feature::Tcx => "tcx links",
             Feature::Netkit => "netkit",
+            Feature::Uprobes => "uprobes",
+            Feature::BpfCookie => "BPF cookies (perf links)",
+            Feature::SleepableUprobe => "sleepable uprobes",
+            Feature::UprobeMulti => "uprobe.multi links",
+            Feature::UprobeSession => "uprobe.session links",
+            Feature::UprobeRefCtr => "uprobe reference counters (USDT semaphores)",
         }
     }
 
@@ -135,6 +153,13 @@ impl Feature {
             Feature::GenericXdpMapPrograms => (5, 15),
             Feature::Tcx => (6, 6),
             Feature::Netkit => (6, 7),
+            // The uprobe PMU (4.17); uprobe_events long before.
+            Feature::Uprobes => (4, 17),
+            Feature::BpfCookie => (5, 15),
+            Feature::SleepableUprobe => (6, 0),
+            Feature::UprobeMulti => (6, 6),
+            Feature::UprobeSession => (6, 13),
+            Feature::UprobeRefCtr => (4, 20),
         }
     }
 
@@ -176,6 +201,12 @@ impl Feature {
             Feature::GenericXdpMapPrograms => &["CONFIG_DEBUG_INFO_BTF"],
             Feature::Tcx => &["CONFIG_NET_XGRESS"],
             Feature::Netkit => &["CONFIG_NETKIT"],
+            Feature::Uprobes
+            | Feature::SleepableUprobe
+            | Feature::UprobeMulti
+            | Feature::UprobeSession
+            | Feature::UprobeRefCtr => &["CONFIG_UPROBES", "CONFIG_UPROBE_EVENTS"],
+            Feature::BpfCookie => &[],
         }
     }
 }
@@ -266,6 +297,19 @@ pub fn probe(feature: Feature) -> Probe {
         Feature::StructOps => probe_struct_ops(0),
         Feature::Freplace => probe_freplace(),
         Feature::StructOpsLink => probe_struct_ops(raw_bpf::flags::LINK),
+        Feature::Uprobes => probe_uprobes(),
+        Feature::BpfCookie => probe_bpf_cookie(),
+        Feature::SleepableUprobe => probe_sleepable_uprobe(),
+        Feature::UprobeMulti => probe_uprobe_multi(attach_type::TRACE_UPROBE_MULTI),
+        Feature::UprobeSession => probe_uprobe_multi(attach_type::TRACE_UPROBE_SESSION),
+        Feature::UprobeRefCtr => {
+            let f = Path::new("/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset");
+            if f.exists() {
+                Probe::Supported
+            } else {
+                Probe::Missing(format!("{} is missing", f.display()))
+            }
+        }
         Feature::TpBtf => probe_tracing(
             prog_type::TRACING,
             attach_type::TRACE_RAW_TP,
@@ -416,6 +460,7 @@ fn errno_name(e: &io::Error) -> String {
         libc::EOPNOTSUPP => "EOPNOTSUPP".into(),
         libc::ENOENT => "ENOENT".into(),
         libc::E2BIG => "E2BIG".into(),
+        libc::EBADF => "EBADF".into(),
         libc::EACCES => "EACCES".into(),
         524 => "ENOTSUPP".into(),
         n => format!("errno {n}"),
@@ -774,5 +819,78 @@ fn probe_btf_func(name: &str) -> Probe {
         Ok(btf) if btf.find_by_name_kind(name, Kind::Func).is_some() => Probe::Supported,
         Ok(_) => Probe::Missing(format!("{name} is not in the kernel's BTF")),
         Err(e) => Probe::Missing(format!("no kernel BTF: {e}")),
+    }
+}
+
+const UPROBE_PMU_TYPE: &str = "/sys/bus/event_source/devices/uprobe/type";
+
+fn probe_uprobes() -> Probe {
+    if Path::new(UPROBE_PMU_TYPE).exists() {
+        return Probe::Supported;
+    }
+    let events = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        .iter()
+        .map(|t| Path::new(t).join("uprobe_events"))
+        .find(|p| p.exists());
+    match events {
+        Some(_) => Probe::Supported,
+        None => Probe::Missing(format!(
+            "no uprobe PMU ({UPROBE_PMU_TYPE}) and no uprobe_events in tracefs"
+        )),
+    }
+}
+
+/// libbpf's perf link probe: a link on perf event fd -1 fails with `EBADF` where perf
+/// links (and with them BPF cookies) exist, `EINVAL` where they don't.
+fn probe_bpf_cookie() -> Probe {
+    let prog = match raw_bpf::prog_load(prog_type::KPROBE, 0, 0) {
+        Ok(p) => p,
+        Err(e) if errno(&e) == libc::EPERM => return refused("loading a kprobe program", &e),
+        Err(e) => return Probe::Missing(format!("loading a kprobe program: {}", errno_name(&e))),
+    };
+    match raw_bpf::link_create_perf_event_bad_fd(prog.as_fd()) {
+        Err(e) if errno(&e) == libc::EBADF => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("BPF_LINK_CREATE(perf_event)", &e),
+        Err(e) => Probe::Missing(format!(
+            "BPF_LINK_CREATE(perf_event) on fd -1 answered {}",
+            errno_name(&e)
+        )),
+        Ok(_) => Probe::Missing("BPF_LINK_CREATE(perf_event) on fd -1 succeeded".into()),
+    }
+}
+
+/// A sleepable kprobe-type program loads where uprobes may sleep.
+fn probe_sleepable_uprobe() -> Probe {
+    match raw_bpf::prog_load_flags(prog_type::KPROBE, 0, 0, raw_bpf::PROG_SLEEPABLE) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("loading a sleepable kprobe program", &e),
+        Err(e) => Probe::Missing(format!(
+            "loading a sleepable kprobe program answered {}",
+            errno_name(&e)
+        )),
+    }
+}
+
+/// libbpf's `probe_uprobe_multi_link`: a link on `/` (not a regular file) fails with
+/// `EBADF` where the kernel knows the attach type.
+fn probe_uprobe_multi(attach: u32) -> Probe {
+    let prog = match raw_bpf::prog_load(prog_type::KPROBE, attach, 0) {
+        Ok(p) => p,
+        Err(e) if errno(&e) == libc::EPERM => return refused("loading a kprobe program", &e),
+        Err(e) => {
+            return Probe::Missing(format!(
+                "loading a kprobe program for attach type {attach}: {}",
+                errno_name(&e)
+            ))
+        }
+    };
+    match raw_bpf::link_create_uprobe_multi(prog.as_fd(), attach, c"/") {
+        Err(e) if errno(&e) == libc::EBADF => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("BPF_LINK_CREATE(uprobe_multi)", &e),
+        Err(e) => Probe::Missing(format!(
+            "BPF_LINK_CREATE(uprobe_multi, attach type {attach}) answered {}",
+            errno_name(&e)
+        )),
+        Ok(_) => Probe::Missing("BPF_LINK_CREATE(uprobe_multi) on / succeeded".into()),
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cgroup;
+pub mod cprog;
 pub mod feature;
 pub mod netns;
 pub mod raw_bpf;

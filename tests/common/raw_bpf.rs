@@ -52,17 +52,23 @@ pub mod attach_type {
     pub const MODIFY_RETURN: u32 = 26;
     pub const LSM_MAC: u32 = 27;
     pub const TRACE_ITER: u32 = 28;
+    pub const XDP: u32 = 37;
+    pub const PERF_EVENT: u32 = 41;
     pub const TRACE_KPROBE_MULTI: u32 = 42;
     pub const LSM_CGROUP: u32 = 43;
     pub const NETFILTER: u32 = 45;
-    pub const TRACE_KPROBE_SESSION: u32 = 56;
-    pub const XDP: u32 = 37;
     pub const TCX_INGRESS: u32 = 46;
+    pub const TRACE_UPROBE_MULTI: u32 = 48;
     pub const NETKIT_PRIMARY: u32 = 54;
+    pub const TRACE_KPROBE_SESSION: u32 = 56;
+    pub const TRACE_UPROBE_SESSION: u32 = 57;
 }
 
 /// `BPF_F_XDP_HAS_FRAGS`, a `prog_flags` bit.
 pub const XDP_HAS_FRAGS: u32 = 1 << 5;
+
+/// `BPF_F_SLEEPABLE`.
+pub const PROG_SLEEPABLE: u32 = flags::SLEEPABLE;
 
 /// One `struct bpf_insn`: opcode, `dst_reg` in the low nibble of the register byte,
 /// `src_reg` in the high one, 16-bit offset, 32-bit immediate.
@@ -157,6 +163,7 @@ pub fn prog_load_flags(
     const LICENSE: &CStr = c"GPL";
     let mut attr = Attr::<120>::new()
         .u32(0, prog_type)
+        .u32(44, prog_flags)
         .u32(4, RETURN_0.len() as u32) // insn_cnt
         .u64(8, ptr(RETURN_0.as_ptr())) // insns
         .u64(16, ptr(LICENSE.as_ptr())) // license
@@ -358,6 +365,37 @@ pub fn map_create_struct_ops(
         .u32(60, value_type_id);
     // SAFETY: the attribute holds no pointers.
     unsafe { bpf_fd(BPF_MAP_CREATE, &mut attr) }
+}
+
+/// `BPF_LINK_CREATE` of `prog` on the perf event fd -1 (`BPF_PERF_EVENT`): a kernel
+/// with perf links (and BPF cookies, 5.15) looks the fd up (`EBADF`).
+pub fn link_create_perf_event_bad_fd(prog: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    let mut attr = Attr::<24>::new()
+        .u32(0, fd_u32(prog))
+        .u32(4, u32::MAX)
+        .u32(8, attach_type::PERF_EVENT);
+    // SAFETY: the attribute holds no pointers.
+    unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }
+}
+
+/// `BPF_LINK_CREATE` of an uprobe_multi (or session) link on offset 0 of `path`.
+pub fn link_create_uprobe_multi(
+    prog: BorrowedFd<'_>,
+    attach_type: u32,
+    path: &CStr,
+) -> io::Result<OwnedFd> {
+    let offsets = [0u64];
+    // uprobe_multi { u64 path; u64 offsets; u64 ref_ctr_offsets; u64 cookies;
+    // u32 cnt; u32 flags; u32 pid; } at 16.
+    let mut attr = Attr::<64>::new()
+        .u32(0, fd_u32(prog))
+        .u32(8, attach_type)
+        .u64(16, ptr(path.as_ptr()))
+        .u64(24, ptr(offsets.as_ptr()))
+        .u32(48, 1);
+    // SAFETY: `path` is NUL-terminated and `offsets` holds `cnt` (1) u64s; both outlive
+    // the call.
+    unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }
 }
 
 /// `BPF_RAW_TRACEPOINT_OPEN` with no name: attaches a tracing program to the target it

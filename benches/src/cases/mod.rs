@@ -1,4 +1,4 @@
-//! The seven cases of the benchmark suite, and the data they hand to the report.
+//! The cases of the benchmark suite, and the data they hand to the report.
 
 mod notes;
 pub use notes::notes;
@@ -10,12 +10,16 @@ pub mod mapio;
 pub mod reloc;
 pub mod ringbuf;
 pub mod rss;
+pub mod uprobes;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::machine::Machine;
 use crate::measure::{self, Metric, Plan, Result, Samples};
+
+/// The highest case number.
+pub const LAST_CASE: u32 = 8;
 
 /// Command-line options of a benchmark run.
 #[derive(Clone, Debug)]
@@ -33,7 +37,7 @@ impl Options {
         let mut o = Options {
             rounds: 21,
             warmup: 3,
-            cases: (1..=7).collect(),
+            cases: (1..=LAST_CASE).collect(),
             out: None,
             command: "cargo xtask bench".into(),
             corebpf_cli: None,
@@ -67,8 +71,10 @@ impl Options {
                             c.trim()
                                 .parse::<u32>()
                                 .ok()
-                                .filter(|n| (1..=7).contains(n))
-                                .ok_or_else(|| format!("--cases: `{c}` is not a case number 1-7"))
+                                .filter(|n| (1..=LAST_CASE).contains(n))
+                                .ok_or_else(|| {
+                                    format!("--cases: `{c}` is not a case number 1-{LAST_CASE}")
+                                })
                         })
                         .collect::<Result<_>>()?
                 }
@@ -230,6 +236,7 @@ pub fn run_all(o: &Options) -> Result<()> {
             5 => mapio::run(o),
             6 => rss::run(o),
             7 => cold::run(o),
+            8 => uprobes::run(o),
             _ => unreachable!("validated in Options::parse"),
         }
         .map_err(|e| format!("case {case}: {e}"))?;

@@ -104,6 +104,23 @@ pub fn notes(id: u32) -> &'static [&'static str] {
              the `--pin` row is the like-for-like comparison. Debian's bpftool bundles \
              libbpf 1.1.",
         ],
+        8 => &[
+            "Where the time goes (strace -T, 6.18): both libraries make the same calls per \
+             uprobe (open libc, read its header, section table, .dynsym, .dynstr and the \
+             version sections, perf_event_open on the uprobe PMU, BPF_LINK_CREATE); libbpf \
+             also re-reads the PMU type from sysfs. perf_event_open registers the uprobe and \
+             writes its breakpoint into every process that maps libc: about 0.13 ms of system \
+             CPU per probe, the same for both, and most of each library's thread CPU time.",
+            "The first uprobe registered after a quiet spell also waits for an RCU grace \
+             period (percpu_down_write on the kernel's dup_mmap_sem, 7-20 ms here); the ones \
+             that follow within a grace period don't. Without controlling this, whichever \
+             library ran first in a round paid the wait, so each measurement now starts \
+             from a stated state: quiet (a tool starting up) or warm.",
+            "So the target (≤ 0.5× libbpf's time) is out of reach for any user-space \
+             library: with its own work at zero, corebpf would still spend the kernel's \
+             ~6.5 ms per 50 probes (plus the grace period from a quiet start) of libbpf's \
+             ~7.5 ms. The libraries' own difference shows in the warm table.",
+        ],
         _ => &[],
     }
 }

@@ -1,5 +1,5 @@
-//! `BPF_LINK_CREATE` (including kprobe_multi), `BPF_LINK_UPDATE`, `BPF_LINK_DETACH`
-//! and `BPF_RAW_TRACEPOINT_OPEN`.
+//! `BPF_LINK_CREATE` (including kprobe_multi and uprobe_multi), `BPF_LINK_UPDATE`,
+//! `BPF_LINK_DETACH` and `BPF_RAW_TRACEPOINT_OPEN`.
 
 use super::attr::{attr_struct, AttrBytes};
 use super::consts::attach_type;
@@ -294,6 +294,84 @@ pub fn link_update(
     unsafe { bpf(BpfCmd::LinkUpdate, raw.bytes_mut()) }.map(|_| ())
 }
 
+/// `BPF_F_UPROBE_MULTI_RETURN`: an `uprobe_multi` link on function returns.
+pub const UPROBE_MULTI_RETURN: u32 = 1 << 0;
+
+/// The probes of an `uprobe_multi` link (6.6): one file, its offsets, and per offset an
+/// optional semaphore reference counter and cookie.
+#[derive(Clone, Copy, Debug)]
+pub struct UprobeMultiTargets<'a> {
+    /// The file (`uprobe_multi.path`).
+    pub path: &'a CStr,
+    /// File offsets of the probes.
+    pub offsets: &'a [u64],
+    /// File offsets of their reference counters (USDT semaphores), or none.
+    pub ref_ctr_offsets: Option<&'a [u64]>,
+    /// Their cookies, or none.
+    pub cookies: Option<&'a [u64]>,
+    /// Only this process (0: every process).
+    pub pid: u32,
+}
+
+/// `BPF_LINK_CREATE` with `BPF_TRACE_UPROBE_MULTI` or `BPF_TRACE_UPROBE_SESSION`
+/// (`attach_type`): attaches `prog_fd` (loaded with that expected attach type) to every
+/// probe of `targets` at once. `flags` is 0 or [`UPROBE_MULTI_RETURN`].
+///
+/// The union part is `uprobe_multi { u64 path; u64 offsets; u64 ref_ctr_offsets;
+/// u64 cookies; u32 cnt; u32 flags; u32 pid; }` at offset 16 of the attribute: 60
+/// bytes are passed.
+pub fn link_create_uprobe_multi(
+    prog_fd: BorrowedFd<'_>,
+    attach_type: u32,
+    flags: u32,
+    targets: &UprobeMultiTargets<'_>,
+) -> SysResult<OwnedFd> {
+    const CALL: &str = "BPF_LINK_CREATE";
+    let count = targets.offsets.len();
+    if count == 0 {
+        return Err(SysError::invalid(
+            CALL,
+            "uprobe_multi needs at least one offset",
+        ));
+    }
+    let cnt = len_u32(CALL, "uprobe_multi offsets", count)?;
+    let per_offset = |what: &str, v: Option<&[u64]>| match v {
+        Some(v) if v.len() != count => Err(SysError::invalid(
+            CALL,
+            format!("{} {what} for {count} offsets", v.len()),
+        )),
+        Some(v) => Ok(ptr_u64(v.as_ptr())),
+        None => Ok(0),
+    };
+    let ref_ctrs = per_offset("reference counter offsets", targets.ref_ctr_offsets)?;
+    let cookies = per_offset("cookies", targets.cookies)?;
+    let pack = |lo: u32, hi: u32| {
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&lo.to_ne_bytes());
+        b[4..].copy_from_slice(&hi.to_ne_bytes());
+        u64::from_ne_bytes(b)
+    };
+    let mut raw = LinkCreateRaw {
+        prog_fd: fd_u32(prog_fd),
+        target: 0,
+        attach_type,
+        flags: 0,
+        extra: [
+            ptr_u64(targets.path.as_ptr()),
+            ptr_u64(targets.offsets.as_ptr()),
+            ref_ctrs,
+            cookies,
+            pack(cnt, flags),
+            pack(targets.pid, 0),
+        ],
+    };
+    let size = offset_of!(LinkCreateRaw, extra) + 44;
+    // SAFETY: `path` is a NUL-terminated string; `offsets` points to `cnt` u64s, and
+    // `ref_ctr_offsets` and `cookies` are null or point to `cnt` u64s (checked above).
+    // The kernel only reads them, and all outlive the call.
+    unsafe { bpf_fd(BpfCmd::LinkCreate, &mut raw.bytes_mut()[..size]) }
+}
+
 /// `BPF_LINK_DETACH`: detaches the link from its target, leaving the link fd defunct.
 pub fn link_detach(link_fd: BorrowedFd<'_>) -> SysResult<()> {
     let mut raw = LinkDetachRaw {
@@ -436,6 +514,98 @@ mod tests {
         assert_eq!((word(&seen[0], 2), word(&seen[0], 3)), (0, 0));
         assert_eq!(word(&seen[1], 2), LINK_UPDATE_REPLACE);
         assert_eq!(word(&seen[1], 3), old.as_raw_fd() as u32);
+    }
+
+    /// The `uprobe_multi` member of `link_create` (the 6.6 uapi header): path at 16,
+    /// offsets at 24, ref_ctr_offsets at 32, cookies at 40, cnt at 48, flags at 52,
+    /// pid at 56; 60 bytes in all.
+    #[test]
+    fn link_create_uprobe_multi_layout() {
+        let null = devnull();
+        let offsets = [0x1000u64, 0x2000];
+        let refs = [0u64, 0x40];
+        let cookies = [7u64, 9];
+        let mut seen = Vec::new();
+        with_syscall_override(
+            |c| {
+                if let Syscall::Bpf {
+                    cmd: BpfCmd::LinkCreate,
+                    attr,
+                } = c
+                {
+                    seen.push(attr.to_vec());
+                }
+                errno(libc::EOPNOTSUPP)
+            },
+            || {
+                let t = UprobeMultiTargets {
+                    path: c"/bin/true",
+                    offsets: &offsets,
+                    ref_ctr_offsets: Some(&refs),
+                    cookies: Some(&cookies),
+                    pid: 4242,
+                };
+                let e = link_create_uprobe_multi(
+                    null.as_fd(),
+                    attach_type::TRACE_UPROBE_SESSION,
+                    0,
+                    &t,
+                )
+                .unwrap_err();
+                assert_eq!(e.errno(), libc::EOPNOTSUPP);
+                let plain = UprobeMultiTargets {
+                    ref_ctr_offsets: None,
+                    cookies: None,
+                    pid: 0,
+                    ..t
+                };
+                let _ = link_create_uprobe_multi(
+                    null.as_fd(),
+                    attach_type::TRACE_UPROBE_MULTI,
+                    UPROBE_MULTI_RETURN,
+                    &plain,
+                );
+            },
+        );
+        let word = |a: &[u8], off: usize| u64::from_ne_bytes(a[off..off + 8].try_into().unwrap());
+        let half = |a: &[u8], off: usize| u32::from_ne_bytes(a[off..off + 4].try_into().unwrap());
+        assert_eq!(seen.len(), 2);
+        let a = &seen[0];
+        assert_eq!(a.len(), 60);
+        assert_eq!(half(a, 8), attach_type::TRACE_UPROBE_SESSION);
+        assert_eq!(word(a, 24), offsets.as_ptr() as usize as u64);
+        assert_eq!(word(a, 32), refs.as_ptr() as usize as u64);
+        assert_eq!(word(a, 40), cookies.as_ptr() as usize as u64);
+        assert_eq!((half(a, 48), half(a, 52), half(a, 56)), (2, 0, 4242));
+        let b = &seen[1];
+        assert_eq!(half(b, 8), attach_type::TRACE_UPROBE_MULTI);
+        assert_eq!((word(b, 32), word(b, 40)), (0, 0));
+        assert_eq!(
+            (half(b, 48), half(b, 52), half(b, 56)),
+            (2, UPROBE_MULTI_RETURN, 0)
+        );
+
+        // Checked before the kernel is asked.
+        let bad = UprobeMultiTargets {
+            path: c"/bin/true",
+            offsets: &offsets,
+            ref_ctr_offsets: None,
+            cookies: Some(&[1]),
+            pid: 0,
+        };
+        let e = link_create_uprobe_multi(null.as_fd(), 0, 0, &bad).unwrap_err();
+        assert_eq!(e.errno(), 0);
+        let empty = UprobeMultiTargets {
+            offsets: &[],
+            cookies: None,
+            ..bad
+        };
+        assert_eq!(
+            link_create_uprobe_multi(null.as_fd(), 0, 0, &empty)
+                .unwrap_err()
+                .errno(),
+            0
+        );
     }
 
     /// The `kprobe_multi` member of `link_create` (gcc offsetof on the uapi header):
