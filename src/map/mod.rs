@@ -1,15 +1,19 @@
 //! Loaded maps: a generic [`Map`] handle owning the fd, and typed views
 //! ([`HashMap`], [`Array`]) that check key and value sizes once, at conversion.
 
-use std::fmt;
-use std::marker::PhantomData;
-use std::ops::{BitOr, BitOrAssign};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-use crate::pod::Pod;
-use crate::sys::bpf::{update_flags, MapFd};
+use crate::sys::bpf::MapFd;
 use crate::sys::{self, SysError};
+
+mod array;
+mod flags;
+mod hash;
+
+pub use array::Array;
+pub use flags::MapFlags;
+pub use hash::HashMap;
 
 /// Kernel map type numbers (`enum bpf_map_type`), as named values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -395,83 +399,6 @@ fn grow(v: &mut Vec<u8>, len: usize) {
     }
 }
 
-/// Flags of a map element write ([`Map::update`], [`HashMap::insert`]) or read
-/// ([`Map::lookup`]): the kernel's `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST` and
-/// `BPF_F_LOCK`, combined with `|`. The default is [`MapFlags::ANY`].
-///
-/// # Examples
-///
-/// ```no_run
-/// use corebpf::{map::HashMap, Loader, MapFlags};
-///
-/// let obj = Loader::new().load_file("bpf-progs/hello.bpf.o")?;
-/// let counts: HashMap<u32, u64> = obj.map("counts").expect("counts map").try_into()?;
-/// counts.insert(&1000, &0, MapFlags::ANY)?; // create or overwrite
-/// // Only if uid 1000 has no entry yet: fails with EEXIST here.
-/// assert!(counts.insert(&1000, &1, MapFlags::NOEXIST).is_err());
-/// # Ok::<(), corebpf::Error>(())
-/// ```
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct MapFlags(u64);
-
-impl MapFlags {
-    /// Create the element or overwrite it (`BPF_ANY`); no flags, for a lookup.
-    pub const ANY: MapFlags = MapFlags(update_flags::ANY);
-    /// Create the element only if it does not exist (`BPF_NOEXIST`).
-    pub const NOEXIST: MapFlags = MapFlags(update_flags::NOEXIST);
-    /// Overwrite the element only if it exists (`BPF_EXIST`).
-    pub const EXIST: MapFlags = MapFlags(update_flags::EXIST);
-    /// Copy the value under its `bpf_spin_lock` (`BPF_F_LOCK`).
-    pub const LOCK: MapFlags = MapFlags(update_flags::LOCK);
-
-    /// The flags as the kernel's `flags` field.
-    pub const fn bits(self) -> u64 {
-        self.0
-    }
-
-    /// True when every flag of `other` is set in `self`.
-    pub const fn contains(self, other: MapFlags) -> bool {
-        self.0 & other.0 == other.0
-    }
-}
-
-impl BitOr for MapFlags {
-    type Output = MapFlags;
-
-    fn bitor(self, rhs: MapFlags) -> MapFlags {
-        MapFlags(self.0 | rhs.0)
-    }
-}
-
-impl BitOrAssign for MapFlags {
-    fn bitor_assign(&mut self, rhs: MapFlags) {
-        self.0 |= rhs.0;
-    }
-}
-
-impl fmt::Debug for MapFlags {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let named = [
-            (MapFlags::NOEXIST, "NOEXIST"),
-            (MapFlags::EXIST, "EXIST"),
-            (MapFlags::LOCK, "LOCK"),
-        ];
-        let mut parts: Vec<String> = named
-            .iter()
-            .filter(|(flag, _)| self.contains(*flag))
-            .map(|(_, name)| name.to_string())
-            .collect();
-        let unnamed = named.iter().fold(self.0, |bits, (flag, _)| bits & !flag.0);
-        if unnamed != 0 {
-            parts.push(format!("{unnamed:#x}"));
-        }
-        if parts.is_empty() {
-            parts.push("ANY".to_string());
-        }
-        write!(f, "MapFlags({})", parts.join(" | "))
-    }
-}
-
 /// Iterator over a map's keys.
 pub struct Keys<'a> {
     map: &'a Map,
@@ -501,187 +428,6 @@ impl Iterator for Keys<'_> {
                 Some(Err(self.map.sys_err()(e)))
             }
         }
-    }
-}
-
-/// A hash map with typed keys and values, sizes checked once.
-///
-/// Made from a [`Map`] with `try_into()`, which checks the map's type (hash or LRU hash)
-/// and that its key and value sizes are those of `K` and `V`. Keys and values are any
-/// [`Pod`] types: integers, arrays, or `#[repr(C)]` structs with `#[derive(Pod)]`.
-///
-/// # Examples
-///
-/// hello.bpf.c counts execs per uid in `counts` (`u32` → `u64`); read them all (needs
-/// root):
-///
-/// ```no_run
-/// use corebpf::{map::HashMap, Loader};
-///
-/// # fn main() -> Result<(), corebpf::Error> {
-/// let obj = Loader::new().load_file("bpf-progs/hello.bpf.o")?;
-/// let _links = obj.attach_all()?;
-/// let counts: HashMap<u32, u64> = obj.map("counts").expect("counts").try_into()?;
-/// for uid in counts.keys() {
-///     let uid = uid?;
-///     if let Some(n) = counts.get(&uid)? {
-///         println!("uid {uid}: {n} execs");
-///     }
-/// }
-/// # Ok(())
-/// # }
-/// ```
-pub struct HashMap<'a, K: Pod, V: Pod> {
-    map: &'a Map,
-    _t: PhantomData<(K, V)>,
-}
-
-impl<'a, K: Pod, V: Pod> TryFrom<&'a Map> for HashMap<'a, K, V> {
-    type Error = MapError;
-
-    fn try_from(map: &'a Map) -> Result<Self, MapError> {
-        let t = map.map_type();
-        if ![MapType::HASH, MapType::LRU_HASH].contains(&t) {
-            return Err(MapError::WrongType {
-                map: map.name.clone(),
-                found: t.name(),
-                expected: "hash or lru_hash",
-            });
-        }
-        map.check("key", std::mem::size_of::<K>(), map.def.key_size)?;
-        map.check("value", std::mem::size_of::<V>(), map.def.value_size)?;
-        Ok(HashMap {
-            map,
-            _t: PhantomData,
-        })
-    }
-}
-
-impl<K: Pod, V: Pod> HashMap<'_, K, V> {
-    /// The value for `key`, if present.
-    pub fn get(&self, key: &K) -> Result<Option<V>, MapError> {
-        let mut v = V::zeroed();
-        let found =
-            sys::bpf::map_lookup_elem(&self.map.fd.access(), key.as_bytes(), v.as_bytes_mut(), 0)
-                .map_err(self.map.sys_err())?;
-        Ok(found.then_some(v))
-    }
-
-    /// Inserts or updates `key`, as `flags` allow (see [`Map::update`]).
-    pub fn insert(&self, key: &K, value: &V, flags: MapFlags) -> Result<(), MapError> {
-        sys::bpf::map_update_elem(
-            &self.map.fd.access(),
-            key.as_bytes(),
-            value.as_bytes(),
-            flags.bits(),
-        )
-        .map_err(self.map.sys_err())
-    }
-
-    /// Removes `key`; false when absent.
-    pub fn remove(&self, key: &K) -> Result<bool, MapError> {
-        sys::bpf::map_delete_elem(&self.map.fd.access(), key.as_bytes()).map_err(self.map.sys_err())
-    }
-
-    /// All keys.
-    pub fn keys(&self) -> impl Iterator<Item = Result<K, MapError>> + '_ {
-        self.map
-            .keys()
-            .map(|k| k.map(|b| K::from_bytes(&b).unwrap_or_else(|_| K::zeroed())))
-    }
-}
-
-/// An array map with typed values, sizes checked once.
-///
-/// Made from a [`Map`] with `try_into()`, which checks the map's type and that its value
-/// size is `V`'s; indexes past `max_entries` are [`MapError::OutOfBounds`].
-///
-/// # Examples
-///
-/// unlinks.bpf.c keeps a count in slot 0 of `calls` (`u64` values); read it (needs
-/// root):
-///
-/// ```no_run
-/// use corebpf::{map::Array, Loader};
-///
-/// # fn main() -> Result<(), corebpf::Error> {
-/// let obj = Loader::new().load_file("bpf-progs/unlinks.bpf.o")?;
-/// let calls: Array<u64> = obj.map("calls").expect("calls").try_into()?;
-/// println!("{} slots, slot 0 = {}", calls.len(), calls.get(0)?);
-/// # Ok(())
-/// # }
-/// ```
-pub struct Array<'a, V: Pod> {
-    map: &'a Map,
-    _t: PhantomData<V>,
-}
-
-impl<'a, V: Pod> TryFrom<&'a Map> for Array<'a, V> {
-    type Error = MapError;
-
-    fn try_from(map: &'a Map) -> Result<Self, MapError> {
-        if map.map_type() != MapType::ARRAY {
-            return Err(MapError::WrongType {
-                map: map.name.clone(),
-                found: map.map_type().name(),
-                expected: "array",
-            });
-        }
-        map.check("value", std::mem::size_of::<V>(), map.def.value_size)?;
-        Ok(Array {
-            map,
-            _t: PhantomData,
-        })
-    }
-}
-
-impl<V: Pod> Array<'_, V> {
-    fn bound(&self, index: u32) -> Result<(), MapError> {
-        if index < self.map.def.max_entries {
-            Ok(())
-        } else {
-            Err(MapError::OutOfBounds {
-                map: self.map.name.clone(),
-                index,
-                max_entries: self.map.def.max_entries,
-            })
-        }
-    }
-
-    /// The value at `index`.
-    pub fn get(&self, index: u32) -> Result<V, MapError> {
-        self.bound(index)?;
-        let mut v = V::zeroed();
-        sys::bpf::map_lookup_elem(
-            &self.map.fd.access(),
-            &index.to_ne_bytes(),
-            v.as_bytes_mut(),
-            0,
-        )
-        .map_err(self.map.sys_err())?;
-        Ok(v)
-    }
-
-    /// Sets the value at `index`.
-    pub fn set(&self, index: u32, value: &V) -> Result<(), MapError> {
-        self.bound(index)?;
-        sys::bpf::map_update_elem(
-            &self.map.fd.access(),
-            &index.to_ne_bytes(),
-            value.as_bytes(),
-            0,
-        )
-        .map_err(self.map.sys_err())
-    }
-
-    /// Number of elements.
-    pub fn len(&self) -> u32 {
-        self.map.def.max_entries
-    }
-
-    /// True for a zero-sized array.
-    pub fn is_empty(&self) -> bool {
-        self.map.def.max_entries == 0
     }
 }
 
