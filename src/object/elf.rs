@@ -305,9 +305,13 @@ pub fn parse(data: &[u8]) -> Result<Elf<'_>, ObjectError> {
         }
         let name = &sections[idx.0].name;
         let target = sh.sh_info(e) as usize;
-        // As libbpf: only relocations of code matter (`.rel.BTF`, `.rel.BTF.ext`,
-        // `.rel.debug_*` and the like are for linkers and are skipped).
-        if !sections.get(target).is_some_and(|t| t.is_exec()) {
+        // As libbpf: only relocations of code and of `.maps` (the `values`
+        // initializers of map-in-maps and program arrays) matter; `.rel.BTF`,
+        // `.rel.BTF.ext`, `.rel.debug_*` and the like are for linkers and are skipped.
+        if !sections
+            .get(target)
+            .is_some_and(|t| t.is_exec() || t.name == ".maps")
+        {
             log::debug!("skipping relocation section '{name}' (its target is not code)");
             continue;
         }
