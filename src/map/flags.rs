@@ -5,8 +5,8 @@ use std::ops::{BitOr, BitOrAssign};
 
 use crate::sys::bpf::update_flags;
 
-/// Flags of a map element write ([`Map::update`], [`HashMap::insert`]) or read
-/// ([`Map::lookup`]): the kernel's `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST` and
+/// Flags of a map element write ([`Map::update`](super::Map::update), [`HashMap::insert`](super::HashMap::insert)) or read
+/// ([`Map::lookup`](super::Map::lookup)): the kernel's `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST` and
 /// `BPF_F_LOCK`, combined with `|`. The default is [`MapFlags::ANY`].
 ///
 /// # Examples
@@ -79,5 +79,30 @@ impl fmt::Debug for MapFlags {
             parts.push("ANY".to_string());
         }
         write!(f, "MapFlags({})", parts.join(" | "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_flags_are_the_kernels_bits_and_combine() {
+        assert_eq!(MapFlags::default(), MapFlags::ANY);
+        let bits = [
+            MapFlags::ANY,
+            MapFlags::NOEXIST,
+            MapFlags::EXIST,
+            MapFlags::LOCK,
+        ];
+        assert_eq!(bits.map(MapFlags::bits), [0, 1, 2, 4]);
+        let mut f = MapFlags::EXIST;
+        f |= MapFlags::LOCK;
+        assert_eq!(f, MapFlags::EXIST | MapFlags::LOCK);
+        assert_eq!(f.bits(), 6);
+        assert!(f.contains(MapFlags::LOCK) && !f.contains(MapFlags::NOEXIST));
+        assert_eq!(format!("{f:?}"), "MapFlags(EXIST | LOCK)");
+        assert_eq!(format!("{:?}", MapFlags::ANY), "MapFlags(ANY)");
+        assert_eq!(format!("{:?}", MapFlags(0x11)), "MapFlags(NOEXIST | 0x10)");
     }
 }

@@ -149,6 +149,16 @@ impl MmapRegion {
         Ok(())
     }
 
+    /// The address the region starts at (an arena's `user_vm_start`).
+    pub fn addr(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
     /// The start of `[offset, offset + len)` if it lies within the region.
     fn range(&self, offset: usize, len: usize) -> Option<*mut u8> {
         let end = offset.checked_add(len)?;

@@ -1,0 +1,276 @@
+//! Global variables after load: [`GlobalData`] and [`GlobalDataMut`], live views of
+//! a `.bss`, `.data`, `.data.*` or `.rodata*` map.
+//!
+//! Where the kernel lets user space map the section (`BPF_F_MMAPABLE`, which the
+//! loader sets as libbpf does: on sections with a non-static variable, kernels 5.5+),
+//! reads and writes go straight to the memory programs use, without a syscall. For a
+//! section that is not mapped they fall back to `BPF_MAP_LOOKUP_ELEM` /
+//! `BPF_MAP_UPDATE_ELEM` of the whole value. `.rodata` and `.kconfig` are frozen at
+//! load: they read, and refuse writes.
+
+use super::{Global, Map, MapError, MapFlags};
+use crate::pod::Pod;
+
+/// A global variable of a global-data section: where it is in the map's value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobalVariable {
+    /// The variable's name.
+    pub name: String,
+    /// Byte offset within the section.
+    pub offset: u32,
+    /// Size in bytes.
+    pub size: u32,
+}
+
+fn check_global(map: &Map) -> Result<Global, MapError> {
+    map.global.ok_or_else(|| MapError::WrongType {
+        map: map.name.clone(),
+        found: map.map_type().name(),
+        expected: "global data (.bss, .data, .rodata)",
+    })
+}
+
+fn range(map: &Map, offset: usize, len: usize) -> Result<(), MapError> {
+    let size = map.def.value_size as usize;
+    match offset.checked_add(len) {
+        Some(end) if end <= size => Ok(()),
+        _ => Err(MapError::OutOfRange {
+            map: map.name.clone(),
+            offset,
+            len,
+            size,
+        }),
+    }
+}
+
+fn variable<'m>(map: &'m Map, name: &str, given: usize) -> Result<&'m GlobalVariable, MapError> {
+    let v = map
+        .vars
+        .iter()
+        .find(|v| v.name == name)
+        .ok_or_else(|| MapError::NoSuchVariable {
+            map: map.name.clone(),
+            name: name.to_string(),
+        })?;
+    if v.size as usize != given {
+        return Err(MapError::VariableSize {
+            map: map.name.clone(),
+            name: name.to_string(),
+            size: v.size,
+            given,
+        });
+    }
+    Ok(v)
+}
+
+/// The whole value through the syscall path (sections that are not mapped).
+fn read_value(map: &Map) -> Result<Vec<u8>, MapError> {
+    let mut value = vec![0u8; map.value_buf_size()];
+    map.lookup_into(&0u32.to_ne_bytes(), &mut value, MapFlags::ANY)?;
+    Ok(value)
+}
+
+fn read_bytes(map: &Map, offset: usize, buf: &mut [u8]) -> Result<(), MapError> {
+    range(map, offset, buf.len())?;
+    match &map.mmap {
+        Some(region) => {
+            if !region.read(offset, buf) {
+                return Err(MapError::OutOfRange {
+                    map: map.name.clone(),
+                    offset,
+                    len: buf.len(),
+                    size: region.len(),
+                });
+            }
+        }
+        None => buf.copy_from_slice(&read_value(map)?[offset..offset + buf.len()]),
+    }
+    Ok(())
+}
+
+fn read_at<T: Pod>(map: &Map, offset: usize) -> Result<T, MapError> {
+    let mut v = T::zeroed();
+    read_bytes(map, offset, v.as_bytes_mut())?;
+    Ok(v)
+}
+
+/// The reads both views share.
+macro_rules! reads {
+    () => {
+        /// The section's size in bytes.
+        pub fn len(&self) -> usize {
+            self.map.def.value_size as usize
+        }
+
+        /// True for an empty section.
+        pub fn is_empty(&self) -> bool {
+            self.map.def.value_size == 0
+        }
+
+        /// True when reads (and writes) go through a memory mapping, without syscalls.
+        pub fn is_mapped(&self) -> bool {
+            self.map.mmap.is_some()
+        }
+
+        /// The section's variables, by the object's BTF.
+        pub fn variables(&self) -> &[GlobalVariable] {
+            &self.map.vars
+        }
+
+        /// The whole section as a `T` (a `#[repr(C)]` struct laid out as the section,
+        /// as a skeleton's `struct bss` is); `T` must be the section's size.
+        pub fn read<T: Pod>(&self) -> Result<T, MapError> {
+            self.map.check(
+                "global data",
+                std::mem::size_of::<T>(),
+                self.map.def.value_size,
+            )?;
+            read_at(self.map, 0)
+        }
+
+        /// A `T` at byte `offset` of the section.
+        pub fn read_at<T: Pod>(&self, offset: usize) -> Result<T, MapError> {
+            read_at(self.map, offset)
+        }
+
+        /// Global variable `name`, which must be `T`'s size.
+        pub fn get<T: Pod>(&self, name: &str) -> Result<T, MapError> {
+            let v = variable(self.map, name, std::mem::size_of::<T>())?;
+            read_at(self.map, v.offset as usize)
+        }
+
+        /// Copies `buf.len()` bytes at `offset` into `buf`.
+        pub fn read_bytes(&self, offset: usize, buf: &mut [u8]) -> Result<(), MapError> {
+            read_bytes(self.map, offset, buf)
+        }
+    };
+}
+
+/// A read-only live view of a global-data map (`.bss`, `.data*`, `.rodata*`).
+///
+/// Made with [`Object::global_data`](crate::Object::global_data) (or
+/// [`bss`](crate::Object::bss), [`data`](crate::Object::data),
+/// [`rodata`](crate::Object::rodata)), or `try_into()` from the section's [`Map`].
+///
+/// # Examples
+///
+/// Read a counter a program keeps in `.bss`, by name or as the whole section:
+///
+/// ```no_run
+/// use corebpf::{Loader, Pod};
+///
+/// #[derive(Clone, Copy, Pod)]
+/// #[repr(C)]
+/// struct Bss {
+///     input: u64,
+///     output: u64,
+/// }
+///
+/// # fn main() -> Result<(), corebpf::Error> {
+/// let obj = Loader::new().load_file("bpf-progs/maps_globals.bpf.o")?;
+/// let bss = obj.bss()?;
+/// let output: u64 = bss.get("output")?;
+/// let whole: Bss = bss.read()?;
+/// assert_eq!(whole.output, output);
+/// # Ok(())
+/// # }
+/// ```
+pub struct GlobalData<'a> {
+    map: &'a Map,
+}
+
+impl<'a> TryFrom<&'a Map> for GlobalData<'a> {
+    type Error = MapError;
+
+    fn try_from(map: &'a Map) -> Result<Self, MapError> {
+        check_global(map)?;
+        Ok(GlobalData { map })
+    }
+}
+
+impl GlobalData<'_> {
+    reads!();
+}
+
+/// A read-write live view of a global-data map (`.bss`, `.data*`): writes reach the
+/// programs' memory directly where the section is mapped.
+///
+/// Made with [`Object::global_data_mut`](crate::Object::global_data_mut) (or
+/// [`bss_mut`](crate::Object::bss_mut), [`data_mut`](crate::Object::data_mut)), or
+/// `try_into()` from `&mut Map`. `.rodata` and `.kconfig`, frozen at load, refuse:
+/// [`MapError::ReadOnly`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use corebpf::Loader;
+///
+/// # fn main() -> Result<(), corebpf::Error> {
+/// let mut obj = Loader::new().load_file("bpf-progs/maps_globals.bpf.o")?;
+/// let mut bss = obj.bss_mut()?;
+/// bss.set("input", &42u64)?; // the program sees 42 from its next run
+/// assert_eq!(bss.get::<u64>("input")?, 42);
+/// # Ok(())
+/// # }
+/// ```
+pub struct GlobalDataMut<'a> {
+    map: &'a mut Map,
+}
+
+impl<'a> TryFrom<&'a mut Map> for GlobalDataMut<'a> {
+    type Error = MapError;
+
+    fn try_from(map: &'a mut Map) -> Result<Self, MapError> {
+        if check_global(map)? == Global::Frozen {
+            return Err(MapError::ReadOnly {
+                map: map.name.clone(),
+            });
+        }
+        Ok(GlobalDataMut { map })
+    }
+}
+
+impl GlobalDataMut<'_> {
+    reads!();
+
+    /// Copies `data` to byte `offset` of the section.
+    pub fn write_bytes(&mut self, offset: usize, data: &[u8]) -> Result<(), MapError> {
+        let map = &mut *self.map;
+        range(map, offset, data.len())?;
+        let name = map.name.clone();
+        match &mut map.mmap {
+            Some(region) => {
+                if !region.write(offset, data) {
+                    return Err(MapError::ReadOnly { map: name });
+                }
+                Ok(())
+            }
+            None => {
+                let mut value = read_value(map)?;
+                value[offset..offset + data.len()].copy_from_slice(data);
+                map.update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
+            }
+        }
+    }
+
+    /// Writes the whole section from a `T` of the section's size.
+    pub fn write<T: Pod>(&mut self, value: &T) -> Result<(), MapError> {
+        self.map.check(
+            "global data",
+            std::mem::size_of::<T>(),
+            self.map.def.value_size,
+        )?;
+        self.write_bytes(0, value.as_bytes())
+    }
+
+    /// Writes a `T` at byte `offset` of the section.
+    pub fn write_at<T: Pod>(&mut self, offset: usize, value: &T) -> Result<(), MapError> {
+        self.write_bytes(offset, value.as_bytes())
+    }
+
+    /// Sets global variable `name`, which must be `T`'s size.
+    pub fn set<T: Pod>(&mut self, name: &str, value: &T) -> Result<(), MapError> {
+        let offset = variable(self.map, name, std::mem::size_of::<T>())?.offset as usize;
+        self.write_bytes(offset, value.as_bytes())
+    }
+}
