@@ -883,9 +883,10 @@ impl Object {
         &mut self.maps
     }
 
-    /// A live read-only view of global-data section `section` (`.bss`, `.data`,
-    /// `.data.NAME`, `.rodata`, `.rodata.NAME`): reads need no syscall where the
-    /// section is mapped (see [`GlobalData`](crate::map::GlobalData)).
+    /// A live view of global-data section `section` (`.bss`, `.data`, `.data.NAME`,
+    /// `.rodata`, `.rodata.NAME`): reads and writes need no syscall where the section
+    /// is mapped (see [`GlobalData`](crate::map::GlobalData)); `.rodata*` is frozen
+    /// and refuses writes.
     pub fn global_data(&self, section: &str) -> Result<crate::map::GlobalData<'_>, MapError> {
         self.map(section)
             .ok_or_else(|| MapError::NoSuchMap {
@@ -894,37 +895,14 @@ impl Object {
             .try_into()
     }
 
-    /// A live read-write view of global-data section `section` (`.bss`, `.data*`);
-    /// `.rodata*` is frozen: [`MapError::ReadOnly`].
-    pub fn global_data_mut(
-        &mut self,
-        section: &str,
-    ) -> Result<crate::map::GlobalDataMut<'_>, MapError> {
-        self.map_mut(section)
-            .ok_or_else(|| MapError::NoSuchMap {
-                name: section.to_string(),
-            })?
-            .try_into()
-    }
-
-    /// `.bss`, read-only: [`Object::global_data`]`(".bss")`.
+    /// `.bss`: [`Object::global_data`]`(".bss")`.
     pub fn bss(&self) -> Result<crate::map::GlobalData<'_>, MapError> {
         self.global_data(".bss")
     }
 
-    /// `.bss`, read-write: [`Object::global_data_mut`]`(".bss")`.
-    pub fn bss_mut(&mut self) -> Result<crate::map::GlobalDataMut<'_>, MapError> {
-        self.global_data_mut(".bss")
-    }
-
-    /// `.data`, read-only.
+    /// `.data`: [`Object::global_data`]`(".data")`.
     pub fn data(&self) -> Result<crate::map::GlobalData<'_>, MapError> {
         self.global_data(".data")
-    }
-
-    /// `.data`, read-write.
-    pub fn data_mut(&mut self) -> Result<crate::map::GlobalDataMut<'_>, MapError> {
-        self.global_data_mut(".data")
     }
 
     /// `.rodata` (frozen at load: read-only).

@@ -1,6 +1,7 @@
 //! Arenas (`BPF_MAP_TYPE_ARENA`, 6.9+): memory shared by programs and user space at
 //! the same addresses. [`Arena`] reads and writes it through this process's mapping.
 
+use super::typed::{check_type, typed_view};
 use super::{Map, MapError, MapType};
 use crate::pod::Pod;
 
@@ -21,8 +22,8 @@ use crate::pod::Pod;
 /// use corebpf::Loader;
 ///
 /// # fn main() -> Result<(), corebpf::Error> {
-/// let mut obj = Loader::new().load_file("bpf-progs/maps_arena.bpf.o")?;
-/// let mut arena: Arena = obj.map_mut("arena").expect("arena").try_into()?;
+/// let obj = Loader::new().load_file("bpf-progs/maps_arena.bpf.o")?;
+/// let arena: Arena = obj.map("arena").expect("arena").try_into()?;
 /// arena.write_at(0, &7u64)?;
 /// assert_eq!(arena.read_at::<u64>(0)?, 7);
 /// println!("{} bytes at {:#x}", arena.len(), arena.user_vm_start());
@@ -30,29 +31,27 @@ use crate::pod::Pod;
 /// # }
 /// ```
 pub struct Arena<'a> {
-    map: &'a mut Map,
+    map: &'a Map,
 }
 
-impl<'a> TryFrom<&'a mut Map> for Arena<'a> {
-    type Error = MapError;
+typed_view!(Arena, check_arena);
 
-    fn try_from(map: &'a mut Map) -> Result<Self, MapError> {
-        super::typed::check_type(map, &[MapType::ARENA], "arena")?;
-        if map.def.map_flags & crate::sys::bpf::map_flags::SEGV_ON_FAULT != 0 {
-            return Err(MapError::WrongType {
-                map: map.name.clone(),
-                found: "arena with BPF_F_SEGV_ON_FAULT",
-                expected:
-                    "arena without BPF_F_SEGV_ON_FAULT (an unallocated page would kill the process)",
-            });
-        }
-        if map.mmap.is_none() {
-            return Err(MapError::NotMapped {
-                map: map.name.clone(),
-            });
-        }
-        Ok(Arena { map })
+fn check_arena(map: &Map) -> Result<(), MapError> {
+    check_type(map, &[MapType::ARENA], "arena")?;
+    if map.def.map_flags & crate::sys::bpf::map_flags::SEGV_ON_FAULT != 0 {
+        return Err(MapError::WrongType {
+            map: map.name.clone(),
+            found: "arena with BPF_F_SEGV_ON_FAULT",
+            expected:
+                "arena without BPF_F_SEGV_ON_FAULT (an unallocated page would kill the process)",
+        });
     }
+    if map.mmap.is_none() {
+        return Err(MapError::NotMapped {
+            map: map.name.clone(),
+        });
+    }
+    Ok(())
 }
 
 impl Arena<'_> {
@@ -94,7 +93,7 @@ impl Arena<'_> {
     /// Copies `buf.len()` bytes at `offset` into `buf`.
     pub fn read_bytes(&self, offset: usize, buf: &mut [u8]) -> Result<(), MapError> {
         match &self.map.mmap {
-            Some(r) if r.read(offset, buf) => Ok(()),
+            Some(r) if r.load_bytes(offset, buf) => Ok(()),
             _ => Err(self.out_of_range(offset, buf.len())),
         }
     }
@@ -107,12 +106,12 @@ impl Arena<'_> {
     }
 
     /// Copies `data` to byte `offset`.
-    pub fn write_bytes(&mut self, offset: usize, data: &[u8]) -> Result<(), MapError> {
+    pub fn write_bytes(&self, offset: usize, data: &[u8]) -> Result<(), MapError> {
         let ok = self
             .map
             .mmap
-            .as_mut()
-            .is_some_and(|r| r.write(offset, data));
+            .as_ref()
+            .is_some_and(|r| r.store_bytes(offset, data));
         if ok {
             Ok(())
         } else {
@@ -121,7 +120,7 @@ impl Arena<'_> {
     }
 
     /// Writes a `T` at byte `offset`.
-    pub fn write_at<T: Pod>(&mut self, offset: usize, value: &T) -> Result<(), MapError> {
+    pub fn write_at<T: Pod>(&self, offset: usize, value: &T) -> Result<(), MapError> {
         self.write_bytes(offset, value.as_bytes())
     }
 }

@@ -1,5 +1,5 @@
-//! Global variables after load: [`GlobalData`] and [`GlobalDataMut`], live views of
-//! a `.bss`, `.data`, `.data.*` or `.rodata*` map.
+//! Global variables after load: [`GlobalData`], a live view of a `.bss`, `.data`,
+//! `.data.*` or `.rodata*` map.
 //!
 //! Where the kernel lets user space map the section (`BPF_F_MMAPABLE`, which the
 //! loader sets as libbpf does: on sections with a non-static variable, kernels 5.5+),
@@ -74,7 +74,7 @@ fn read_bytes(map: &Map, offset: usize, buf: &mut [u8]) -> Result<(), MapError> 
     range(map, offset, buf.len())?;
     match &map.mmap {
         Some(region) => {
-            if !region.read(offset, buf) {
+            if !region.load_bytes(offset, buf) {
                 return Err(MapError::OutOfRange {
                     map: map.name.clone(),
                     offset,
@@ -94,67 +94,42 @@ fn read_at<T: Pod>(map: &Map, offset: usize) -> Result<T, MapError> {
     Ok(v)
 }
 
-/// The reads both views share.
-macro_rules! reads {
-    () => {
-        /// The section's size in bytes.
-        pub fn len(&self) -> usize {
-            self.map.def.value_size as usize
+fn write_bytes(map: &Map, offset: usize, data: &[u8]) -> Result<(), MapError> {
+    if map.global == Some(Global::Frozen) {
+        return Err(MapError::ReadOnly {
+            map: map.name.clone(),
+        });
+    }
+    range(map, offset, data.len())?;
+    match &map.mmap {
+        Some(region) if region.store_bytes(offset, data) => Ok(()),
+        Some(_) => Err(MapError::ReadOnly {
+            map: map.name.clone(),
+        }),
+        None => {
+            let mut value = read_value(map)?;
+            value[offset..offset + data.len()].copy_from_slice(data);
+            map.update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
         }
-
-        /// True for an empty section.
-        pub fn is_empty(&self) -> bool {
-            self.map.def.value_size == 0
-        }
-
-        /// True when reads (and writes) go through a memory mapping, without syscalls.
-        pub fn is_mapped(&self) -> bool {
-            self.map.mmap.is_some()
-        }
-
-        /// The section's variables, by the object's BTF.
-        pub fn variables(&self) -> &[GlobalVariable] {
-            &self.map.vars
-        }
-
-        /// The whole section as a `T` (a `#[repr(C)]` struct laid out as the section,
-        /// as a skeleton's `struct bss` is); `T` must be the section's size.
-        pub fn read<T: Pod>(&self) -> Result<T, MapError> {
-            self.map.check(
-                "global data",
-                std::mem::size_of::<T>(),
-                self.map.def.value_size,
-            )?;
-            read_at(self.map, 0)
-        }
-
-        /// A `T` at byte `offset` of the section.
-        pub fn read_at<T: Pod>(&self, offset: usize) -> Result<T, MapError> {
-            read_at(self.map, offset)
-        }
-
-        /// Global variable `name`, which must be `T`'s size.
-        pub fn get<T: Pod>(&self, name: &str) -> Result<T, MapError> {
-            let v = variable(self.map, name, std::mem::size_of::<T>())?;
-            read_at(self.map, v.offset as usize)
-        }
-
-        /// Copies `buf.len()` bytes at `offset` into `buf`.
-        pub fn read_bytes(&self, offset: usize, buf: &mut [u8]) -> Result<(), MapError> {
-            read_bytes(self.map, offset, buf)
-        }
-    };
+    }
 }
 
-/// A read-only live view of a global-data map (`.bss`, `.data*`, `.rodata*`).
+/// A live view of a global-data map (`.bss`, `.data*`, `.rodata*`): reads and writes
+/// reach the programs' memory directly where the section is mapped. `.rodata` and
+/// `.kconfig`, frozen at load, read but refuse writes ([`MapError::ReadOnly`]).
 ///
 /// Made with [`Object::global_data`](crate::Object::global_data) (or
 /// [`bss`](crate::Object::bss), [`data`](crate::Object::data),
 /// [`rodata`](crate::Object::rodata)), or `try_into()` from the section's [`Map`].
+/// Like the other views it needs only `&Map`: several may be used at once, with
+/// typed maps of the same object. Mapped memory is copied with atomic byte accesses,
+/// so threads sharing a view never race in Rust's sense; a value that programs
+/// update while it is read may be read half old, half new, as in C.
 ///
 /// # Examples
 ///
-/// Read a counter a program keeps in `.bss`, by name or as the whole section:
+/// Give a program an input and read what it computed, by name or as the whole
+/// section:
 ///
 /// ```no_run
 /// use corebpf::{Loader, Pod};
@@ -169,9 +144,10 @@ macro_rules! reads {
 /// # fn main() -> Result<(), corebpf::Error> {
 /// let obj = Loader::new().load_file("bpf-progs/maps_globals.bpf.o")?;
 /// let bss = obj.bss()?;
+/// bss.set("input", &42u64)?; // the program sees 42 from its next run
 /// let output: u64 = bss.get("output")?;
 /// let whole: Bss = bss.read()?;
-/// assert_eq!(whole.output, output);
+/// assert_eq!((whole.input, whole.output), (42, output));
 /// # Ok(())
 /// # }
 /// ```
@@ -188,89 +164,95 @@ impl<'a> TryFrom<&'a Map> for GlobalData<'a> {
     }
 }
 
-impl GlobalData<'_> {
-    reads!();
-}
-
-/// A read-write live view of a global-data map (`.bss`, `.data*`): writes reach the
-/// programs' memory directly where the section is mapped.
-///
-/// Made with [`Object::global_data_mut`](crate::Object::global_data_mut) (or
-/// [`bss_mut`](crate::Object::bss_mut), [`data_mut`](crate::Object::data_mut)), or
-/// `try_into()` from `&mut Map`. `.rodata` and `.kconfig`, frozen at load, refuse:
-/// [`MapError::ReadOnly`].
-///
-/// # Examples
-///
-/// ```no_run
-/// use corebpf::Loader;
-///
-/// # fn main() -> Result<(), corebpf::Error> {
-/// let mut obj = Loader::new().load_file("bpf-progs/maps_globals.bpf.o")?;
-/// let mut bss = obj.bss_mut()?;
-/// bss.set("input", &42u64)?; // the program sees 42 from its next run
-/// assert_eq!(bss.get::<u64>("input")?, 42);
-/// # Ok(())
-/// # }
-/// ```
-pub struct GlobalDataMut<'a> {
-    map: &'a mut Map,
-}
-
-impl<'a> TryFrom<&'a mut Map> for GlobalDataMut<'a> {
+impl<'a> TryFrom<&'a mut Map> for GlobalData<'a> {
     type Error = MapError;
 
     fn try_from(map: &'a mut Map) -> Result<Self, MapError> {
-        if check_global(map)? == Global::Frozen {
-            return Err(MapError::ReadOnly {
-                map: map.name.clone(),
-            });
-        }
-        Ok(GlobalDataMut { map })
+        Self::try_from(&*map)
     }
 }
 
-impl GlobalDataMut<'_> {
-    reads!();
-
-    /// Copies `data` to byte `offset` of the section.
-    pub fn write_bytes(&mut self, offset: usize, data: &[u8]) -> Result<(), MapError> {
-        let map = &mut *self.map;
-        range(map, offset, data.len())?;
-        let name = map.name.clone();
-        match &mut map.mmap {
-            Some(region) => {
-                if !region.write(offset, data) {
-                    return Err(MapError::ReadOnly { map: name });
-                }
-                Ok(())
-            }
-            None => {
-                let mut value = read_value(map)?;
-                value[offset..offset + data.len()].copy_from_slice(data);
-                map.update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
-            }
-        }
+impl<'a> GlobalData<'a> {
+    /// The section's map.
+    pub fn map(&self) -> &'a Map {
+        self.map
     }
 
-    /// Writes the whole section from a `T` of the section's size.
-    pub fn write<T: Pod>(&mut self, value: &T) -> Result<(), MapError> {
+    /// The section's size in bytes.
+    pub fn len(&self) -> usize {
+        self.map.def.value_size as usize
+    }
+
+    /// True for an empty section.
+    pub fn is_empty(&self) -> bool {
+        self.map.def.value_size == 0
+    }
+
+    /// True when reads and writes go through a memory mapping, without syscalls.
+    pub fn is_mapped(&self) -> bool {
+        self.map.mmap.is_some()
+    }
+
+    /// True for a section frozen at load (`.rodata*`, `.kconfig`): writes fail.
+    pub fn is_read_only(&self) -> bool {
+        self.map.global == Some(Global::Frozen)
+    }
+
+    /// The section's variables, by the object's BTF.
+    pub fn variables(&self) -> &'a [GlobalVariable] {
+        &self.map.vars
+    }
+
+    /// The whole section as a `T` (a `#[repr(C)]` struct laid out as the section, as
+    /// a skeleton's `struct bss` is); `T` must be the section's size.
+    pub fn read<T: Pod>(&self) -> Result<T, MapError> {
         self.map.check(
             "global data",
             std::mem::size_of::<T>(),
             self.map.def.value_size,
         )?;
-        self.write_bytes(0, value.as_bytes())
+        read_at(self.map, 0)
+    }
+
+    /// A `T` at byte `offset` of the section.
+    pub fn read_at<T: Pod>(&self, offset: usize) -> Result<T, MapError> {
+        read_at(self.map, offset)
+    }
+
+    /// Global variable `name`, which must be `T`'s size.
+    pub fn get<T: Pod>(&self, name: &str) -> Result<T, MapError> {
+        let v = variable(self.map, name, std::mem::size_of::<T>())?;
+        read_at(self.map, v.offset as usize)
+    }
+
+    /// Copies `buf.len()` bytes at `offset` into `buf`.
+    pub fn read_bytes(&self, offset: usize, buf: &mut [u8]) -> Result<(), MapError> {
+        read_bytes(self.map, offset, buf)
+    }
+
+    /// Writes the whole section from a `T` of the section's size.
+    pub fn write<T: Pod>(&self, value: &T) -> Result<(), MapError> {
+        self.map.check(
+            "global data",
+            std::mem::size_of::<T>(),
+            self.map.def.value_size,
+        )?;
+        write_bytes(self.map, 0, value.as_bytes())
     }
 
     /// Writes a `T` at byte `offset` of the section.
-    pub fn write_at<T: Pod>(&mut self, offset: usize, value: &T) -> Result<(), MapError> {
-        self.write_bytes(offset, value.as_bytes())
+    pub fn write_at<T: Pod>(&self, offset: usize, value: &T) -> Result<(), MapError> {
+        write_bytes(self.map, offset, value.as_bytes())
     }
 
     /// Sets global variable `name`, which must be `T`'s size.
-    pub fn set<T: Pod>(&mut self, name: &str, value: &T) -> Result<(), MapError> {
+    pub fn set<T: Pod>(&self, name: &str, value: &T) -> Result<(), MapError> {
         let offset = variable(self.map, name, std::mem::size_of::<T>())?.offset as usize;
-        self.write_bytes(offset, value.as_bytes())
+        write_bytes(self.map, offset, value.as_bytes())
+    }
+
+    /// Copies `data` to byte `offset` of the section.
+    pub fn write_bytes(&self, offset: usize, data: &[u8]) -> Result<(), MapError> {
+        write_bytes(self.map, offset, data)
     }
 }

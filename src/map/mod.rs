@@ -16,10 +16,10 @@
 //! | sockmap, sockhash | [`SockMap`], [`SockHash`] | `sock.rs` |
 //! | ringbuf, user_ringbuf, perf_event_array | [`RingBuf`], [`UserRingBuf`], [`PerfEventArray`] (handles) | `events.rs` |
 //! | arena | [`Arena`] | `arena.rs` |
-//! | `.bss`, `.data*`, `.rodata*` | [`GlobalData`], [`GlobalDataMut`] (live mmap'd views) | `global.rs` |
+//! | `.bss`, `.data*`, `.rodata*` | [`GlobalData`] (a live mmap'd view) | `global.rs` |
 //!
-//! Every view borrows its [`Map`]; element access needs `&self` only, except writes
-//! through a memory mapping (global data, arena), which need `&mut`. Batch operations
+//! Every view borrows its [`Map`] and needs `&self` only, so views of one object are
+//! used side by side (memory mappings are accessed atomically). Batch operations
 //! (`batch.rs`) fall back to one syscall per element where the kernel has no batch
 //! command for the map; pinning and opening by pin or id are in `pin.rs`.
 
@@ -57,7 +57,7 @@ pub use arena::Arena;
 pub use array::Array;
 pub use events::{PerfEventArray, RingBuf, UserRingBuf};
 pub use flags::MapFlags;
-pub use global::{GlobalData, GlobalDataMut, GlobalVariable};
+pub use global::{GlobalData, GlobalVariable};
 pub use hash::{HashMap, LruHashMap};
 pub use iter::{Entries, Keys, TypedKeys};
 pub use ksyms::{KernelSymbol, KernelSymbols, KsymsError};

@@ -62,9 +62,14 @@ impl ProgArray<'_> {
         self.map.delete(&index.to_ne_bytes())
     }
 
-    /// The indexes of the filled slots.
+    /// The indexes of the filled slots (a lookup per slot: the kernel walks every
+    /// index of an array, filled or not).
     pub fn indexes(&self) -> impl Iterator<Item = Result<u32, MapError>> + '_ {
-        super::iter::TypedKeys::<u32>::new(self.map)
+        (0..self.len()).filter_map(|i| match self.get(i) {
+            Ok(Some(_)) => Some(Ok(i)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        })
     }
 
     /// Number of slots.

@@ -10,8 +10,8 @@ use super::{Map, MapError, MapFlags, MapType};
 use crate::pod::Pod;
 
 /// The value user space writes for a socket: its fd (the map stores the socket).
-fn socket_value(map: &Map, socket: impl AsFd) -> Vec<u8> {
-    let fd = socket.as_fd().as_raw_fd();
+fn socket_value(map: &Map, socket: std::os::fd::BorrowedFd<'_>) -> Vec<u8> {
+    let fd = socket.as_raw_fd();
     match map.def.value_size {
         // 8-byte values (5.10+: reads return the socket cookie) take the fd as a u64.
         8 => (fd as u64).to_ne_bytes().to_vec(),
@@ -67,7 +67,7 @@ impl SockMap<'_> {
     /// Puts `socket` in slot `index`.
     pub fn set(&self, index: u32, socket: impl AsFd, flags: MapFlags) -> Result<(), MapError> {
         bound(self.map, index)?;
-        let v = socket_value(self.map, socket);
+        let v = socket_value(self.map, socket.as_fd());
         self.map.update(&index.to_ne_bytes(), &v, flags)
     }
 
@@ -113,7 +113,7 @@ typed_view!(SockHash<K>, |map| {
 impl<K: Pod> SockHash<'_, K> {
     /// Stores `socket` under `key`, as `flags` allow.
     pub fn set(&self, key: &K, socket: impl AsFd, flags: MapFlags) -> Result<(), MapError> {
-        let v = socket_value(self.map, socket);
+        let v = socket_value(self.map, socket.as_fd());
         self.map.update(key.as_bytes(), &v, flags)
     }
 

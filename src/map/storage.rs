@@ -13,8 +13,8 @@ use super::{Map, MapError, MapFlags, MapType};
 use crate::pod::Pod;
 
 /// The key user space passes for an fd-keyed storage: the fd itself, as an `int`.
-fn fd_key(fd: impl AsFd) -> [u8; 4] {
-    fd.as_fd().as_raw_fd().to_ne_bytes()
+fn fd_key(fd: std::os::fd::BorrowedFd<'_>) -> [u8; 4] {
+    fd.as_raw_fd().to_ne_bytes()
 }
 
 /// An fd-keyed local storage view, with its doc, type and what its fds name.
@@ -32,18 +32,18 @@ macro_rules! fd_storage {
             #[doc = concat!("The value stored for the ", $object, " `fd` refers to, if any.")]
             pub fn get(&self, fd: impl AsFd) -> Result<Option<V>, MapError> {
                 let mut v = V::zeroed();
-                let found = self.map.lookup_into(&fd_key(fd), v.as_bytes_mut(), MapFlags::ANY)?;
+                let found = self.map.lookup_into(&fd_key(fd.as_fd()), v.as_bytes_mut(), MapFlags::ANY)?;
                 Ok(found.then_some(v))
             }
 
             #[doc = concat!("Stores `value` for the ", $object, " `fd` refers to, as `flags` allow.")]
             pub fn insert(&self, fd: impl AsFd, value: &V, flags: MapFlags) -> Result<(), MapError> {
-                self.map.update(&fd_key(fd), value.as_bytes(), flags)
+                self.map.update(&fd_key(fd.as_fd()), value.as_bytes(), flags)
             }
 
             #[doc = concat!("Removes the value of the ", $object, " `fd` refers to; false when absent.")]
             pub fn remove(&self, fd: impl AsFd) -> Result<bool, MapError> {
-                self.map.delete(&fd_key(fd))
+                self.map.delete(&fd_key(fd.as_fd()))
             }
         }
     };
@@ -75,23 +75,18 @@ fd_storage!(
 
 fd_storage!(
     /// Task local storage (`BPF_MAP_TYPE_TASK_STORAGE`, 5.11+), keyed by a pidfd
-    /// (`pidfd_open(2)`) of the task.
+    /// (`pidfd_open(2)`) of the task; `*_pid` methods open it from a pid.
     ///
     /// # Examples
     ///
     /// ```no_run
     /// use corebpf::map::TaskStorage;
     /// use corebpf::Loader;
-    /// use std::os::fd::{FromRawFd, OwnedFd};
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let obj = Loader::new().load_file("bpf-progs/maps_storage.bpf.o")?;
     /// let calls: TaskStorage<u64> = obj.map("task_calls").expect("task_calls").try_into()?;
-    /// // SAFETY: pidfd_open returns a new descriptor we own (or -1, checked).
-    /// let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, std::process::id(), 0) };
-    /// assert!(raw >= 0);
-    /// let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
-    /// println!("this process: {:?}", calls.get(&pidfd)?);
+    /// println!("this process: {:?}", calls.get_pid(std::process::id())?);
     /// # Ok(())
     /// # }
     /// ```
@@ -146,6 +141,27 @@ fd_storage!(
     "cgrp_storage",
     "cgroup"
 );
+
+impl<V: Pod> TaskStorage<'_, V> {
+    /// The value stored for process `pid` (through a pidfd opened for the call).
+    pub fn get_pid(&self, pid: u32) -> Result<Option<V>, MapError> {
+        self.get(pidfd(self.map, pid)?)
+    }
+
+    /// Stores `value` for process `pid`, as `flags` allow.
+    pub fn insert_pid(&self, pid: u32, value: &V, flags: MapFlags) -> Result<(), MapError> {
+        self.insert(pidfd(self.map, pid)?, value, flags)
+    }
+
+    /// Removes the value of process `pid`; false when absent.
+    pub fn remove_pid(&self, pid: u32) -> Result<bool, MapError> {
+        self.remove(pidfd(self.map, pid)?)
+    }
+}
+
+fn pidfd(map: &Map, pid: u32) -> Result<std::os::fd::OwnedFd, MapError> {
+    crate::sys::pidfd_open(pid).map_err(map.sys_err())
+}
 
 /// The key of a cgroup storage map of 16-byte keys (`struct bpf_cgroup_storage_key`):
 /// a cgroup (its inode number, i.e. its id) and the attach type of the program.
