@@ -256,3 +256,51 @@ impl<'a> GlobalData<'a> {
         write_bytes(self.map, offset, data)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sys::{with_syscall_override, Syscall};
+
+    /// The program reads what user space wrote through the view and writes what user
+    /// space reads back, with no `bpf(2)` call in between: the view is the memory.
+    #[test]
+    fn writes_and_reads_through_the_mapping_make_no_syscall() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-progs/maps_globals.bpf.o");
+        let tid = nix::unistd::gettid().as_raw() as u32;
+        let obj = crate::Loader::new()
+            .set_global("target_tid", &tid)
+            .load_file(path)
+            .expect("loading maps_globals (root)");
+        let _link = obj.program("compute").unwrap().attach().unwrap();
+        let bss = obj.bss().unwrap();
+        assert!(bss.is_mapped());
+        let mut calls = Vec::new();
+        let output = with_syscall_override(
+            |c| {
+                calls.push(c.name());
+                None
+            },
+            || {
+                bss.set("input", &5u64).unwrap();
+                // getppid(2) runs the program (glibc, not the crate's chokepoint).
+                let _ = nix::unistd::getppid();
+                bss.get::<u64>("output").unwrap()
+            },
+        );
+        assert_eq!(output, 5 * 3 + 7, "input * factor + bias");
+        assert!(calls.is_empty(), "no syscall through the crate: {calls:?}");
+        // The same read through the syscall path, for contrast, is seen by the hook.
+        let m = obj.map(".bss").unwrap();
+        let mut bpf_calls = 0;
+        let value = with_syscall_override(
+            |c| {
+                bpf_calls += usize::from(matches!(c, Syscall::Bpf { .. }));
+                None
+            },
+            || m.lookup(&0u32.to_ne_bytes(), crate::MapFlags::ANY).unwrap(),
+        );
+        assert_eq!(bpf_calls, 1);
+        assert_eq!(value.unwrap()[8..16], 22u64.to_ne_bytes());
+    }
+}
