@@ -12,8 +12,9 @@ use common::feature::{self, Feature};
 use common::*;
 use corebpf::map::lpm_trie::Key;
 use corebpf::map::{
-    Array, BloomFilter, HashMap, KernelSymbols, LpmTrie, LruHashMap, LruPerCpuHashMap, Map,
-    MapOfMaps, PerCpuArray, PerCpuHashMap, ProgArray, Queue, Stack, StackTrace,
+    Array, BloomFilter, CpuMap, DevMap, DevMapHash, HashMap, KernelSymbols, LpmTrie, LruHashMap,
+    LruPerCpuHashMap, Map, MapOfMaps, PerCpuArray, PerCpuHashMap, ProgArray, Queue, Stack,
+    StackTrace,
 };
 use corebpf::{Link, Loader, MapFlags, Object};
 
@@ -442,4 +443,67 @@ fn arena_memory_is_shared_by_program_and_user_space() {
     assert_eq!(run("sum"), 0);
     assert_eq!(bss(&obj, "total"), 42);
     assert!(arena.read_at::<u64>(arena.len()).is_err());
+}
+
+/// `XDP_PASS` and `XDP_REDIRECT`, what `redirect` of `maps_xdp` returns.
+const XDP_PASS: u32 = 2;
+const XDP_REDIRECT: u32 = 4;
+
+#[test]
+fn redirect_maps_send_a_programs_frames_where_user_space_set() {
+    let obj = load("maps_xdp", &["redirect", "on_dev", "on_cpu"]);
+    let lo: u32 = std::fs::read_to_string("/sys/class/net/lo/ifindex")
+        .expect("lo's ifindex")
+        .trim()
+        .parse()
+        .unwrap();
+    let id = |name: &str| obj.program(name).unwrap().info().unwrap().id;
+    let bss = obj.bss().unwrap();
+    let frame = [0u8; 64];
+    let mut runs = 0u32;
+    // Runs `redirect` on one frame through map `which` at `key`: XDP_REDIRECT when
+    // the slot is filled, XDP_PASS when it is empty.
+    let mut run = |which: u32, key: u32| {
+        bss.set("which", &which).unwrap();
+        bss.set("key", &key).unwrap();
+        let action = obj
+            .program("redirect")
+            .unwrap()
+            .test_run(&frame, 1)
+            .unwrap();
+        runs += 1;
+        assert_eq!(bss.get::<u32>("runs").unwrap(), runs);
+        action
+    };
+
+    let devs: DevMap = obj.map("devs").unwrap().try_into().unwrap();
+    assert_eq!(run(0, 3), XDP_PASS);
+    devs.set(3, lo, Some(obj.program("on_dev").unwrap()))
+        .unwrap();
+    let slot = devs.get(3).unwrap().expect("slot 3 set");
+    assert_eq!((slot.ifindex, slot.prog_id), (lo, Some(id("on_dev"))));
+    assert_eq!(run(0, 3), XDP_REDIRECT);
+    assert_eq!(run(0, 2), XDP_PASS);
+    assert!(devs.remove(3).unwrap());
+    assert_eq!(run(0, 3), XDP_PASS);
+    assert!(devs.get(8).is_err(), "slot 8 is past max_entries");
+
+    let by_key: DevMapHash = obj.map("devs_by_key").unwrap().try_into().unwrap();
+    assert_eq!(run(1, 77), XDP_PASS);
+    by_key.set(77, lo, None).unwrap();
+    assert_eq!(by_key.keys().collect::<Result<Vec<_>, _>>().unwrap(), [77]);
+    assert_eq!(by_key.get(77).unwrap().map(|v| v.ifindex), Some(lo));
+    assert_eq!(run(1, 77), XDP_REDIRECT);
+    assert!(by_key.remove(77).unwrap());
+    assert_eq!(run(1, 77), XDP_PASS);
+
+    let cpus: CpuMap = obj.map("cpus").unwrap().try_into().unwrap();
+    assert_eq!(run(2, 0), XDP_PASS);
+    cpus.set(0, 64, Some(obj.program("on_cpu").unwrap()))
+        .unwrap();
+    let entry = cpus.get(0).unwrap().expect("CPU 0 enabled");
+    assert_eq!((entry.qsize, entry.prog_id), (64, Some(id("on_cpu"))));
+    assert_eq!(run(2, 0), XDP_REDIRECT);
+    assert!(cpus.remove(0).unwrap());
+    assert_eq!(run(2, 0), XDP_PASS);
 }

@@ -424,7 +424,7 @@ pub fn pidfd_open(pid: u32) -> SysResult<OwnedFd> {
     if r < 0 {
         return Err(SysError::from_io("pidfd_open", io::Error::last_os_error()));
     }
-    owned_fd("pidfd_open", i64::from(r))
+    owned_fd("pidfd_open", r)
 }
 
 /// Counts the CPUs in a kernel CPU list such as `"0-3,5,7-8"`; `None` if malformed or
