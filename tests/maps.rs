@@ -7,14 +7,16 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 
 use common::feature::{self, Feature};
 use common::*;
 use corebpf::map::lpm_trie::Key;
 use corebpf::map::{
     Array, BloomFilter, CpuMap, DevMap, DevMapHash, HashMap, KernelSymbols, LpmTrie, LruHashMap,
-    LruPerCpuHashMap, Map, MapOfMaps, PerCpuArray, PerCpuHashMap, ProgArray, Queue, Stack,
-    StackTrace,
+    LruPerCpuHashMap, Map, MapOfMaps, PerCpuArray, PerCpuHashMap, ProgArray, Queue, SockHash,
+    SockMap, Stack, StackTrace,
 };
 use corebpf::{Link, Loader, MapFlags, Object};
 
@@ -506,4 +508,85 @@ fn redirect_maps_send_a_programs_frames_where_user_space_set() {
     assert_eq!(run(2, 0), XDP_REDIRECT);
     assert!(cpus.remove(0).unwrap());
     assert_eq!(run(2, 0), XDP_PASS);
+}
+
+/// A connected pair of TCP sockets on the loopback: (client, accepted).
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    // A guard against a kernel that lost the message: the test fails, never hangs.
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    (client, server)
+}
+
+/// Reads what `client` received; checks `server` received nothing.
+fn received(client: &mut TcpStream, server: &TcpStream, len: usize) -> Vec<u8> {
+    let mut got = vec![0u8; len];
+    client.read_exact(&mut got).expect("the redirected message");
+    server.set_nonblocking(true).unwrap();
+    let mut peek = [0u8; 1];
+    let err = server
+        .peek(&mut peek)
+        .expect_err("nothing reached the peer");
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    got
+}
+
+#[test]
+fn sockmap_and_sockhash_steer_a_sockets_messages_back_to_itself() {
+    let obj = load("maps_sock", &["steer"]);
+    let bss = obj.bss().unwrap();
+    let steer = obj.program("steer").unwrap();
+    let attach = |map: &str| {
+        raw_bpf::prog_attach(
+            obj.map(map).unwrap().fd(),
+            steer.fd(),
+            raw_bpf::attach_type::SK_MSG_VERDICT,
+        )
+        .unwrap_or_else(|e| panic!("attaching steer to {map}: {e}"))
+    };
+
+    // The socket map: slot 0 holds the client; a message it sends is redirected to
+    // its own receive side; slot 1 is empty and drops what is sent there.
+    attach("socks");
+    let socks: SockMap = obj.map("socks").unwrap().try_into().unwrap();
+    let (mut client, server) = tcp_pair();
+    assert_eq!(socks.get(0).unwrap(), None);
+    socks.set(0, &client, MapFlags::NOEXIST).unwrap();
+    assert!(socks.get(0).unwrap().is_some_and(|cookie| cookie != 0));
+    assert!(socks.set(0, &client, MapFlags::NOEXIST).is_err());
+    client.write_all(b"hello").unwrap();
+    assert_eq!(received(&mut client, &server, 5), b"hello");
+    bss.set("target", &1u32).unwrap();
+    assert!(
+        client.write_all(b"lost").is_err(),
+        "slot 1 is empty: dropped"
+    );
+    assert_eq!(bss.get::<u32>("msgs").unwrap(), 2);
+    assert_eq!(bss.get::<u64>("bytes").unwrap(), 9);
+    assert!(socks.remove(0).unwrap());
+    assert!(!socks.remove(0).unwrap());
+
+    // The socket hash: the same, keyed by a u64.
+    attach("socks_by_key");
+    let by_key: SockHash<u64> = obj.map("socks_by_key").unwrap().try_into().unwrap();
+    let (mut client, server) = tcp_pair();
+    let key = 0xabcdefu64;
+    by_key.set(&key, &client, MapFlags::ANY).unwrap();
+    assert_eq!(by_key.keys().collect::<Result<Vec<_>, _>>().unwrap(), [key]);
+    bss.set("use_hash", &1u32).unwrap();
+    bss.set("hash_key", &key).unwrap();
+    client.write_all(b"again").unwrap();
+    assert_eq!(received(&mut client, &server, 5), b"again");
+    bss.set("hash_key", &(key + 1)).unwrap();
+    assert!(
+        client.write_all(b"lost").is_err(),
+        "no socket under key + 1"
+    );
+    assert_eq!(bss.get::<u32>("msgs").unwrap(), 4);
+    assert!(by_key.remove(&key).unwrap());
+    assert_eq!(by_key.get(&key).unwrap(), None);
 }

@@ -80,7 +80,12 @@ impl SockMap<'_> {
     /// Empties slot `index`; false when it was empty.
     pub fn remove(&self, index: u32) -> Result<bool, MapError> {
         bound(self.map, index)?;
-        self.map.delete(&index.to_ne_bytes())
+        match self.map.delete(&index.to_ne_bytes()) {
+            // The kernel reports an empty slot of a sockmap as EINVAL, not ENOENT (the
+            // index is within bounds, checked above).
+            Err(MapError::Sys { source, .. }) if source.errno() == libc::EINVAL => Ok(false),
+            r => r,
+        }
     }
 }
 

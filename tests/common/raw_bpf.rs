@@ -13,6 +13,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 /// `enum bpf_cmd` values used here.
 const BPF_MAP_CREATE: libc::c_int = 0;
 const BPF_PROG_LOAD: libc::c_int = 5;
+const BPF_PROG_ATTACH: libc::c_int = 8;
 const BPF_PROG_GET_FD_BY_ID: libc::c_int = 13;
 const BPF_MAP_GET_FD_BY_ID: libc::c_int = 14;
 const BPF_RAW_TRACEPOINT_OPEN: libc::c_int = 17;
@@ -32,6 +33,7 @@ pub mod attach_type {
     pub const MODIFY_RETURN: u32 = 26;
     pub const LSM_MAC: u32 = 27;
     pub const TRACE_KPROBE_MULTI: u32 = 42;
+    pub const SK_MSG_VERDICT: u32 = 7;
 }
 
 /// One `struct bpf_insn`: opcode, `dst_reg` in the low nibble of the register byte,
@@ -164,6 +166,25 @@ pub fn raw_tracepoint_open(prog: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     let mut attr = Attr::<16>::new().u32(8, fd_u32(prog));
     // SAFETY: the name pointer is null; nothing else is a pointer.
     unsafe { bpf_fd(BPF_RAW_TRACEPOINT_OPEN, &mut attr) }
+}
+
+/// `BPF_PROG_ATTACH` of `prog` to `target` (a cgroup, or a socket map for sk_msg and
+/// sk_skb programs), which then holds the program until it is detached or freed.
+pub fn prog_attach(
+    target: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+    attach_type: u32,
+) -> io::Result<()> {
+    let mut attr = Attr::<16>::new()
+        .u32(0, fd_u32(target))
+        .u32(4, fd_u32(prog))
+        .u32(8, attach_type);
+    // SAFETY: the attribute holds no pointers; the command returns 0, not a descriptor.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_ATTACH, attr.0.as_mut_ptr(), 16u32) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// `BPF_PROG_GET_FD_BY_ID`: fails with `ENOENT` once the kernel has freed the program.
