@@ -82,7 +82,7 @@ impl<V: Pod> Array<'_, V> {
     /// Every slot in a few syscalls (`BPF_MAP_LOOKUP_BATCH`, 5.7+; one at a time
     /// before), in index order.
     pub fn lookup_batch(&self) -> Result<Vec<V>, MapError> {
-        let all = batch::read_all::<u32, V>(self.map, false, |m, b| decode::<V>(m, "value", b))?;
+        let all = batch::read_all::<u32, V>(self.map, false)?;
         Ok(all.into_iter().map(|(_, v)| v).collect())
     }
 

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::iter::{DecodeValue, KeyCursor};
+use super::iter::{KeyCursor, MapValue};
 use super::typed::decode;
 use super::{Map, MapError, MapFlags};
 use crate::pod::Pod;
@@ -15,9 +15,6 @@ use crate::sys::{self, SysError};
 /// The kernel's internal `ENOTSUPP`, which `bpf(2)` returns for a map type without
 /// the batch command asked for.
 const ENOTSUPP: i32 = 524;
-
-/// Entries per syscall for the typed views' batch reads.
-const DEFAULT_BATCH: u32 = 512;
 
 /// A batch command, as a bit of `Map::no_batch`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -347,25 +344,87 @@ pub(crate) fn encode_slice<T: Pod>(items: &[T]) -> Vec<u8> {
     out
 }
 
-/// Every entry of `map`, typed, read in batches (deleting them when `delete`).
-pub(crate) fn read_all<K: Pod, V>(
+/// Entries per syscall for the typed views: about 256 KiB of keys and values (the
+/// kernel copies a batch through a buffer of that size), at most 4,096.
+fn typed_batch(map: &Map) -> u32 {
+    let entry = map.def.key_size as usize + map.value_buf_size();
+    (BATCH_BYTES / entry.max(1)).clamp(16, 4096) as u32
+}
+
+/// Bytes of keys and values the typed views ask for per syscall.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// Every entry of `map`, typed, read in batches (deleting them when `delete`) into
+/// `out` (replacing its contents, reusing its capacity). The raw buffers are the map's
+/// own, kept between calls, so a caller that reads the map again and again pays for
+/// no fresh memory.
+pub(crate) fn read_all_into<K: Pod, V: MapValue>(
     map: &Map,
     delete: bool,
-    decode_value: DecodeValue<V>,
-) -> Result<Vec<(K, V)>, MapError> {
-    let (mut keys, mut values) = (Vec::new(), Vec::new());
-    let n = if delete {
-        map.lookup_and_delete_batch_into(DEFAULT_BATCH, &mut keys, &mut values)?
+    out: &mut Vec<(K, V)>,
+) -> Result<usize, MapError> {
+    let mut scratch = map.take_scratch();
+    let (keys, values) = (&mut scratch.keys, &mut scratch.values);
+    let batch = typed_batch(map);
+    let read = if delete {
+        map.lookup_and_delete_batch_into(batch, keys, values)
     } else {
-        map.lookup_batch_into(DEFAULT_BATCH, &mut keys, &mut values)?
+        map.lookup_batch_into(batch, keys, values)
     };
-    let (ks, vs) = (map.def.key_size as usize, map.value_buf_size());
-    (0..n)
-        .map(|i| {
+    let result = read.and_then(|n| {
+        let (ks, vs) = (map.def.key_size as usize, map.value_buf_size());
+        // Entries already in `out` are decoded into (keeping a per-CPU value's
+        // allocation); the rest are pushed.
+        out.truncate(n);
+        out.reserve(n - out.len());
+        for i in 0..n {
             let k = decode::<K>(map, "key", &keys[i * ks..(i + 1) * ks])?;
-            Ok((k, decode_value(map, &values[i * vs..(i + 1) * vs])?))
-        })
-        .collect()
+            let v = &values[i * vs..(i + 1) * vs];
+            match out.get_mut(i) {
+                Some(entry) => {
+                    entry.0 = k;
+                    entry.1.decode_into(map, v)?;
+                }
+                None => out.push((k, V::decode(map, v)?)),
+            }
+        }
+        Ok(n)
+    });
+    map.put_scratch(scratch);
+    result
+}
+
+/// [`read_all_into`] a new vector.
+pub(crate) fn read_all<K: Pod, V: MapValue>(
+    map: &Map,
+    delete: bool,
+) -> Result<Vec<(K, V)>, MapError> {
+    let mut out = Vec::new();
+    read_all_into(map, delete, &mut out)?;
+    Ok(out)
+}
+
+/// Raw key and value buffers of the typed batch reads, kept by the map between calls.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    keys: Vec<u8>,
+    values: Vec<u8>,
+}
+
+impl Map {
+    /// The map's batch buffers (empty ones if another thread holds them).
+    fn take_scratch(&self) -> Scratch {
+        self.scratch
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default()
+    }
+
+    fn put_scratch(&self, scratch: Scratch) {
+        if let Ok(mut s) = self.scratch.lock() {
+            *s = scratch;
+        }
+    }
 }
 
 #[cfg(test)]

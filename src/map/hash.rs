@@ -72,13 +72,23 @@ macro_rules! keyed_ops {
             /// entries), or one element at a time where the kernel has no batch
             /// command for this map.
             pub fn lookup_batch(&self) -> Result<Vec<(K, V)>, $crate::map::MapError> {
-                batch::read_all(self.map, false, |m, b| decode::<V>(m, "value", b))
+                batch::read_all(self.map, false)
+            }
+
+            /// [`lookup_batch`](Self::lookup_batch) into `out` (its contents replaced,
+            /// its capacity reused): for a caller that reads the map again and again.
+            /// Returns the number of entries.
+            pub fn lookup_batch_into(
+                &self,
+                out: &mut Vec<(K, V)>,
+            ) -> Result<usize, $crate::map::MapError> {
+                batch::read_all_into(self.map, false, out)
             }
 
             /// Every entry, removed as it is read (`BPF_MAP_LOOKUP_AND_DELETE_BATCH`,
             /// or one element at a time).
             pub fn lookup_and_delete_batch(&self) -> Result<Vec<(K, V)>, $crate::map::MapError> {
-                batch::read_all(self.map, true, |m, b| decode::<V>(m, "value", b))
+                batch::read_all(self.map, true)
             }
 
             /// Inserts or updates `keys[i]` → `values[i]` for every `i`

@@ -105,6 +105,24 @@ impl<K: Pod> Iterator for TypedKeys<'_, K> {
 /// How a typed view turns one value's bytes into its value type.
 pub(crate) type DecodeValue<V> = fn(&Map, &[u8]) -> Result<V, MapError>;
 
+/// A value type of a typed view: a `Pod` value, or one per CPU.
+pub(crate) trait MapValue: Sized {
+    /// Decodes one value from the bytes the kernel returned.
+    fn decode(map: &Map, bytes: &[u8]) -> Result<Self, MapError>;
+
+    /// Decodes into `self`, reusing what it holds (a per-CPU value's allocation).
+    fn decode_into(&mut self, map: &Map, bytes: &[u8]) -> Result<(), MapError> {
+        *self = Self::decode(map, bytes)?;
+        Ok(())
+    }
+}
+
+impl<V: Pod> MapValue for V {
+    fn decode(map: &Map, bytes: &[u8]) -> Result<Self, MapError> {
+        decode::<V>(map, "value", bytes)
+    }
+}
+
 /// Iterator over a typed map's entries: each key, then its value looked up. A key
 /// deleted between the two steps is skipped.
 pub struct Entries<'a, K, V> {

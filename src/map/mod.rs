@@ -451,6 +451,8 @@ pub struct Map {
     /// Batch commands the kernel refused for this map (bits of `batch::Op`), done one
     /// element at a time from then on.
     no_batch: AtomicU8,
+    /// Buffers of the typed views' batch reads, reused from call to call.
+    scratch: std::sync::Mutex<batch::Scratch>,
 }
 
 impl Map {
@@ -468,6 +470,7 @@ impl Map {
             vars: Vec::new(),
             reused: false,
             no_batch: AtomicU8::new(0),
+            scratch: Default::default(),
         }
     }
 

@@ -10,7 +10,7 @@ use std::ops::{Deref, DerefMut};
 
 use super::array::bound;
 use super::batch;
-use super::iter::{Entries, TypedKeys};
+use super::iter::{Entries, MapValue, TypedKeys};
 use super::typed::{check_all, check_type, check_value, decode, typed_view};
 use super::{Map, MapError, MapFlags, MapType};
 use crate::pod::Pod;
@@ -137,6 +137,24 @@ fn decode_percpu<V: Pod>(map: &Map, bytes: &[u8]) -> Result<PerCpuValues<V>, Map
     PerCpuValues::decode(map, bytes)
 }
 
+impl<V: Pod> MapValue for PerCpuValues<V> {
+    fn decode(map: &Map, bytes: &[u8]) -> Result<Self, MapError> {
+        PerCpuValues::decode(map, bytes)
+    }
+
+    fn decode_into(&mut self, map: &Map, bytes: &[u8]) -> Result<(), MapError> {
+        let (stride, size) = (Self::stride(), std::mem::size_of::<V>());
+        if stride == 0 || bytes.len() != self.0.len() * stride {
+            *self = Self::decode(map, bytes)?;
+            return Ok(());
+        }
+        for (v, slot) in self.0.iter_mut().zip(bytes.chunks_exact(stride)) {
+            v.as_bytes_mut().copy_from_slice(&slot[..size]);
+        }
+        Ok(())
+    }
+}
+
 /// The operations of per-CPU hash maps, generated for each view.
 macro_rules! percpu_hash_ops {
     ($view:ident) => {
@@ -181,12 +199,21 @@ macro_rules! percpu_hash_ops {
 
             /// Every entry in a few syscalls (`BPF_MAP_LOOKUP_BATCH`, or one at a time).
             pub fn lookup_batch(&self) -> Result<Vec<(K, PerCpuValues<V>)>, MapError> {
-                batch::read_all(self.map, false, decode_percpu::<V>)
+                batch::read_all(self.map, false)
+            }
+
+            /// [`lookup_batch`](Self::lookup_batch) into `out` (its contents replaced,
+            /// its capacity reused). Returns the number of entries.
+            pub fn lookup_batch_into(
+                &self,
+                out: &mut Vec<(K, PerCpuValues<V>)>,
+            ) -> Result<usize, MapError> {
+                batch::read_all_into(self.map, false, out)
             }
 
             /// Every entry, removed as it is read.
             pub fn lookup_and_delete_batch(&self) -> Result<Vec<(K, PerCpuValues<V>)>, MapError> {
-                batch::read_all(self.map, true, decode_percpu::<V>)
+                batch::read_all(self.map, true)
             }
 
             /// Inserts or updates `keys[i]` → `values[i]` (`BPF_MAP_UPDATE_BATCH`, or
@@ -324,7 +351,7 @@ impl<V: Pod> PerCpuArray<'_, V> {
 
     /// Every slot in a few syscalls (`BPF_MAP_LOOKUP_BATCH`, or one at a time).
     pub fn lookup_batch(&self) -> Result<Vec<PerCpuValues<V>>, MapError> {
-        let all = batch::read_all::<u32, _>(self.map, false, decode_percpu::<V>)?;
+        let all = batch::read_all::<u32, PerCpuValues<V>>(self.map, false)?;
         Ok(all.into_iter().map(|(_, v)| v).collect())
     }
 
