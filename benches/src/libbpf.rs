@@ -204,6 +204,25 @@ pub fn map_lookup_elem(fd: c_int, key: &u32, value: &mut u64) -> bool {
     rc == 0
 }
 
+/// `bpf_map_get_next_key()` for a map of `u32` keys: the key after `prev` (the first
+/// when `None`) into `next`; false at the end.
+pub fn map_get_next_key(fd: c_int, prev: Option<&u32>, next: &mut u32) -> bool {
+    let prev = prev.map_or(std::ptr::null(), |p| p as *const u32);
+    // SAFETY: `prev` is null or a 4-byte key, `next` room for one.
+    let rc = unsafe { sys::bpf_map_get_next_key(fd, prev.cast(), (next as *mut u32).cast()) };
+    rc == 0
+}
+
+/// `bpf_map_lookup_elem()` of a `u32` key into `value`, which must hold the map's
+/// whole value (for per-CPU maps, a slot per possible CPU).
+pub fn map_lookup_elem_buf(fd: c_int, key: &u32, value: &mut [u8]) -> bool {
+    // SAFETY: the key is 4 bytes; `value` is as long as the caller's map needs.
+    let rc = unsafe {
+        sys::bpf_map_lookup_elem(fd, (key as *const u32).cast(), value.as_mut_ptr().cast())
+    };
+    rc == 0
+}
+
 /// Reads every entry with `bpf_map_lookup_batch()`, `batch` per call, into `keys` and
 /// `values` (sized for the whole map); returns the number of entries read.
 pub fn map_lookup_batch_all(
@@ -211,6 +230,22 @@ pub fn map_lookup_batch_all(
     batch: u32,
     keys: &mut [u32],
     values: &mut [u64],
+) -> Result<usize> {
+    // SAFETY: a u64 slice viewed as bytes: same memory, any bit pattern is a u8.
+    let bytes = unsafe {
+        std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u8>(), values.len() * 8)
+    };
+    map_lookup_batch_buf(fd, batch, keys, bytes, 8)
+}
+
+/// [`map_lookup_batch_all`] for values of `value_len` bytes each (a per-CPU map's
+/// whole value).
+pub fn map_lookup_batch_buf(
+    fd: c_int,
+    batch: u32,
+    keys: &mut [u32],
+    values: &mut [u8],
+    value_len: usize,
 ) -> Result<usize> {
     let opts = sys::bpf_map_batch_opts {
         sz: std::mem::size_of::<sys::bpf_map_batch_opts>() as _,
@@ -222,7 +257,9 @@ pub fn map_lookup_batch_all(
     let mut out_batch: u32 = 0;
     let mut first = true;
     loop {
-        let room = (keys.len() - total).min(batch as usize);
+        let room = (keys.len() - total)
+            .min(values.len() / value_len - total)
+            .min(batch as usize);
         if room == 0 {
             return Ok(total);
         }
@@ -239,7 +276,7 @@ pub fn map_lookup_batch_all(
                 },
                 (&mut out_batch as *mut u32).cast(),
                 keys[total..].as_mut_ptr().cast(),
-                values[total..].as_mut_ptr().cast(),
+                values[total * value_len..].as_mut_ptr().cast(),
                 &mut count,
                 &opts,
             )

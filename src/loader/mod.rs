@@ -12,13 +12,9 @@ use std::path::{Path, PathBuf};
 use crate::btf::BtfError;
 use crate::features;
 use crate::insn::{pseudo, Insn};
-use crate::map::{Map, MapDef, MapType};
-use crate::object::{
-    GlobalKind, MapKind, MapRelocKind, MapSpec, ObjectError, ObjectSpec, Pinning, ProgramKind,
-    ProgramSpec,
-};
+use crate::map::{Map, MapError};
+use crate::object::{MapRelocKind, ObjectError, ObjectSpec, ProgramKind, ProgramSpec};
 use crate::program::Program;
-use crate::sys::bpf::MapFd;
 use crate::sys::{self, SysError};
 use crate::util::Chain;
 
@@ -27,6 +23,7 @@ mod capability;
 mod core;
 pub mod externs;
 mod log_buf;
+mod maps;
 mod struct_ops;
 pub use self::core::{CoreLoadError, TargetBtf};
 pub(crate) use attach_target::func_in_program;
@@ -65,14 +62,40 @@ pub enum LoadError {
         source: SysError,
     },
     /// A pinned map exists but differs from the object's definition.
-    #[error("map '{map}' pinned at {path} does not match the object's definition: {what}")]
+    #[error("map '{map}' pinned at {path} does not match the object's definition: {mismatch}")]
     PinMismatch {
         /// Map name.
         map: String,
         /// Pin path.
         path: PathBuf,
-        /// What differs.
-        what: String,
+        /// The property that differs, with both values.
+        mismatch: crate::map::PinMismatch,
+    },
+    /// [`Loader::set_max_entries`] names a map the object doesn't have.
+    #[error("the object has no map '{name}' (named in Loader::set_max_entries)")]
+    NoSuchMap {
+        /// The name given.
+        name: String,
+    },
+    /// [`Loader::set_max_entries`] for a map whose size can't change.
+    #[error("cannot set max_entries of map '{map}': {reason}")]
+    MaxEntries {
+        /// Map name.
+        map: String,
+        /// Why.
+        reason: String,
+    },
+    /// A slot of a `values` initializer names something the loader can't put there.
+    #[error("map '{map}': slot {slot} of its 'values' initializer names '{target}': {reason}")]
+    InitSlot {
+        /// Map name.
+        map: String,
+        /// Slot index.
+        slot: u32,
+        /// The map or program named.
+        target: String,
+        /// Why it can't be used.
+        reason: String,
     },
     /// Pinning or opening a pinned map failed.
     #[error("pinning map '{map}' at {path}: {reason}")]
@@ -281,6 +304,7 @@ pub struct Loader {
     pin_root: PathBuf,
     max_log_size: usize,
     globals: Vec<(String, Vec<u8>)>,
+    max_entries: Vec<(String, u32)>,
     features: Option<features::FeatureSet>,
     autoload: Vec<(String, bool)>,
     kconfig: Option<String>,
@@ -294,6 +318,7 @@ impl Default for Loader {
             pin_root: PathBuf::from(DEFAULT_PIN_ROOT),
             max_log_size: 64 << 20,
             globals: Vec::new(),
+            max_entries: Vec::new(),
             features: None,
             autoload: Vec::new(),
             kconfig: None,
@@ -333,10 +358,58 @@ impl Loader {
         self
     }
 
-    /// Sets global variable `name` (in `.data*`, `.rodata*` or `.bss*`) to `value` before
-    /// loading, as a libbpf skeleton's `rodata->name = value` does.
+    /// Sets global variable `name` (in `.data*`, `.rodata*` or `.bss*`) to the bytes
+    /// `value` before loading, as a libbpf skeleton's `rodata->name = value` does. A
+    /// name the object lacks or a value of another size fails the load
+    /// ([`LoadError::NoSuchGlobal`], [`LoadError::GlobalSize`]). See
+    /// [`set_global`](Loader::set_global) for a typed value.
     pub fn global(mut self, name: &str, value: &[u8]) -> Self {
         self.globals.push((name.to_string(), value.to_vec()));
+        self
+    }
+
+    /// Sets global variable `name` to `value` before loading: [`Loader::global`] with
+    /// a typed value, which must be the variable's size.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use corebpf::Loader;
+    ///
+    /// # fn main() -> Result<(), corebpf::LoadError> {
+    /// // `const volatile u32 target_tgid = 0;` in the program.
+    /// let obj = Loader::new()
+    ///     .set_global("target_tgid", &std::process::id())
+    ///     .load_file("bpf-progs/hello.bpf.o")?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_global<T: crate::Pod>(self, name: &str, value: &T) -> Self {
+        self.global(name, value.as_bytes())
+    }
+
+    /// Creates map `name` with `max_entries` entries instead of what the object says
+    /// (libbpf's `bpf_map__set_max_entries`): a hash sized to the machine, a ring
+    /// buffer's size in bytes (rounded up to a power-of-2 number of pages, as libbpf
+    /// does). A name the object lacks fails the load ([`LoadError::NoSuchMap`]), as
+    /// does a global-data section, which is always one value.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use corebpf::Loader;
+    ///
+    /// # fn main() -> Result<(), corebpf::LoadError> {
+    /// let obj = Loader::new()
+    ///     .set_max_entries("counts", 65536)
+    ///     .set_max_entries("events", 1 << 22)
+    ///     .load_file("bpf-progs/hello.bpf.o")?;
+    /// assert_eq!(obj.map("counts").unwrap().def().max_entries, 65536);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_max_entries(mut self, name: &str, max_entries: u32) -> Self {
+        self.max_entries.push((name.to_string(), max_entries));
         self
     }
 
@@ -424,10 +497,7 @@ impl Loader {
 
     /// Loads `spec`: BTF, maps, then every auto-loaded program.
     pub fn load(&self, spec: &ObjectSpec) -> Result<Object, LoadError> {
-        let mut spec_maps: Vec<MapSpec> = spec.maps.clone();
-        for (name, value) in &self.globals {
-            set_global(spec, &mut spec_maps, name, value)?;
-        }
+        let mut spec_maps = self.adjusted_maps(spec)?;
         let weak = |name: &str| {
             spec.programs
                 .iter()
@@ -447,21 +517,7 @@ impl Loader {
         }
         let struct_ops = struct_ops::Plan::new(spec)?;
         let btf_fd = self.load_btf(spec);
-        let mut maps = Vec::with_capacity(spec_maps.len());
-        for (i, m) in spec_maps.iter().enumerate() {
-            if m.kind == MapKind::StructOps {
-                let var = spec.struct_ops.iter().position(|s| s.map == i);
-                let map = self.create_struct_ops_map(spec, m, btf_fd.as_ref(), &struct_ops, var)?;
-                maps.push(map);
-                continue;
-            }
-            // A keyless map's BTF value type must be a DATASEC (global data), which a
-            // kernel without DATASEC support does not have: create it without BTF.
-            let map_btf = btf_fd
-                .as_ref()
-                .filter(|_| m.btf_key_type_id != 0 || self.has(features::Feature::BtfDatasec));
-            maps.push(self.create_map(spec, m, map_btf)?);
-        }
+        let (maps, new_pins) = self.create_maps(spec, &spec_maps, btf_fd.as_ref(), &struct_ops)?;
         let mut core = None;
         let mut programs = Vec::new();
         // func/line info need BTF FUNCs; without them libbpf loads programs without BTF.
@@ -501,6 +557,8 @@ impl Loader {
             }
         }
         let struct_ops = struct_ops.values(spec, &programs)?;
+        maps::fill_prog_slots(&spec_maps, &maps, &programs)?;
+        new_pins.keep();
         Ok(Object {
             name: spec.name.clone(),
             btf_fd,
@@ -552,145 +610,6 @@ impl Loader {
                 None
             }
         }
-    }
-
-    fn create_map(
-        &self,
-        spec: &ObjectSpec,
-        m: &MapSpec,
-        btf_fd: Option<&OwnedFd>,
-    ) -> Result<Map, LoadError> {
-        let name_bytes = sys::bpf::obj_name(&m.kernel_name(&spec.name));
-        let len = name_bytes
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(name_bytes.len());
-        let kernel_name = String::from_utf8_lossy(&name_bytes[..len]).into_owned();
-        let mut def = MapDef {
-            map_type: MapType(m.map_type),
-            key_size: m.key_size,
-            value_size: m.value_size,
-            max_entries: m.max_entries,
-            map_flags: m.map_flags,
-        };
-        if def.map_type == MapType::PERF_EVENT_ARRAY && def.max_entries == 0 {
-            def.max_entries = sys::possible_cpus().unwrap_or(1);
-        }
-        let pin_path = (m.pinning == Pinning::ByName).then(|| self.pin_root.join(&m.name));
-        if let Some(path) = &pin_path {
-            if path.exists() {
-                return reuse_pinned(m, def, path);
-            }
-        }
-        let mut attr = sys::bpf::MapCreateAttr {
-            map_type: def.map_type.0,
-            key_size: def.key_size,
-            value_size: def.value_size,
-            max_entries: def.max_entries,
-            map_flags: def.map_flags,
-            numa_node: m.numa_node,
-            map_name: name_bytes,
-            map_extra: m.map_extra,
-            ..Default::default()
-        };
-        if let (Some(fd), true) = (
-            btf_fd,
-            m.btf_value_type_id != 0 && takes_btf_types(m.map_type),
-        ) {
-            attr.btf_fd = Some(fd.as_fd());
-            attr.btf_key_type_id = m.btf_key_type_id;
-            attr.btf_value_type_id = m.btf_value_type_id;
-        }
-        let fd = create_with_fallbacks(&mut attr, &m.name)?;
-        let fd = MapFd::new(fd).map_err(|source| LoadError::MapCreate {
-            map: m.name.clone(),
-            source,
-        })?;
-        let map = Map::new(
-            m.name.clone(),
-            kernel_name,
-            fd,
-            MapDef {
-                map_flags: attr.map_flags,
-                ..def
-            },
-        );
-        self.init_map(m, &map)?;
-        let mut map = map;
-        if let Some(path) = pin_path {
-            map.pin(&path).map_err(|e| LoadError::MapPin {
-                map: m.name.clone(),
-                path: path.clone(),
-                reason: Chain(&e).to_string(),
-            })?;
-        }
-        Ok(map)
-    }
-
-    /// Writes initial values of global data and freezes `.rodata`.
-    fn init_map(&self, m: &MapSpec, map: &Map) -> Result<(), LoadError> {
-        let MapKind::GlobalData(kind) = m.kind else {
-            return Ok(());
-        };
-        let err = |source| LoadError::MapInit {
-            map: m.name.clone(),
-            source,
-        };
-        if !m.data.is_empty() {
-            let mut value = m.data.clone();
-            value.resize(m.value_size as usize, 0);
-            sys::bpf::map_update_elem(&map.access(), &0u32.to_ne_bytes(), &value, 0)
-                .map_err(err)?;
-        }
-        if kind == GlobalKind::Rodata || kind == GlobalKind::Kconfig {
-            sys::bpf::map_freeze(map.fd()).map_err(err)?;
-        }
-        Ok(())
-    }
-
-    /// Creates the map of a struct_ops variable: the kernel's value type and size,
-    /// with the object's BTF (which the kernel requires for these maps).
-    fn create_struct_ops_map(
-        &self,
-        spec: &ObjectSpec,
-        m: &MapSpec,
-        btf_fd: Option<&OwnedFd>,
-        plan: &struct_ops::Plan,
-        var: Option<usize>,
-    ) -> Result<Map, LoadError> {
-        let err = |detail: &str| LoadError::StructOps {
-            map: m.name.clone(),
-            detail: detail.to_string(),
-        };
-        let var = var.ok_or_else(|| err("no struct_ops variable describes this map"))?;
-        let btf_fd = btf_fd.ok_or_else(|| {
-            err("the kernel refused the object's BTF, which struct_ops maps need")
-        })?;
-        let (value_type_id, value_size) = plan.map_value(var);
-        let def = MapDef {
-            map_type: MapType(m.map_type),
-            key_size: m.key_size,
-            value_size,
-            max_entries: m.max_entries,
-            map_flags: m.map_flags,
-        };
-        let attr = sys::bpf::MapCreateAttr {
-            map_type: m.map_type,
-            key_size: m.key_size,
-            value_size,
-            max_entries: m.max_entries,
-            map_flags: m.map_flags,
-            map_name: sys::bpf::obj_name(&m.kernel_name(&spec.name)),
-            btf_fd: Some(btf_fd.as_fd()),
-            btf_vmlinux_value_type_id: value_type_id,
-            ..Default::default()
-        };
-        let created = sys::bpf::map_create(&attr).and_then(MapFd::new);
-        let fd = created.map_err(|source| LoadError::MapCreate {
-            map: m.name.clone(),
-            source,
-        })?;
-        Ok(Map::new(m.name.clone(), m.name.clone(), fd, def))
     }
 
     #[allow(clippy::too_many_arguments)] // the load's shared state, passed down once
@@ -958,132 +877,6 @@ fn attach_btf_id_named(p: &ProgramSpec, name: &str) -> Result<u32, LoadError> {
         .ok_or_else(|| err(what, String::new()))
 }
 
-/// Map types whose BTF key/value types the kernel refuses (their values are fds or
-/// have no key): libbpf creates them without, and so do we, sparing a failed syscall.
-fn takes_btf_types(map_type: u32) -> bool {
-    use sys::bpf::map_type as t;
-    ![
-        t::PERF_EVENT_ARRAY,
-        t::CGROUP_ARRAY,
-        t::STACK_TRACE,
-        t::ARRAY_OF_MAPS,
-        t::HASH_OF_MAPS,
-        t::DEVMAP,
-        t::DEVMAP_HASH,
-        t::CPUMAP,
-        t::XSKMAP,
-        t::SOCKMAP,
-        t::SOCKHASH,
-        t::QUEUE,
-        t::STACK,
-    ]
-    .contains(&map_type)
-}
-
-/// Creates a map, retrying as libbpf does when the kernel refuses an optional part:
-/// BTF key/value types, then `BPF_F_MMAPABLE`; on `EPERM` raises `RLIMIT_MEMLOCK` once
-/// (kernels before 5.11 charge map memory to it).
-fn create_with_fallbacks(
-    attr: &mut sys::bpf::MapCreateAttr<'_>,
-    name: &str,
-) -> Result<OwnedFd, LoadError> {
-    let mut bumped = false;
-    loop {
-        match sys::bpf::map_create(attr) {
-            Ok(fd) => return Ok(fd),
-            Err(e) if e.errno() == libc::EPERM && !bumped => {
-                bumped = true;
-                if sys::bump_memlock_rlimit().is_err() {
-                    return Err(LoadError::MapCreate {
-                        map: name.to_string(),
-                        source: e,
-                    });
-                }
-            }
-            Err(e) if attr.btf_value_type_id != 0 || attr.btf_key_type_id != 0 => {
-                log::warn!(
-                    "map '{name}': kernel refused BTF key/value types ({}); creating without them",
-                    Chain(&e)
-                );
-                attr.btf_fd = None;
-                attr.btf_key_type_id = 0;
-                attr.btf_value_type_id = 0;
-            }
-            Err(e)
-                if attr.map_flags & sys::bpf::map_flags::MMAPABLE != 0
-                    && e.errno() == libc::EINVAL =>
-            {
-                log::debug!("map '{name}': kernel refused BPF_F_MMAPABLE; creating without it");
-                attr.map_flags &= !sys::bpf::map_flags::MMAPABLE;
-            }
-            Err(e) => {
-                return Err(LoadError::MapCreate {
-                    map: name.to_string(),
-                    source: e,
-                })
-            }
-        }
-    }
-}
-
-fn reuse_pinned(m: &MapSpec, def: MapDef, path: &Path) -> Result<Map, LoadError> {
-    let pinned = Map::from_pin(path).map_err(|e| LoadError::MapPin {
-        map: m.name.clone(),
-        path: path.to_path_buf(),
-        reason: Chain(&e).to_string(),
-    })?;
-    let p = pinned.def();
-    let checks = [
-        ("type", p.map_type.0, def.map_type.0),
-        ("key_size", p.key_size, def.key_size),
-        ("value_size", p.value_size, def.value_size),
-        ("max_entries", p.max_entries, def.max_entries),
-        ("map_flags", p.map_flags, def.map_flags),
-    ];
-    if let Some((what, got, want)) = checks.iter().find(|(_, a, b)| a != b) {
-        return Err(LoadError::PinMismatch {
-            map: m.name.clone(),
-            path: path.to_path_buf(),
-            what: format!("{what} is {got} there, {want} in the object"),
-        });
-    }
-    log::debug!("map '{}': reusing pin {}", m.name, path.display());
-    Ok(pinned)
-}
-
-/// Sets a global variable's bytes in the right global-data map, by the object's BTF.
-fn set_global(
-    spec: &ObjectSpec,
-    maps: &mut [MapSpec],
-    name: &str,
-    value: &[u8],
-) -> Result<(), LoadError> {
-    let err = |reason: String| LoadError::NoSuchGlobal {
-        name: name.to_string(),
-        reason,
-    };
-    if spec.btf.is_none() {
-        return Err(err("the object has no BTF".into()));
-    }
-    let v = spec
-        .global(name)
-        .ok_or_else(|| err("no global variable has that name".into()))?;
-    if value.len() != v.size as usize {
-        return Err(LoadError::GlobalSize {
-            name: name.to_string(),
-            size: v.size,
-            given: value.len(),
-        });
-    }
-    let m = &mut maps[v.map];
-    let end = v.offset as usize + value.len();
-    if m.data.len() < end {
-        m.data.resize((m.value_size as usize).max(end), 0);
-    }
-    m.data[v.offset as usize..end].copy_from_slice(value);
-    Ok(())
-}
-
 /// Copies the program's instructions and fills every map reference with the map's fd.
 fn apply_map_relocs(p: &ProgramSpec, maps: &[Map]) -> Result<Vec<Insn>, LoadError> {
     let mut insns = p.insns.clone();
@@ -1200,6 +993,33 @@ impl Object {
     /// Every map, mutable (to pin them).
     pub fn maps_mut(&mut self) -> &mut [Map] {
         &mut self.maps
+    }
+
+    /// A live view of global-data section `section` (`.bss`, `.data`, `.data.NAME`,
+    /// `.rodata`, `.rodata.NAME`): reads and writes need no syscall where the section
+    /// is mapped (see [`GlobalData`](crate::map::GlobalData)); `.rodata*` is frozen
+    /// and refuses writes.
+    pub fn global_data(&self, section: &str) -> Result<crate::map::GlobalData<'_>, MapError> {
+        self.map(section)
+            .ok_or_else(|| MapError::NoSuchMap {
+                name: section.to_string(),
+            })?
+            .try_into()
+    }
+
+    /// `.bss`: [`Object::global_data`]`(".bss")`.
+    pub fn bss(&self) -> Result<crate::map::GlobalData<'_>, MapError> {
+        self.global_data(".bss")
+    }
+
+    /// `.data`: [`Object::global_data`]`(".data")`.
+    pub fn data(&self) -> Result<crate::map::GlobalData<'_>, MapError> {
+        self.global_data(".data")
+    }
+
+    /// `.rodata` (frozen at load: read-only).
+    pub fn rodata(&self) -> Result<crate::map::GlobalData<'_>, MapError> {
+        self.global_data(".rodata")
     }
 
     /// Every loaded program, in object order.

@@ -475,6 +475,8 @@ mod tests {
             data: Vec::new(),
             section_index: 0,
             symbol_offset: 0,
+            inner: None,
+            init_slots: Vec::new(),
         }
     }
 }

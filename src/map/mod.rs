@@ -1,18 +1,84 @@
-//! Loaded maps: a generic [`Map`] handle owning the fd, and typed views
-//! ([`HashMap`], [`Array`]) that check key and value sizes once, at conversion.
+//! Loaded maps: a generic [`Map`] handle owning the fd, and a typed view per map type
+//! that checks key and value sizes once, at conversion (`try_into()`).
+//!
+//! | map type | typed view | file |
+//! |---|---|---|
+//! | hash, lru_hash | [`HashMap`], [`LruHashMap`] | `hash.rs` |
+//! | array | [`Array`] | `array.rs` |
+//! | percpu_hash, lru_percpu_hash, percpu_array | [`PerCpuHashMap`], [`LruPerCpuHashMap`], [`PerCpuArray`] with [`PerCpuValues`] | `percpu.rs` |
+//! | lpm_trie | [`LpmTrie`] with [`lpm_trie::Key`] | `lpm_trie.rs` |
+//! | queue, stack, bloom_filter | [`Queue`], [`Stack`], [`BloomFilter`] | `queue.rs` |
+//! | prog_array | [`ProgArray`] | `prog_array.rs` |
+//! | stack_trace | [`StackTrace`], with [`KernelSymbols`] for kernel symbols | `stack_trace.rs`, `ksyms.rs` |
+//! | array_of_maps, hash_of_maps | [`MapOfMaps`] | `of_maps.rs` |
+//! | sk/task/inode/cgrp storage, cgroup storage | [`SkStorage`], [`TaskStorage`], [`InodeStorage`], [`CgrpStorage`], [`CgroupStorage`], [`PerCpuCgroupStorage`] | `storage.rs` |
+//! | devmap, devmap_hash, cpumap, xskmap | [`DevMap`], [`DevMapHash`], [`CpuMap`], [`XskMap`] | `xdp.rs` |
+//! | sockmap, sockhash | [`SockMap`], [`SockHash`] | `sock.rs` |
+//! | ringbuf, user_ringbuf, perf_event_array | [`RingBuf`], [`UserRingBuf`], [`PerfEventArray`] (handles) | `events.rs` |
+//! | arena | [`Arena`] | `arena.rs` |
+//! | `.bss`, `.data*`, `.rodata*` | [`GlobalData`] (a live mmap'd view) | `global.rs` |
+//!
+//! Every view borrows its [`Map`] and needs `&self` only, so views of one object are
+//! used side by side (memory mappings are accessed atomically). Batch operations
+//! (`batch.rs`) fall back to one syscall per element where the kernel has no batch
+//! command for the map; pinning and opening by pin or id are in `pin.rs`.
 
 use std::fmt;
-use std::marker::PhantomData;
-use std::ops::{BitOr, BitOrAssign};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU8;
 
-use crate::pod::Pod;
-use crate::sys::bpf::{update_flags, MapFd};
+use crate::sys::bpf::MapFd;
+use crate::sys::mmap::MmapRegion;
 use crate::sys::{self, SysError};
 
+mod arena;
+mod array;
+mod batch;
+mod events;
+mod flags;
+mod global;
+mod hash;
+mod iter;
+mod ksyms;
+pub mod lpm_trie;
+mod of_maps;
+mod percpu;
+mod pin;
+mod prog_array;
+mod queue;
+mod sock;
+mod stack_trace;
+mod storage;
+mod typed;
+mod xdp;
+
+pub use arena::Arena;
+pub use array::Array;
+pub use events::{PerfEventArray, RingBuf, UserRingBuf};
+pub use flags::MapFlags;
+pub use global::{GlobalData, GlobalVariable};
+pub use hash::{HashMap, LruHashMap};
+pub use iter::{Entries, Keys, TypedKeys};
+pub use ksyms::{KernelSymbol, KernelSymbols, KsymsError};
+pub use lpm_trie::LpmTrie;
+pub use of_maps::MapOfMaps;
+pub use percpu::{possible_cpus, LruPerCpuHashMap, PerCpuArray, PerCpuHashMap, PerCpuValues};
+pub use pin::PinMismatch;
+pub use prog_array::ProgArray;
+pub use queue::{BloomFilter, Queue, Stack};
+pub use sock::{SockHash, SockMap};
+pub use stack_trace::{StackFrame, StackTrace};
+pub use storage::{
+    CgroupStorage, CgroupStorageKey, CgrpStorage, InodeStorage, PerCpuCgroupStorage, SkStorage,
+    TaskStorage,
+};
+pub use xdp::{CpuMap, CpuMapValue, DevMap, DevMapHash, DevMapValue, XskMap};
+
+pub(crate) use pin::check_bpffs;
+
 /// Kernel map type numbers (`enum bpf_map_type`), as named values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MapType(pub u32);
 
 impl MapType {
@@ -28,12 +94,60 @@ impl MapType {
     pub const PERCPU_HASH: MapType = MapType(5);
     /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
     pub const PERCPU_ARRAY: MapType = MapType(6);
+    /// `BPF_MAP_TYPE_STACK_TRACE`.
+    pub const STACK_TRACE: MapType = MapType(7);
+    /// `BPF_MAP_TYPE_CGROUP_ARRAY`.
+    pub const CGROUP_ARRAY: MapType = MapType(8);
     /// `BPF_MAP_TYPE_LRU_HASH`.
     pub const LRU_HASH: MapType = MapType(9);
     /// `BPF_MAP_TYPE_LRU_PERCPU_HASH`.
     pub const LRU_PERCPU_HASH: MapType = MapType(10);
+    /// `BPF_MAP_TYPE_LPM_TRIE`.
+    pub const LPM_TRIE: MapType = MapType(11);
+    /// `BPF_MAP_TYPE_ARRAY_OF_MAPS`.
+    pub const ARRAY_OF_MAPS: MapType = MapType(12);
+    /// `BPF_MAP_TYPE_HASH_OF_MAPS`.
+    pub const HASH_OF_MAPS: MapType = MapType(13);
+    /// `BPF_MAP_TYPE_DEVMAP`.
+    pub const DEVMAP: MapType = MapType(14);
+    /// `BPF_MAP_TYPE_SOCKMAP`.
+    pub const SOCKMAP: MapType = MapType(15);
+    /// `BPF_MAP_TYPE_CPUMAP`.
+    pub const CPUMAP: MapType = MapType(16);
+    /// `BPF_MAP_TYPE_XSKMAP`.
+    pub const XSKMAP: MapType = MapType(17);
+    /// `BPF_MAP_TYPE_SOCKHASH`.
+    pub const SOCKHASH: MapType = MapType(18);
+    /// `BPF_MAP_TYPE_CGROUP_STORAGE`.
+    pub const CGROUP_STORAGE: MapType = MapType(19);
+    /// `BPF_MAP_TYPE_REUSEPORT_SOCKARRAY`.
+    pub const REUSEPORT_SOCKARRAY: MapType = MapType(20);
+    /// `BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE`.
+    pub const PERCPU_CGROUP_STORAGE: MapType = MapType(21);
+    /// `BPF_MAP_TYPE_QUEUE`.
+    pub const QUEUE: MapType = MapType(22);
+    /// `BPF_MAP_TYPE_STACK`.
+    pub const STACK: MapType = MapType(23);
+    /// `BPF_MAP_TYPE_SK_STORAGE`.
+    pub const SK_STORAGE: MapType = MapType(24);
+    /// `BPF_MAP_TYPE_DEVMAP_HASH`.
+    pub const DEVMAP_HASH: MapType = MapType(25);
+    /// `BPF_MAP_TYPE_STRUCT_OPS`.
+    pub const STRUCT_OPS: MapType = MapType(26);
     /// `BPF_MAP_TYPE_RINGBUF`.
     pub const RINGBUF: MapType = MapType(27);
+    /// `BPF_MAP_TYPE_INODE_STORAGE`.
+    pub const INODE_STORAGE: MapType = MapType(28);
+    /// `BPF_MAP_TYPE_TASK_STORAGE`.
+    pub const TASK_STORAGE: MapType = MapType(29);
+    /// `BPF_MAP_TYPE_BLOOM_FILTER`.
+    pub const BLOOM_FILTER: MapType = MapType(30);
+    /// `BPF_MAP_TYPE_USER_RINGBUF`.
+    pub const USER_RINGBUF: MapType = MapType(31);
+    /// `BPF_MAP_TYPE_CGRP_STORAGE`.
+    pub const CGRP_STORAGE: MapType = MapType(32);
+    /// `BPF_MAP_TYPE_ARENA`.
+    pub const ARENA: MapType = MapType(33);
 
     /// The kernel's name for the type, as bpftool prints it.
     pub fn name(self) -> &'static str {
@@ -75,6 +189,24 @@ impl MapType {
         ];
         NAMES.get(self.0 as usize).copied().unwrap_or("unknown")
     }
+
+    /// True for the per-CPU types, whose values user space reads and writes as one
+    /// 8-byte-aligned slot per possible CPU.
+    pub fn is_percpu(self) -> bool {
+        sys::bpf::map_type::is_percpu(self.0)
+    }
+}
+
+impl fmt::Debug for MapType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MapType({} = {})", self.name(), self.0)
+    }
+}
+
+impl fmt::Display for MapType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Errors from map access.
@@ -113,6 +245,92 @@ pub enum MapError {
         /// Map size.
         max_entries: u32,
     },
+    /// A byte range past the end of a mapped or global-data value.
+    #[error("map '{map}': {len} bytes at offset {offset} reach past its {size} bytes")]
+    OutOfRange {
+        /// Map name.
+        map: String,
+        /// Offset given.
+        offset: usize,
+        /// Length given.
+        len: usize,
+        /// Size of the value or mapping.
+        size: usize,
+    },
+    /// Per-CPU values for another number of CPUs than the possible ones.
+    #[error("map '{map}': {got} per-CPU values given, the kernel has {expected} possible CPUs")]
+    PerCpuCount {
+        /// Map name (empty when no map was involved yet).
+        map: String,
+        /// Values given.
+        got: usize,
+        /// Possible CPUs.
+        expected: u32,
+    },
+    /// A write to a map user space may only read (`.rodata`, `.kconfig`: frozen at load).
+    #[error(
+        "map '{map}' is frozen: user space may only read it (set `.rodata` values before load \
+         with Loader::set_global)"
+    )]
+    ReadOnly {
+        /// Map name.
+        map: String,
+    },
+    /// A global-data view was asked for a variable its section does not have.
+    #[error("map '{map}' has no global variable '{name}'")]
+    NoSuchVariable {
+        /// Map name.
+        map: String,
+        /// Variable asked for.
+        name: String,
+    },
+    /// A global variable read or written as a type of another size.
+    #[error("map '{map}': global variable '{name}' is {size} bytes, the type used is {given}")]
+    VariableSize {
+        /// Map name.
+        map: String,
+        /// Variable name.
+        name: String,
+        /// Its size.
+        size: u32,
+        /// The size of the type used.
+        given: usize,
+    },
+    /// The object has no map of that name.
+    #[error("the object has no map '{name}'")]
+    NoSuchMap {
+        /// The name asked for.
+        name: String,
+    },
+    /// A map that needs a memory mapping (an arena) has none.
+    #[error("map '{map}' is not mapped into this process")]
+    NotMapped {
+        /// Map name.
+        map: String,
+    },
+    /// A batch operation failed part-way; `done` elements were processed.
+    #[error("batch {op} on map '{map}' stopped after {done} elements")]
+    Batch {
+        /// Map name.
+        map: String,
+        /// `lookup`, `update`, `delete` or `lookup_and_delete`.
+        op: &'static str,
+        /// Elements processed before the failure.
+        done: usize,
+        /// The failure.
+        #[source]
+        source: SysError,
+    },
+    /// A batch write given another number of values than keys (or more than `u32::MAX`).
+    #[error("batch on map '{map}': {keys} keys but {values} values")]
+    BatchLengths {
+        /// Map name.
+        map: String,
+        /// Keys given.
+        keys: usize,
+        /// Values given.
+        values: usize,
+    },
     /// bpffs refuses file names with a dot.
     #[error("cannot pin at {path}: bpffs refuses names containing '.' (use Map::pin_name)")]
     BadPinName {
@@ -125,6 +343,9 @@ pub enum MapError {
         /// The path checked.
         path: PathBuf,
     },
+    /// Resolving stack addresses to kernel symbols failed.
+    #[error(transparent)]
+    Ksyms(#[from] KsymsError),
     /// A syscall failed.
     #[error("operation on map '{map}' failed")]
     Sys {
@@ -136,8 +357,19 @@ pub enum MapError {
     },
 }
 
-/// What a map is: type, sizes, flags. Kept so typed views can check sizes without a syscall.
+/// What a map is: type, sizes, flags. Kept so typed views can check sizes without a
+/// syscall; also what [`Map::create`] creates.
+///
+/// # Examples
+///
+/// ```
+/// use corebpf::map::{MapDef, MapType};
+///
+/// let def = MapDef::new(MapType::BLOOM_FILTER, 0, 8, 1024).with_extra(3);
+/// assert_eq!((def.value_size, def.map_extra), (8, 3));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MapDef {
     /// Map type.
     pub map_type: MapType,
@@ -149,6 +381,53 @@ pub struct MapDef {
     pub max_entries: u32,
     /// `BPF_F_*` flags.
     pub map_flags: u32,
+    /// `map_extra`: a bloom filter's number of hash functions, an arena's address.
+    pub map_extra: u64,
+}
+
+impl MapDef {
+    /// A definition without flags.
+    pub fn new(map_type: MapType, key_size: u32, value_size: u32, max_entries: u32) -> MapDef {
+        MapDef {
+            map_type,
+            key_size,
+            value_size,
+            max_entries,
+            map_flags: 0,
+            map_extra: 0,
+        }
+    }
+
+    /// The same with `BPF_F_*` flags.
+    pub fn with_flags(self, map_flags: u32) -> MapDef {
+        MapDef { map_flags, ..self }
+    }
+
+    /// The same with `map_extra`.
+    pub fn with_extra(self, map_extra: u64) -> MapDef {
+        MapDef { map_extra, ..self }
+    }
+
+    /// What the kernel says about a map.
+    pub(crate) fn from_info(info: &sys::bpf::MapInfo) -> MapDef {
+        MapDef {
+            map_type: MapType(info.type_),
+            key_size: info.key_size,
+            value_size: info.value_size,
+            max_entries: info.max_entries,
+            map_flags: info.map_flags,
+            map_extra: info.map_extra,
+        }
+    }
+}
+
+/// What kind of global data a map holds, for [`GlobalData`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Global {
+    /// `.bss`, `.data*`: programs and user space read and write it.
+    Writable,
+    /// `.rodata*`, `.kconfig`: frozen at load.
+    Frozen,
 }
 
 /// A loaded map. Owns its fd; dropping it releases the map (the kernel frees it when no
@@ -160,6 +439,20 @@ pub struct Map {
     fd: MapFd,
     def: MapDef,
     pinned: Option<PathBuf>,
+    /// A map-in-map's inner map template, as the object declared it.
+    inner: Option<MapDef>,
+    /// The memory mapping of an mmapable global-data map or an arena.
+    mmap: Option<MmapRegion>,
+    /// For global data: which kind, and its variables.
+    global: Option<Global>,
+    vars: Vec<GlobalVariable>,
+    /// Opened from an existing pin by the loader rather than created.
+    reused: bool,
+    /// Batch commands the kernel refused for this map (bits of `batch::Op`), done one
+    /// element at a time from then on.
+    no_batch: AtomicU8,
+    /// Buffers of the typed views' batch reads, reused from call to call.
+    scratch: std::sync::Mutex<batch::Scratch>,
 }
 
 impl Map {
@@ -171,37 +464,133 @@ impl Map {
             fd,
             def,
             pinned: None,
+            inner: None,
+            mmap: None,
+            global: None,
+            vars: Vec::new(),
+            reused: false,
+            no_batch: AtomicU8::new(0),
+            scratch: Default::default(),
         }
     }
 
-    /// Opens a map pinned at `path`, reading its definition from the kernel.
-    pub fn from_pin(path: impl AsRef<Path>) -> Result<Map, MapError> {
-        let path = path.as_ref();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let sys_err = |source| MapError::Sys {
+    /// Wraps a map fd opened from elsewhere (a pin, an id), asking the kernel what it is.
+    pub(crate) fn from_fd(name: String, fd: std::os::fd::OwnedFd) -> Result<Map, MapError> {
+        let fd = MapFd::new(fd).map_err(|source| MapError::Sys {
             map: name.clone(),
             source,
-        };
-        let fd = sys::bpf::obj_get(path, 0).map_err(sys_err)?;
-        let fd = MapFd::new(fd).map_err(sys_err)?;
+        })?;
         let info = *fd.info();
-        let def = MapDef {
-            map_type: MapType(info.type_),
-            key_size: info.key_size,
-            value_size: info.value_size,
-            max_entries: info.max_entries,
-            map_flags: info.map_flags,
-        };
-        let kernel_name = info.name();
-        let mut map = Map::new(name, kernel_name, fd, def);
-        map.pinned = Some(path.to_path_buf());
+        Ok(Map::new(name, info.name(), fd, MapDef::from_info(&info)))
+    }
+
+    /// Creates a map outside any object (libbpf's `bpf_map_create`), without BTF: a
+    /// replacement inner map for a [`MapOfMaps`], a scratch map. A map-in-map needs
+    /// its inner template: use [`Map::create_map_of_maps`]. An arena is mapped into
+    /// this process at once, as the loader does.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use corebpf::map::{HashMap, Map, MapDef, MapType};
+    /// use corebpf::MapFlags;
+    ///
+    /// let map = Map::create("scratch", &MapDef::new(MapType::HASH, 4, 8, 128))?;
+    /// let typed: HashMap<u32, u64> = (&map).try_into()?;
+    /// typed.insert(&1, &10, MapFlags::ANY)?;
+    /// # Ok::<(), corebpf::MapError>(())
+    /// ```
+    pub fn create(name: &str, def: &MapDef) -> Result<Map, MapError> {
+        Self::create_with(name, def, None)
+    }
+
+    /// Creates an array or hash of maps whose inner maps look like `inner` (the
+    /// kernel's `inner_map_fd`: only its type, sizes and flags matter).
+    pub fn create_map_of_maps(name: &str, def: &MapDef, inner: &Map) -> Result<Map, MapError> {
+        let mut map = Self::create_with(name, def, Some(inner.fd()))?;
+        map.inner = Some(inner.def);
         Ok(map)
     }
 
-    fn sys_err(&self) -> impl FnOnce(SysError) -> MapError + '_ {
+    fn create_with(
+        name: &str,
+        def: &MapDef,
+        inner: Option<BorrowedFd<'_>>,
+    ) -> Result<Map, MapError> {
+        let sys_err = |source| MapError::Sys {
+            map: name.to_string(),
+            source,
+        };
+        let attr = sys::bpf::MapCreateAttr {
+            map_type: def.map_type.0,
+            key_size: def.key_size,
+            value_size: def.value_size,
+            max_entries: def.max_entries,
+            map_flags: def.map_flags,
+            map_extra: def.map_extra,
+            inner_map_fd: inner,
+            map_name: sys::bpf::obj_name(name),
+            ..Default::default()
+        };
+        let fd = sys::bpf::map_create(&attr).map_err(sys_err)?;
+        let fd = MapFd::new(fd).map_err(sys_err)?;
+        let info = *fd.info();
+        let mut map = Map::new(name.to_string(), info.name(), fd, MapDef::from_info(&info));
+        if map.def.map_type == MapType::ARENA {
+            map.map_arena().map_err(sys_err)?;
+        }
+        Ok(map)
+    }
+
+    /// Maps an arena's pages into this process (the whole `max_entries` pages, shared
+    /// with the kernel).
+    pub(crate) fn map_arena(&mut self) -> Result<(), SysError> {
+        let len = (self.def.max_entries as usize)
+            .checked_mul(sys::page_size())
+            .ok_or_else(|| SysError::new("mmap", libc::E2BIG))?;
+        let region = MmapRegion::map_shared(self.fd(), len, sys::mmap::Access::ReadWrite, 0)?;
+        self.mmap = Some(region);
+        Ok(())
+    }
+
+    /// Records what the loader knows about a global-data map and maps it when the
+    /// kernel lets user space do so (`BPF_F_MMAPABLE`), read-only when frozen.
+    pub(crate) fn set_global(
+        &mut self,
+        kind: Global,
+        vars: Vec<GlobalVariable>,
+    ) -> Result<(), SysError> {
+        self.global = Some(kind);
+        self.vars = vars;
+        if self.def.map_flags & sys::bpf::map_flags::MMAPABLE == 0 || self.def.value_size == 0 {
+            return Ok(());
+        }
+        let access = match kind {
+            Global::Writable => sys::mmap::Access::ReadWrite,
+            Global::Frozen => sys::mmap::Access::ReadOnly,
+        };
+        let len = (self.def.value_size as usize).next_multiple_of(sys::page_size());
+        self.mmap = Some(MmapRegion::map_shared(self.fd(), len, access, 0)?);
+        Ok(())
+    }
+
+    /// Names a map the loader reused from its pin by the object's name for it.
+    pub(crate) fn mark_reused(&mut self, name: String) {
+        self.name = name;
+        self.reused = true;
+    }
+
+    /// True when the loader reused an existing pin instead of creating the map.
+    pub(crate) fn reused(&self) -> bool {
+        self.reused
+    }
+
+    /// Records a map-in-map's inner template.
+    pub(crate) fn set_inner(&mut self, inner: MapDef) {
+        self.inner = Some(inner);
+    }
+
+    pub(crate) fn sys_err(&self) -> impl FnOnce(SysError) -> MapError + '_ {
         move |source| MapError::Sys {
             map: self.name.clone(),
             source,
@@ -234,6 +623,12 @@ impl Map {
         self.def.map_type
     }
 
+    /// For an array or hash of maps created by the loader or
+    /// [`Map::create_map_of_maps`]: what its inner maps must look like.
+    pub fn inner_def(&self) -> Option<&MapDef> {
+        self.inner.as_ref()
+    }
+
     /// The map's fd.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
@@ -244,9 +639,10 @@ impl Map {
         self.fd.access()
     }
 
-    /// Where the map is pinned, if this handle pinned or opened it by pin.
-    pub fn pin_path(&self) -> Option<&Path> {
-        self.pinned.as_deref()
+    /// Bytes of one value as user space reads or writes it: `value_size`, or for
+    /// per-CPU maps one 8-byte-aligned slot per possible CPU.
+    pub fn value_buf_size(&self) -> usize {
+        self.fd.access().value_buf_size()
     }
 
     /// The kernel's view of the map (id, name, sizes).
@@ -254,32 +650,12 @@ impl Map {
         sys::bpf::map_info(self.fd()).map_err(self.sys_err())
     }
 
-    /// Pins the map at `path`, which must be on a bpf filesystem.
-    pub fn pin(&mut self, path: impl AsRef<Path>) -> Result<(), MapError> {
-        let path = path.as_ref();
-        if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().contains('.'))
-        {
-            return Err(MapError::BadPinName {
-                path: path.to_path_buf(),
-            });
-        }
-        check_bpffs(path)?;
-        sys::bpf::obj_pin(self.fd(), path).map_err(self.sys_err())?;
-        self.pinned = Some(path.to_path_buf());
-        Ok(())
-    }
-
-    /// Removes the pin this handle made or was opened from.
-    pub fn unpin(&mut self) -> std::io::Result<()> {
-        if let Some(p) = self.pinned.take() {
-            std::fs::remove_file(p)?;
-        }
-        Ok(())
-    }
-
-    fn check(&self, what: &'static str, got: usize, expected: u32) -> Result<(), MapError> {
+    pub(crate) fn check(
+        &self,
+        what: &'static str,
+        got: usize,
+        expected: u32,
+    ) -> Result<(), MapError> {
         if got == expected as usize {
             Ok(())
         } else {
@@ -293,14 +669,24 @@ impl Map {
     }
 
     /// Looks up `key`; `None` when absent. `flags` is [`MapFlags::ANY`] (none) or
-    /// [`MapFlags::LOCK`] (copy under the value's `bpf_spin_lock`).
+    /// [`MapFlags::LOCK`] (copy under the value's `bpf_spin_lock`). Per-CPU maps
+    /// return one 8-byte-aligned slot per possible CPU ([`PerCpuHashMap`] decodes them).
     pub fn lookup(&self, key: &[u8], flags: MapFlags) -> Result<Option<Vec<u8>>, MapError> {
-        self.check("key", key.len(), self.def.key_size)?;
-        let access = self.fd.access();
-        let mut value = vec![0u8; access.value_buf_size()];
-        let found = sys::bpf::map_lookup_elem(&access, key, &mut value, flags.bits())
-            .map_err(self.sys_err())?;
+        let mut value = vec![0u8; self.value_buf_size()];
+        let found = self.lookup_into(key, &mut value, flags)?;
         Ok(found.then_some(value))
+    }
+
+    /// Looks `key` up into `value` (of [`Map::value_buf_size`] bytes); false when absent.
+    pub(crate) fn lookup_into(
+        &self,
+        key: &[u8],
+        value: &mut [u8],
+        flags: MapFlags,
+    ) -> Result<bool, MapError> {
+        self.check("key", key.len(), self.def.key_size)?;
+        self.check("value", value.len(), self.value_buf_size() as u32)?;
+        sys::bpf::map_lookup_elem(&self.access(), key, value, flags.bits()).map_err(self.sys_err())
     }
 
     /// Inserts or updates `key`, as `flags` allow: [`MapFlags::ANY`] either,
@@ -308,486 +694,51 @@ impl Map {
     /// `| MapFlags::LOCK` to write under the value's `bpf_spin_lock`.
     pub fn update(&self, key: &[u8], value: &[u8], flags: MapFlags) -> Result<(), MapError> {
         self.check("key", key.len(), self.def.key_size)?;
-        let access = self.fd.access();
-        if value.len() != access.value_buf_size() {
-            self.check("value", value.len(), access.value_buf_size() as u32)?;
-        }
-        sys::bpf::map_update_elem(&access, key, value, flags.bits()).map_err(self.sys_err())
+        self.check("value", value.len(), self.value_buf_size() as u32)?;
+        sys::bpf::map_update_elem(&self.access(), key, value, flags.bits()).map_err(self.sys_err())
     }
 
     /// Deletes `key`; false when it was absent.
     pub fn delete(&self, key: &[u8]) -> Result<bool, MapError> {
         self.check("key", key.len(), self.def.key_size)?;
-        sys::bpf::map_delete_elem(&self.fd.access(), key).map_err(self.sys_err())
+        sys::bpf::map_delete_elem(&self.access(), key).map_err(self.sys_err())
+    }
+
+    /// Looks up and deletes `key` in one step (`BPF_MAP_LOOKUP_AND_DELETE_ELEM`; for a
+    /// queue or stack, with an empty key, pops). `None` when absent. Hash maps on
+    /// kernels before 5.14 lack the command: there it is a lookup, then a delete.
+    pub fn lookup_and_delete(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
+        let mut value = vec![0u8; self.value_buf_size()];
+        let found = self.lookup_and_delete_into(key, &mut value)?;
+        Ok(found.then_some(value))
+    }
+
+    pub(crate) fn lookup_and_delete_into(
+        &self,
+        key: &[u8],
+        value: &mut [u8],
+    ) -> Result<bool, MapError> {
+        self.check("key", key.len(), self.def.key_size)?;
+        self.check("value", value.len(), self.value_buf_size() as u32)?;
+        match sys::bpf::map_lookup_and_delete_elem(&self.access(), key, value, 0) {
+            Err(e) if batch::unsupported(&e) && self.def.key_size != 0 => {
+                log::debug!(
+                    "map '{}': no BPF_MAP_LOOKUP_AND_DELETE_ELEM ({}); lookup, then delete",
+                    self.name,
+                    crate::util::Chain(&e)
+                );
+                if !self.lookup_into(key, value, MapFlags::ANY)? {
+                    return Ok(false);
+                }
+                self.delete(key)
+            }
+            r => r.map_err(self.sys_err()),
+        }
     }
 
     /// Iterates over the keys (`BPF_MAP_GET_NEXT_KEY`). Concurrent deletes may restart it,
     /// as with every user of that command.
     pub fn keys(&self) -> Keys<'_> {
-        Keys {
-            map: self,
-            prev: None,
-            done: false,
-        }
-    }
-
-    /// Reads every entry with `BPF_MAP_LOOKUP_BATCH`, `batch` entries per syscall;
-    /// returns keys and values concatenated. See [`Map::lookup_batch_into`] to reuse
-    /// buffers across calls.
-    pub fn lookup_batch(&self, batch: u32) -> Result<(Vec<u8>, Vec<u8>), MapError> {
-        let (mut keys, mut values) = (Vec::new(), Vec::new());
-        self.lookup_batch_into(batch, &mut keys, &mut values)?;
-        Ok((keys, values))
-    }
-
-    /// Reads every entry into `keys` and `values` (replacing their contents), `batch`
-    /// entries per syscall, straight into the buffers: a caller that keeps them across
-    /// calls pays for no allocation after the first. Returns the number of entries.
-    pub fn lookup_batch_into(
-        &self,
-        batch: u32,
-        keys: &mut Vec<u8>,
-        values: &mut Vec<u8>,
-    ) -> Result<usize, MapError> {
-        let access = self.fd.access();
-        let (ks, vs) = (access.key_size(), access.value_buf_size());
-        let batch = batch.max(1) as usize;
-        // Room for the whole map up front; more only if entries were added meanwhile.
-        let expect = self.def.max_entries as usize + batch;
-        grow(keys, expect * ks);
-        grow(values, expect * vs);
-        // The kernel's opaque batch cursor is a key-sized token for hash maps.
-        let mut cursor = vec![0u8; access.batch_cursor_size()];
-        let mut out_cursor = vec![0u8; access.batch_cursor_size()];
-        let mut filled = 0usize;
-        let mut first = true;
-        loop {
-            grow(keys, (filled + batch) * ks);
-            grow(values, (filled + batch) * vs);
-            let mut count = batch as u32;
-            let more = sys::bpf::map_lookup_batch(
-                &access,
-                if first { None } else { Some(&cursor) },
-                &mut out_cursor,
-                &mut keys[filled * ks..(filled + batch) * ks],
-                &mut values[filled * vs..(filled + batch) * vs],
-                &mut count,
-                0,
-                0,
-            )
-            .map_err(self.sys_err())?;
-            filled += (count as usize).min(batch);
-            if !more {
-                keys.truncate(filled * ks);
-                values.truncate(filled * vs);
-                return Ok(filled);
-            }
-            cursor.copy_from_slice(&out_cursor);
-            first = false;
-        }
-    }
-}
-
-/// Makes `v` at least `len` bytes long (zero-filling only what is new).
-fn grow(v: &mut Vec<u8>, len: usize) {
-    if v.len() < len {
-        v.resize(len, 0);
-    }
-}
-
-/// Flags of a map element write ([`Map::update`], [`HashMap::insert`]) or read
-/// ([`Map::lookup`]): the kernel's `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST` and
-/// `BPF_F_LOCK`, combined with `|`. The default is [`MapFlags::ANY`].
-///
-/// # Examples
-///
-/// ```no_run
-/// use corebpf::{map::HashMap, Loader, MapFlags};
-///
-/// let obj = Loader::new().load_file("bpf-progs/hello.bpf.o")?;
-/// let counts: HashMap<u32, u64> = obj.map("counts").expect("counts map").try_into()?;
-/// counts.insert(&1000, &0, MapFlags::ANY)?; // create or overwrite
-/// // Only if uid 1000 has no entry yet: fails with EEXIST here.
-/// assert!(counts.insert(&1000, &1, MapFlags::NOEXIST).is_err());
-/// # Ok::<(), corebpf::Error>(())
-/// ```
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct MapFlags(u64);
-
-impl MapFlags {
-    /// Create the element or overwrite it (`BPF_ANY`); no flags, for a lookup.
-    pub const ANY: MapFlags = MapFlags(update_flags::ANY);
-    /// Create the element only if it does not exist (`BPF_NOEXIST`).
-    pub const NOEXIST: MapFlags = MapFlags(update_flags::NOEXIST);
-    /// Overwrite the element only if it exists (`BPF_EXIST`).
-    pub const EXIST: MapFlags = MapFlags(update_flags::EXIST);
-    /// Copy the value under its `bpf_spin_lock` (`BPF_F_LOCK`).
-    pub const LOCK: MapFlags = MapFlags(update_flags::LOCK);
-
-    /// The flags as the kernel's `flags` field.
-    pub const fn bits(self) -> u64 {
-        self.0
-    }
-
-    /// True when every flag of `other` is set in `self`.
-    pub const fn contains(self, other: MapFlags) -> bool {
-        self.0 & other.0 == other.0
-    }
-}
-
-impl BitOr for MapFlags {
-    type Output = MapFlags;
-
-    fn bitor(self, rhs: MapFlags) -> MapFlags {
-        MapFlags(self.0 | rhs.0)
-    }
-}
-
-impl BitOrAssign for MapFlags {
-    fn bitor_assign(&mut self, rhs: MapFlags) {
-        self.0 |= rhs.0;
-    }
-}
-
-impl fmt::Debug for MapFlags {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let named = [
-            (MapFlags::NOEXIST, "NOEXIST"),
-            (MapFlags::EXIST, "EXIST"),
-            (MapFlags::LOCK, "LOCK"),
-        ];
-        let mut parts: Vec<String> = named
-            .iter()
-            .filter(|(flag, _)| self.contains(*flag))
-            .map(|(_, name)| name.to_string())
-            .collect();
-        let unnamed = named.iter().fold(self.0, |bits, (flag, _)| bits & !flag.0);
-        if unnamed != 0 {
-            parts.push(format!("{unnamed:#x}"));
-        }
-        if parts.is_empty() {
-            parts.push("ANY".to_string());
-        }
-        write!(f, "MapFlags({})", parts.join(" | "))
-    }
-}
-
-/// Iterator over a map's keys.
-pub struct Keys<'a> {
-    map: &'a Map,
-    prev: Option<Vec<u8>>,
-    done: bool,
-}
-
-impl Iterator for Keys<'_> {
-    type Item = Result<Vec<u8>, MapError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let mut next = vec![0u8; self.map.def.key_size as usize];
-        match sys::bpf::map_get_next_key(&self.map.fd.access(), self.prev.as_deref(), &mut next) {
-            Ok(true) => {
-                self.prev = Some(next.clone());
-                Some(Ok(next))
-            }
-            Ok(false) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(self.map.sys_err()(e)))
-            }
-        }
-    }
-}
-
-/// A hash map with typed keys and values, sizes checked once.
-///
-/// Made from a [`Map`] with `try_into()`, which checks the map's type (hash or LRU hash)
-/// and that its key and value sizes are those of `K` and `V`. Keys and values are any
-/// [`Pod`] types: integers, arrays, or `#[repr(C)]` structs with `#[derive(Pod)]`.
-///
-/// # Examples
-///
-/// hello.bpf.c counts execs per uid in `counts` (`u32` → `u64`); read them all (needs
-/// root):
-///
-/// ```no_run
-/// use corebpf::{map::HashMap, Loader};
-///
-/// # fn main() -> Result<(), corebpf::Error> {
-/// let obj = Loader::new().load_file("bpf-progs/hello.bpf.o")?;
-/// let _links = obj.attach_all()?;
-/// let counts: HashMap<u32, u64> = obj.map("counts").expect("counts").try_into()?;
-/// for uid in counts.keys() {
-///     let uid = uid?;
-///     if let Some(n) = counts.get(&uid)? {
-///         println!("uid {uid}: {n} execs");
-///     }
-/// }
-/// # Ok(())
-/// # }
-/// ```
-pub struct HashMap<'a, K: Pod, V: Pod> {
-    map: &'a Map,
-    _t: PhantomData<(K, V)>,
-}
-
-impl<'a, K: Pod, V: Pod> TryFrom<&'a Map> for HashMap<'a, K, V> {
-    type Error = MapError;
-
-    fn try_from(map: &'a Map) -> Result<Self, MapError> {
-        let t = map.map_type();
-        if ![MapType::HASH, MapType::LRU_HASH].contains(&t) {
-            return Err(MapError::WrongType {
-                map: map.name.clone(),
-                found: t.name(),
-                expected: "hash or lru_hash",
-            });
-        }
-        map.check("key", std::mem::size_of::<K>(), map.def.key_size)?;
-        map.check("value", std::mem::size_of::<V>(), map.def.value_size)?;
-        Ok(HashMap {
-            map,
-            _t: PhantomData,
-        })
-    }
-}
-
-impl<K: Pod, V: Pod> HashMap<'_, K, V> {
-    /// The value for `key`, if present.
-    pub fn get(&self, key: &K) -> Result<Option<V>, MapError> {
-        let mut v = V::zeroed();
-        let found =
-            sys::bpf::map_lookup_elem(&self.map.fd.access(), key.as_bytes(), v.as_bytes_mut(), 0)
-                .map_err(self.map.sys_err())?;
-        Ok(found.then_some(v))
-    }
-
-    /// Inserts or updates `key`, as `flags` allow (see [`Map::update`]).
-    pub fn insert(&self, key: &K, value: &V, flags: MapFlags) -> Result<(), MapError> {
-        sys::bpf::map_update_elem(
-            &self.map.fd.access(),
-            key.as_bytes(),
-            value.as_bytes(),
-            flags.bits(),
-        )
-        .map_err(self.map.sys_err())
-    }
-
-    /// Removes `key`; false when absent.
-    pub fn remove(&self, key: &K) -> Result<bool, MapError> {
-        sys::bpf::map_delete_elem(&self.map.fd.access(), key.as_bytes()).map_err(self.map.sys_err())
-    }
-
-    /// All keys.
-    pub fn keys(&self) -> impl Iterator<Item = Result<K, MapError>> + '_ {
-        self.map
-            .keys()
-            .map(|k| k.map(|b| K::from_bytes(&b).unwrap_or_else(|_| K::zeroed())))
-    }
-}
-
-/// An array map with typed values, sizes checked once.
-///
-/// Made from a [`Map`] with `try_into()`, which checks the map's type and that its value
-/// size is `V`'s; indexes past `max_entries` are [`MapError::OutOfBounds`].
-///
-/// # Examples
-///
-/// unlinks.bpf.c keeps a count in slot 0 of `calls` (`u64` values); read it (needs
-/// root):
-///
-/// ```no_run
-/// use corebpf::{map::Array, Loader};
-///
-/// # fn main() -> Result<(), corebpf::Error> {
-/// let obj = Loader::new().load_file("bpf-progs/unlinks.bpf.o")?;
-/// let calls: Array<u64> = obj.map("calls").expect("calls").try_into()?;
-/// println!("{} slots, slot 0 = {}", calls.len(), calls.get(0)?);
-/// # Ok(())
-/// # }
-/// ```
-pub struct Array<'a, V: Pod> {
-    map: &'a Map,
-    _t: PhantomData<V>,
-}
-
-impl<'a, V: Pod> TryFrom<&'a Map> for Array<'a, V> {
-    type Error = MapError;
-
-    fn try_from(map: &'a Map) -> Result<Self, MapError> {
-        if map.map_type() != MapType::ARRAY {
-            return Err(MapError::WrongType {
-                map: map.name.clone(),
-                found: map.map_type().name(),
-                expected: "array",
-            });
-        }
-        map.check("value", std::mem::size_of::<V>(), map.def.value_size)?;
-        Ok(Array {
-            map,
-            _t: PhantomData,
-        })
-    }
-}
-
-impl<V: Pod> Array<'_, V> {
-    fn bound(&self, index: u32) -> Result<(), MapError> {
-        if index < self.map.def.max_entries {
-            Ok(())
-        } else {
-            Err(MapError::OutOfBounds {
-                map: self.map.name.clone(),
-                index,
-                max_entries: self.map.def.max_entries,
-            })
-        }
-    }
-
-    /// The value at `index`.
-    pub fn get(&self, index: u32) -> Result<V, MapError> {
-        self.bound(index)?;
-        let mut v = V::zeroed();
-        sys::bpf::map_lookup_elem(
-            &self.map.fd.access(),
-            &index.to_ne_bytes(),
-            v.as_bytes_mut(),
-            0,
-        )
-        .map_err(self.map.sys_err())?;
-        Ok(v)
-    }
-
-    /// Sets the value at `index`.
-    pub fn set(&self, index: u32, value: &V) -> Result<(), MapError> {
-        self.bound(index)?;
-        sys::bpf::map_update_elem(
-            &self.map.fd.access(),
-            &index.to_ne_bytes(),
-            value.as_bytes(),
-            0,
-        )
-        .map_err(self.map.sys_err())
-    }
-
-    /// Number of elements.
-    pub fn len(&self) -> u32 {
-        self.map.def.max_entries
-    }
-
-    /// True for a zero-sized array.
-    pub fn is_empty(&self) -> bool {
-        self.map.def.max_entries == 0
-    }
-}
-
-/// Checks that `path`'s directory is on a bpf filesystem.
-pub(crate) fn check_bpffs(path: &Path) -> Result<(), MapError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if sys::is_bpffs(dir) {
-        Ok(())
-    } else {
-        Err(MapError::NotBpffs {
-            path: dir.to_path_buf(),
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn map_flags_are_the_kernels_bits_and_combine() {
-        assert_eq!(MapFlags::default(), MapFlags::ANY);
-        let bits = [
-            MapFlags::ANY,
-            MapFlags::NOEXIST,
-            MapFlags::EXIST,
-            MapFlags::LOCK,
-        ];
-        assert_eq!(bits.map(MapFlags::bits), [0, 1, 2, 4]);
-        let mut f = MapFlags::EXIST;
-        f |= MapFlags::LOCK;
-        assert_eq!(f, MapFlags::EXIST | MapFlags::LOCK);
-        assert_eq!(f.bits(), 6);
-        assert!(f.contains(MapFlags::LOCK) && !f.contains(MapFlags::NOEXIST));
-        assert_eq!(format!("{f:?}"), "MapFlags(EXIST | LOCK)");
-        assert_eq!(format!("{:?}", MapFlags::ANY), "MapFlags(ANY)");
-        assert_eq!(format!("{:?}", MapFlags(0x11)), "MapFlags(NOEXIST | 0x10)");
-    }
-
-    /// The flags reach the kernel: NOEXIST refuses an existing key, EXIST a missing one.
-    #[test]
-    fn update_flags_decide_create_or_overwrite() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-progs/hello.bpf.o");
-        let obj = crate::Loader::new().load_file(path).expect("loading hello");
-        let map = obj.map("counts").unwrap();
-        // A uid no process of the test machine runs as, so hello never counts it.
-        let key = 0xfff0_0001u32.to_ne_bytes();
-        let value = |v: u64| v.to_ne_bytes();
-        let errno = |r: Result<(), MapError>| match r {
-            Err(MapError::Sys { source, .. }) => source.errno(),
-            other => panic!("expected a kernel refusal, got {other:?}"),
-        };
-        assert_eq!(
-            errno(map.update(&key, &value(1), MapFlags::EXIST)),
-            libc::ENOENT
-        );
-        map.update(&key, &value(1), MapFlags::NOEXIST).unwrap();
-        assert_eq!(
-            errno(map.update(&key, &value(2), MapFlags::NOEXIST)),
-            libc::EEXIST
-        );
-        map.update(&key, &value(3), MapFlags::EXIST).unwrap();
-        map.update(&key, &value(4), MapFlags::default()).unwrap();
-        let got = map.lookup(&key, MapFlags::ANY).unwrap().unwrap();
-        assert_eq!(got, value(4));
-    }
-
-    #[test]
-    fn batch_lookup_reads_every_entry_into_reused_buffers() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf-progs/hello.bpf.o");
-        let obj = crate::Loader::new().load_file(path).expect("loading hello");
-        let counts: HashMap<u32, u64> = obj.map("counts").unwrap().try_into().unwrap();
-        for uid in 0..1000u32 {
-            counts
-                .insert(&uid, &(u64::from(uid) * 3), MapFlags::ANY)
-                .unwrap();
-        }
-        let map = obj.map("counts").unwrap();
-        let (mut keys, mut values) = (Vec::new(), Vec::new());
-        for _ in 0..2 {
-            // Uneven batches; the second pass reuses (and must fully replace) the buffers.
-            let n = map.lookup_batch_into(64, &mut keys, &mut values).unwrap();
-            assert_eq!(n, 1000);
-            assert_eq!((keys.len(), values.len()), (4000, 8000));
-            let mut seen: Vec<(u32, u64)> = keys
-                .chunks_exact(4)
-                .zip(values.chunks_exact(8))
-                .map(|(k, v)| {
-                    (
-                        u32::from_ne_bytes(k.try_into().unwrap()),
-                        u64::from_ne_bytes(v.try_into().unwrap()),
-                    )
-                })
-                .collect();
-            seen.sort_unstable();
-            assert_eq!(
-                seen,
-                (0..1000u32)
-                    .map(|u| (u, u64::from(u) * 3))
-                    .collect::<Vec<_>>()
-            );
-        }
-        let (k, v) = map.lookup_batch(1000).unwrap();
-        assert_eq!((k.len(), v.len()), (4000, 8000));
+        Keys::new(self)
     }
 }

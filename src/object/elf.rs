@@ -307,11 +307,15 @@ pub fn parse(data: &[u8]) -> Result<Elf<'_>, ObjectError> {
         }
         let name = &sections[idx.0].name;
         let target = sh.sh_info(e) as usize;
-        // As libbpf: only relocations of code and of struct_ops variables (their
-        // function pointers) matter (`.rel.BTF`, `.rel.BTF.ext`, `.rel.debug_*` and the
-        // like are for linkers and are skipped).
+        // As libbpf: only relocations of code, of `.maps` (the `values` initializers of
+        // map-in-maps and program arrays) and of struct_ops variables (their function
+        // pointers) matter; `.rel.BTF`, `.rel.BTF.ext`, `.rel.debug_*` and the like are
+        // for linkers and are skipped.
         let wanted = |t: &Section<'_>| {
-            t.is_exec() || t.name == ".struct_ops" || t.name == ".struct_ops.link"
+            t.is_exec()
+                || t.name == ".maps"
+                || t.name == ".struct_ops"
+                || t.name == ".struct_ops.link"
         };
         if !sections.get(target).is_some_and(wanted) {
             log::debug!("skipping relocation section '{name}' (its target is not code)");

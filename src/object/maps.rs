@@ -3,10 +3,16 @@
 use crate::btf::{linkage, Btf, Kind};
 
 use super::elf::{Elf, Section, SymSection};
-use super::{GlobalKind, MapKind, MapSpec, ObjectError, Pinning};
+use super::{GlobalKind, MapKind, MapSpec, ObjectError, Pinning, SlotValue};
 
 /// `BPF_MAP_TYPE_ARRAY`.
 pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
+/// `BPF_MAP_TYPE_PROG_ARRAY`.
+const BPF_MAP_TYPE_PROG_ARRAY: u32 = 3;
+/// `BPF_MAP_TYPE_ARRAY_OF_MAPS`.
+const BPF_MAP_TYPE_ARRAY_OF_MAPS: u32 = 12;
+/// `BPF_MAP_TYPE_HASH_OF_MAPS`.
+const BPF_MAP_TYPE_HASH_OF_MAPS: u32 = 13;
 /// `BPF_F_RDONLY_PROG`: programs may only read the map.
 pub const BPF_F_RDONLY_PROG: u32 = 0x80;
 /// `BPF_F_MMAPABLE`: user space may mmap the array.
@@ -43,6 +49,8 @@ fn blank(name: String, kind: MapKind, section_index: usize) -> MapSpec {
         data: Vec::new(),
         section_index,
         symbol_offset: 0,
+        inner: None,
+        init_slots: Vec::new(),
     }
 }
 
@@ -138,8 +146,9 @@ fn set_size(map: &str, what: &str, slot: &mut Option<u32>, size: u32) -> Result<
     }
 }
 
-/// The maps of the `.maps` section, from its DATASEC (sizes and offsets already fixed up).
-pub fn btf_maps(btf: &Btf, sec: &Section<'_>) -> Result<Vec<MapSpec>, ObjectError> {
+/// The maps of the `.maps` section, from its DATASEC (sizes and offsets already fixed
+/// up), with the slots their `values` initializers fill (from `.rel.maps`).
+pub fn btf_maps(btf: &Btf, sec: &Section<'_>, elf: &Elf<'_>) -> Result<Vec<MapSpec>, ObjectError> {
     let dsec_id = btf
         .find_by_name_kind(".maps", Kind::Datasec)
         .ok_or_else(|| ObjectError::BadSection {
@@ -150,6 +159,12 @@ pub fn btf_maps(btf: &Btf, sec: &Section<'_>) -> Result<Vec<MapSpec>, ObjectErro
         what: "DATASEC '.maps'".into(),
         source: e,
     })?;
+    let relocs: Vec<&super::elf::Reloc> = elf
+        .relocs
+        .iter()
+        .filter(|rs| rs.target == sec.index)
+        .flat_map(|rs| rs.relocs.iter())
+        .collect();
     let mut maps = Vec::new();
     for v in dsec.datasec_vars() {
         let vt = btf.type_by_id(v.type_id).map_err(|e| ObjectError::Btf {
@@ -192,89 +207,227 @@ pub fn btf_maps(btf: &Btf, sec: &Section<'_>) -> Result<Vec<MapSpec>, ObjectErro
                 ),
             ));
         }
-        let def_id = btf
-            .skip_mods_and_typedefs(vt.ref_type())
-            .map_err(|e| btf_err(&name, "definition type", e))?;
-        let def = btf
-            .type_by_id(def_id)
-            .map_err(|e| btf_err(&name, "definition type", e))?;
-        if def.kind != Kind::Struct {
-            return Err(map_err(
-                &name,
-                format!("definition is a {}, not a struct", def.kind.name()),
-            ));
-        }
-        let mut m = blank(name.clone(), MapKind::Btf, sec.index);
+        let (mut m, values_at) = parse_def(btf, &name, vt.ref_type(), sec.index, false)?;
         m.symbol_offset = u64::from(v.offset);
-        let (mut key_size, mut value_size) = (None, None);
-        for mem in def.members() {
-            let field = btf
-                .str_at(mem.name_off)
-                .map_err(|e| btf_err(&name, "member name", e))?;
-            let ty = mem.type_id;
-            match field {
-                "type" => m.map_type = int_field(btf, &name, field, ty)?,
-                "max_entries" => m.max_entries = int_field(btf, &name, field, ty)?,
-                "map_flags" => m.map_flags = int_field(btf, &name, field, ty)?,
-                "numa_node" => m.numa_node = int_field(btf, &name, field, ty)?,
-                "key_size" => set_size(
+        let inside = |r: &&&super::elf::Reloc| r.offset >= u64::from(v.offset) && r.offset < end;
+        let mine: Vec<_> = relocs.iter().filter(inside).collect();
+        if !mine.is_empty() {
+            let values_at = values_at.ok_or_else(|| {
+                map_err(
                     &name,
-                    "key",
-                    &mut key_size,
-                    int_field(btf, &name, field, ty)?,
-                )?,
-                "value_size" => set_size(
-                    &name,
-                    "value",
-                    &mut value_size,
-                    int_field(btf, &name, field, ty)?,
-                )?,
-                "key" => {
-                    let (size, id) = type_field(btf, &name, field, ty)?;
-                    set_size(&name, "key", &mut key_size, size)?;
-                    m.btf_key_type_id = id;
-                }
-                "value" => {
-                    let (size, id) = type_field(btf, &name, field, ty)?;
-                    set_size(&name, "value", &mut value_size, size)?;
-                    m.btf_value_type_id = id;
-                }
-                "values" => {
-                    return Err(ObjectError::Unsupported {
-                        what: format!(
-                            "map '{name}': initial 'values' (map-in-map or program array slots)"
-                        ),
-                    })
-                }
-                "pinning" => {
-                    m.pinning = match int_field(btf, &name, field, ty)? {
-                        0 => Pinning::None,
-                        LIBBPF_PIN_BY_NAME => Pinning::ByName,
-                        p => {
-                            return Err(map_err(
-                                &name,
-                                format!("invalid pinning value {p} (0 or LIBBPF_PIN_BY_NAME)"),
-                            ))
-                        }
-                    }
-                }
-                "map_extra" => m.map_extra = long_field(btf, &name, field, ty)?,
-                other => {
-                    return Err(map_err(
-                        &name,
-                        format!("unknown field '{other}' in the map definition"),
-                    ))
-                }
-            }
+                    "relocations point into it, but it has no 'values' member",
+                )
+            })?;
+            m.init_slots = init_slots(
+                &name,
+                elf,
+                sec.index,
+                &mine,
+                u64::from(v.offset) + values_at,
+            )?;
         }
-        if m.map_type == 0 {
-            return Err(map_err(&name, "map type isn't specified (no `type` field)"));
-        }
-        m.key_size = key_size.unwrap_or(0);
-        m.value_size = value_size.unwrap_or(0);
         maps.push(m);
     }
     Ok(maps)
+}
+
+/// The slots a `values` initializer fills: each relocation at `values + 8 * i` names
+/// the map or program of slot `i`, as libbpf's `bpf_object__collect_map_relos` reads
+/// them.
+fn init_slots(
+    map: &str,
+    elf: &Elf<'_>,
+    maps_section: usize,
+    relocs: &[&&super::elf::Reloc],
+    values: u64,
+) -> Result<Vec<(u32, SlotValue)>, ObjectError> {
+    let mut slots = Vec::new();
+    for r in relocs {
+        let Some(rel) = r.offset.checked_sub(values).filter(|o| o % 8 == 0) else {
+            return Err(map_err(
+                map,
+                format!(
+                    "relocation at offset {} is not on a slot of its 'values'",
+                    r.offset
+                ),
+            ));
+        };
+        let slot = u32::try_from(rel / 8)
+            .map_err(|_| map_err(map, format!("slot {} is too large", rel / 8)))?;
+        let sym = elf
+            .symbols
+            .get(r.symbol)
+            .ok_or_else(|| map_err(map, format!("relocation names symbol {} of none", r.symbol)))?;
+        let value = match sym.section {
+            SymSection::Section(i) if i == maps_section => SlotValue::Map(sym.name.clone()),
+            SymSection::Section(_) if sym.is_func() => SlotValue::Program(sym.name.clone()),
+            _ => {
+                return Err(map_err(
+                    map,
+                    format!(
+                        "slot {slot} names '{}', which is neither a map nor a program",
+                        sym.name
+                    ),
+                ))
+            }
+        };
+        slots.push((slot, value));
+    }
+    crate::util::sort_by_key(&mut slots, |(i, _)| *i);
+    Ok(slots)
+}
+
+/// Parses a map definition struct (`def_type` is the VAR's type, or the pointee of an
+/// inner map's `values`). Returns the spec and the byte offset of its `values` member.
+fn parse_def(
+    btf: &Btf,
+    name: &str,
+    def_type: u32,
+    section_index: usize,
+    is_inner: bool,
+) -> Result<(MapSpec, Option<u64>), ObjectError> {
+    let def_id = btf
+        .skip_mods_and_typedefs(def_type)
+        .map_err(|e| btf_err(name, "definition type", e))?;
+    let def = btf
+        .type_by_id(def_id)
+        .map_err(|e| btf_err(name, "definition type", e))?;
+    if def.kind != Kind::Struct {
+        return Err(map_err(
+            name,
+            format!("definition is a {}, not a struct", def.kind.name()),
+        ));
+    }
+    let mut m = blank(name.to_string(), MapKind::Btf, section_index);
+    let (mut key_size, mut value_size) = (None, None);
+    let mut values_at = None;
+    let members: Vec<_> = def.members().collect();
+    for (i, mem) in members.iter().enumerate() {
+        let field = btf
+            .str_at(mem.name_off)
+            .map_err(|e| btf_err(name, "member name", e))?;
+        let ty = mem.type_id;
+        match field {
+            "type" => m.map_type = int_field(btf, name, field, ty)?,
+            "max_entries" => m.max_entries = int_field(btf, name, field, ty)?,
+            "map_flags" => m.map_flags = int_field(btf, name, field, ty)?,
+            "numa_node" => m.numa_node = int_field(btf, name, field, ty)?,
+            "key_size" => set_size(name, "key", &mut key_size, int_field(btf, name, field, ty)?)?,
+            "value_size" => set_size(
+                name,
+                "value",
+                &mut value_size,
+                int_field(btf, name, field, ty)?,
+            )?,
+            "key" => {
+                let (size, id) = type_field(btf, name, field, ty)?;
+                set_size(name, "key", &mut key_size, size)?;
+                m.btf_key_type_id = id;
+            }
+            "value" => {
+                let (size, id) = type_field(btf, name, field, ty)?;
+                set_size(name, "value", &mut value_size, size)?;
+                m.btf_value_type_id = id;
+            }
+            "values" => {
+                if is_inner {
+                    return Err(map_err(name, "multi-level inner maps are not supported"));
+                }
+                if i != members.len() - 1 {
+                    return Err(map_err(name, "'values' must be the last member"));
+                }
+                // Slots hold a map or program fd: 4 bytes.
+                set_size(name, "value", &mut value_size, 4)?;
+                m.inner = values_field(btf, name, m.map_type, ty, section_index)?.map(Box::new);
+                values_at = Some(u64::from(mem.bit_offset / 8));
+            }
+            "pinning" => {
+                m.pinning = match int_field(btf, name, field, ty)? {
+                    0 => Pinning::None,
+                    LIBBPF_PIN_BY_NAME => Pinning::ByName,
+                    p => {
+                        return Err(map_err(
+                            name,
+                            format!("invalid pinning value {p} (0 or LIBBPF_PIN_BY_NAME)"),
+                        ))
+                    }
+                }
+            }
+            "map_extra" => m.map_extra = long_field(btf, name, field, ty)?,
+            other => {
+                return Err(map_err(
+                    name,
+                    format!("unknown field '{other}' in the map definition"),
+                ))
+            }
+        }
+    }
+    if m.map_type == 0 {
+        return Err(map_err(name, "map type isn't specified (no `type` field)"));
+    }
+    m.key_size = key_size.unwrap_or(0);
+    m.value_size = value_size.unwrap_or(0);
+    Ok((m, values_at))
+}
+
+/// `__array(values, T)`, i.e. `T *values[]`: for a map-in-map, `T` is the inner map's
+/// definition (returned); for a program array, a function prototype.
+fn values_field(
+    btf: &Btf,
+    name: &str,
+    map_type: u32,
+    type_id: u32,
+    section_index: usize,
+) -> Result<Option<MapSpec>, ObjectError> {
+    let is_map_in_map = matches!(
+        map_type,
+        BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS
+    );
+    if !is_map_in_map && map_type != BPF_MAP_TYPE_PROG_ARRAY {
+        return Err(map_err(
+            name,
+            "'values' is only for map-in-maps and program arrays (declare `type` first)",
+        ));
+    }
+    let what = "field 'values'";
+    let arr = btf
+        .type_by_id(type_id)
+        .map_err(|e| btf_err(name, what, e))?;
+    if arr.kind != Kind::Array {
+        return Err(map_err(name, "'values' must be an array (__array)"));
+    }
+    let elem = arr.array().map_err(|e| btf_err(name, what, e))?.elem_type;
+    let ptr_id = btf
+        .skip_mods_and_typedefs(elem)
+        .map_err(|e| btf_err(name, what, e))?;
+    let ptr = btf.type_by_id(ptr_id).map_err(|e| btf_err(name, what, e))?;
+    if ptr.kind != Kind::Ptr {
+        return Err(map_err(name, "'values' must be an array of pointers"));
+    }
+    let target_id = btf
+        .skip_mods_and_typedefs(ptr.ref_type())
+        .map_err(|e| btf_err(name, what, e))?;
+    let target = btf
+        .type_by_id(target_id)
+        .map_err(|e| btf_err(name, what, e))?;
+    if !is_map_in_map {
+        if target.kind != Kind::FuncProto {
+            return Err(map_err(
+                name,
+                "a program array's 'values' must point to functions",
+            ));
+        }
+        return Ok(None);
+    }
+    if target.kind != Kind::Struct {
+        return Err(map_err(
+            name,
+            "a map-in-map's 'values' must point to the inner map's definition",
+        ));
+    }
+    let inner_name = format!("{name}.inner");
+    let (inner, _) = parse_def(btf, &inner_name, target_id, section_index, true)?;
+    Ok(Some(inner))
 }
 
 /// Size of `struct bpf_map_def`: type, key_size, value_size, max_entries, map_flags.

@@ -270,6 +270,22 @@ pub struct MapSpec {
     pub section_index: usize,
     /// Offset of the definition within its section (`.maps`, `maps`); 0 for global data.
     pub symbol_offset: u64,
+    /// A map-in-map's inner map definition (`__array(values, struct inner)`), named
+    /// `NAME.inner`.
+    pub inner: Option<Box<MapSpec>>,
+    /// The slots its `values` initializer fills (`.values = { [1] = &other }`), in slot
+    /// order: for a map-in-map, maps of this object; for a program array, programs.
+    pub init_slots: Vec<(u32, SlotValue)>,
+}
+
+/// What a slot of a `values` initializer holds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SlotValue {
+    /// The map of this name (a map-in-map's slot).
+    Map(String),
+    /// The program of this name (a program array's slot).
+    Program(String),
 }
 
 /// How an `ld_imm64` refers to a map.
@@ -645,7 +661,7 @@ impl<'e, 'a> Parser<'e, 'a> {
         if let Some(idx) = self.btf_maps {
             // `btf()` made sure BTF exists when `.maps` does.
             if let Some(b) = &btf {
-                maps.extend(maps::btf_maps(b, self.section(idx))?);
+                maps.extend(maps::btf_maps(b, self.section(idx), elf)?);
             }
         }
         if let Some(idx) = self.legacy_maps {

@@ -119,6 +119,8 @@ pub(super) fn parse(
             data: data.to_vec(),
             section_index: sec.index,
             symbol_offset: u64::from(v.offset),
+            inner: None,
+            init_slots: Vec::new(),
         });
         specs.push(StructOpsSpec {
             map: first_map + specs.len(),

@@ -538,17 +538,41 @@ fn key_and_key_size_mismatch_is_an_error() {
 }
 
 #[test]
-fn unknown_map_field_and_values_are_refused() {
+fn unknown_map_field_is_refused() {
     let err = ObjectSpec::parse(UNKNOWN_FIELD, "x").unwrap_err();
     assert!(
         matches!(&err, ObjectError::BadMap { map, reason } if map == "odd" && reason.contains("'colour'")),
         "{err}"
     );
-    let err = ObjectSpec::parse(VALUES, "x").unwrap_err();
-    assert!(
-        matches!(&err, ObjectError::Unsupported { what } if what.contains("'outer'")),
-        "{err}"
+}
+
+/// `__array(values, struct inner)` declares the inner map; `.values = { &inner_a }`
+/// fills slot 0 (read from `.rel.maps`, as libbpf does).
+#[test]
+fn map_in_map_inner_definition_and_initial_slots() {
+    let spec = ObjectSpec::parse(VALUES, "x").unwrap();
+    let outer = spec.map("outer").unwrap();
+    assert_eq!(
+        (outer.map_type, outer.key_size, outer.value_size),
+        (12, 4, 4)
     );
+    let inner = outer.inner.as_deref().expect("the inner definition");
+    assert_eq!(inner.name, "outer.inner");
+    assert_eq!(
+        (
+            inner.map_type,
+            inner.key_size,
+            inner.value_size,
+            inner.max_entries
+        ),
+        (2, 4, 4, 1)
+    );
+    assert!(inner.inner.is_none() && inner.init_slots.is_empty());
+    assert_eq!(
+        outer.init_slots,
+        [(0, crate::object::SlotValue::Map("inner_a".into()))]
+    );
+    assert!(spec.map("inner_a").unwrap().init_slots.is_empty());
 }
 
 #[test]

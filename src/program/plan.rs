@@ -364,6 +364,18 @@ mod tests {
             ),
             ("tracepoint/x/y", tp("x", "y")),
             (
+                "tracepoint/syscalls/sys_enter_getpgid",
+                tp("syscalls", "sys_enter_getpgid"),
+            ),
+            (
+                "tracepoint/syscalls/sys_enter_getgid",
+                tp("syscalls", "sys_enter_getgid"),
+            ),
+            (
+                "tracepoint/syscalls/sys_enter_getsid",
+                tp("syscalls", "sys_enter_getsid"),
+            ),
+            (
                 "tp/syscalls/sys_enter_getpid",
                 tp("syscalls", "sys_enter_getpid"),
             ),

@@ -11,7 +11,7 @@ use std::ffi::c_void;
 use std::ops::ControlFlow;
 use std::os::fd::BorrowedFd;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 /// Access mode of a mapping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,6 +149,16 @@ impl MmapRegion {
         Ok(())
     }
 
+    /// The address the region starts at (an arena's `user_vm_start`).
+    pub fn addr(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
     /// The start of `[offset, offset + len)` if it lies within the region.
     fn range(&self, offset: usize, len: usize) -> Option<*mut u8> {
         let end = offset.checked_add(len)?;
@@ -181,6 +191,41 @@ impl MmapRegion {
             }
             _ => false,
         }
+    }
+
+    /// Copies `buf.len()` bytes at `offset` into `buf` with relaxed atomic byte loads,
+    /// for memory that other threads of this process may write at the same time
+    /// ([`store_bytes`](Self::store_bytes)); `false` if out of bounds or unreadable.
+    pub fn load_bytes(&self, offset: usize, buf: &mut [u8]) -> bool {
+        let (Some(_), Some(src)) = (self.access, self.range(offset, buf.len())) else {
+            return false;
+        };
+        for (i, b) in buf.iter_mut().enumerate() {
+            // SAFETY: `src + i` is inside this readable mapping, which lives as long as
+            // `&self`; `AtomicU8` has the size and alignment of `u8`, and every access
+            // to this memory from Rust is atomic.
+            *b = unsafe { &*src.add(i).cast::<AtomicU8>() }.load(Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// Copies `data` to `offset` with relaxed atomic byte stores, so that threads
+    /// sharing the region need no `&mut` (the kernel's side is outside Rust's memory
+    /// model anyway); `false` if out of bounds or the region is not writable.
+    pub fn store_bytes(&self, offset: usize, data: &[u8]) -> bool {
+        if self.access != Some(Access::ReadWrite) {
+            return false;
+        }
+        let Some(dst) = self.range(offset, data.len()) else {
+            return false;
+        };
+        for (i, &b) in data.iter().enumerate() {
+            // SAFETY: `dst + i` is inside this writable mapping, which lives as long as
+            // `&self`; `AtomicU8` has the size and alignment of `u8`, and every access
+            // to this memory from Rust is atomic.
+            unsafe { &*dst.add(i).cast::<AtomicU8>() }.store(b, Ordering::Relaxed);
+        }
+        true
     }
 
     /// The `AtomicU64` at `offset`, if in bounds and 8-byte aligned. Internal: callers

@@ -471,6 +471,19 @@ fn cpu_ranges(text: &str) -> Option<Vec<(u32, u32)>> {
         .collect()
 }
 
+/// `pidfd_open(pid, 0)` (5.3+): a descriptor that refers to process `pid` (the key of
+/// a task storage map).
+pub fn pidfd_open(pid: u32) -> SysResult<OwnedFd> {
+    let pid = libc::pid_t::try_from(pid)
+        .map_err(|_| SysError::invalid("pidfd_open", format!("pid {pid} is out of range")))?;
+    // SAFETY: pidfd_open takes no pointers; on success it returns a new descriptor.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) };
+    if r < 0 {
+        return Err(SysError::from_io("pidfd_open", io::Error::last_os_error()));
+    }
+    owned_fd("pidfd_open", r)
+}
+
 /// Counts the CPUs in a kernel CPU list such as `"0-3,5,7-8"`; `None` if malformed or
 /// empty.
 fn parse_cpu_list(text: &str) -> Option<u32> {

@@ -90,6 +90,12 @@ pub enum Feature {
     UprobeSession,
     /// USDT semaphores: the uprobe PMU's reference counter (`ref_ctr_offset`).
     UprobeRefCtr,
+    /// Task local storage maps (`BPF_MAP_TYPE_TASK_STORAGE`) for tracing programs.
+    TaskStorage,
+    /// Bloom filter maps (`BPF_MAP_TYPE_BLOOM_FILTER`).
+    BloomFilter,
+    /// Arena maps (`BPF_MAP_TYPE_ARENA`).
+    Arena,
 }
 
 impl Feature {
@@ -124,6 +130,9 @@ impl Feature {
             Feature::UprobeMulti => "uprobe.multi links",
             Feature::UprobeSession => "uprobe.session links",
             Feature::UprobeRefCtr => "uprobe reference counters (USDT semaphores)",
+            Feature::TaskStorage => "task storage maps",
+            Feature::BloomFilter => "bloom filter maps",
+            Feature::Arena => "arena maps",
         }
     }
 
@@ -160,6 +169,9 @@ impl Feature {
             Feature::UprobeMulti => (6, 6),
             Feature::UprobeSession => (6, 13),
             Feature::UprobeRefCtr => (4, 20),
+            Feature::TaskStorage => (5, 11),
+            Feature::BloomFilter => (5, 16),
+            Feature::Arena => (6, 9),
         }
     }
 
@@ -207,6 +219,10 @@ impl Feature {
             | Feature::UprobeSession
             | Feature::UprobeRefCtr => &["CONFIG_UPROBES", "CONFIG_UPROBE_EVENTS"],
             Feature::BpfCookie => &[],
+            Feature::TaskStorage => &["CONFIG_BPF_SYSCALL", "CONFIG_DEBUG_INFO_BTF"],
+            Feature::BloomFilter => &["CONFIG_BPF_SYSCALL"],
+            // The arena needs a JIT that supports it and an MMU (x86-64, arm64, riscv).
+            Feature::Arena => &["CONFIG_BPF_SYSCALL", "CONFIG_BPF_JIT", "CONFIG_MMU"],
         }
     }
 }
@@ -325,6 +341,11 @@ pub fn probe(feature: Feature) -> Probe {
         Feature::GenericXdpMapPrograms => probe_btf_func("cpu_map_generic_redirect"),
         Feature::Tcx => probe_ifindex_link(prog_type::SCHED_CLS, attach_type::TCX_INGRESS),
         Feature::Netkit => probe_ifindex_link(prog_type::SCHED_CLS, attach_type::NETKIT_PRIMARY),
+        Feature::TaskStorage => probe_kallsyms("bpf_task_storage_get"),
+        // BLOOM_FILTER: no key, 8-byte values.
+        Feature::BloomFilter => probe_map(30, 0, 8, 1, 0),
+        // ARENA: no key or value, one page, BPF_F_MMAPABLE.
+        Feature::Arena => probe_map(33, 0, 0, 1, 1 << 10),
     };
     CACHE
         .lock()
@@ -892,5 +913,32 @@ fn probe_uprobe_multi(attach: u32) -> Probe {
             errno_name(&e)
         )),
         Ok(_) => Probe::Missing("BPF_LINK_CREATE(uprobe_multi) on / succeeded".into()),
+    }
+}
+
+/// A map of `map_type` created without BTF: `EPERM` as root is a policy's refusal,
+/// any other error a kernel without the type.
+fn probe_map(map_type: u32, key: u32, value: u32, entries: u32, flags: u32) -> Probe {
+    match raw_bpf::map_create(map_type, key, value, entries, flags) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused(&format!("map type {map_type}"), &e),
+        Err(e) => Probe::Missing(format!("map type {map_type}: {}", errno_name(&e))),
+    }
+}
+
+/// The kernel has code named `symbol` (a helper, a map type's operations): a map
+/// type that needs BTF to create, probed by what the kernel is built with.
+fn probe_kallsyms(symbol: &str) -> Probe {
+    let text = match std::fs::read_to_string("/proc/kallsyms") {
+        Ok(t) => t,
+        Err(e) => return Probe::Missing(format!("reading /proc/kallsyms: {e}")),
+    };
+    let found = text
+        .lines()
+        .any(|l| l.split_whitespace().nth(2) == Some(symbol));
+    if found {
+        Probe::Supported
+    } else {
+        Probe::Missing(format!("no {symbol} in /proc/kallsyms"))
     }
 }

@@ -13,6 +13,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 /// `enum bpf_cmd` values used here.
 const BPF_MAP_CREATE: libc::c_int = 0;
 const BPF_PROG_LOAD: libc::c_int = 5;
+const BPF_PROG_ATTACH: libc::c_int = 8;
 const BPF_PROG_GET_FD_BY_ID: libc::c_int = 13;
 const BPF_MAP_GET_FD_BY_ID: libc::c_int = 14;
 const BPF_RAW_TRACEPOINT_OPEN: libc::c_int = 17;
@@ -62,6 +63,7 @@ pub mod attach_type {
     pub const NETKIT_PRIMARY: u32 = 54;
     pub const TRACE_KPROBE_SESSION: u32 = 56;
     pub const TRACE_UPROBE_SESSION: u32 = 57;
+    pub const SK_MSG_VERDICT: u32 = 7;
 }
 
 /// `BPF_F_XDP_HAS_FRAGS`, a `prog_flags` bit.
@@ -406,6 +408,25 @@ pub fn raw_tracepoint_open(prog: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     unsafe { bpf_fd(BPF_RAW_TRACEPOINT_OPEN, &mut attr) }
 }
 
+/// `BPF_PROG_ATTACH` of `prog` to `target` (a cgroup, or a socket map for sk_msg and
+/// sk_skb programs), which then holds the program until it is detached or freed.
+pub fn prog_attach(
+    target: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+    attach_type: u32,
+) -> io::Result<()> {
+    let mut attr = Attr::<16>::new()
+        .u32(0, fd_u32(target))
+        .u32(4, fd_u32(prog))
+        .u32(8, attach_type);
+    // SAFETY: the attribute holds no pointers; the command returns 0, not a descriptor.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_ATTACH, attr.0.as_mut_ptr(), 16u32) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `BPF_PROG_GET_FD_BY_ID`: fails with `ENOENT` once the kernel has freed the program.
 pub fn prog_get_fd_by_id(id: u32) -> io::Result<OwnedFd> {
     let mut attr = Attr::<12>::new().u32(0, id);
@@ -418,4 +439,22 @@ pub fn map_get_fd_by_id(id: u32) -> io::Result<OwnedFd> {
     let mut attr = Attr::<12>::new().u32(0, id);
     // SAFETY: the attribute holds no pointers.
     unsafe { bpf_fd(BPF_MAP_GET_FD_BY_ID, &mut attr) }
+}
+
+/// `BPF_MAP_CREATE` without BTF: `map_type`, sizes, `max_entries`, `map_flags`.
+pub fn map_create(
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+) -> io::Result<OwnedFd> {
+    let mut attr = Attr::<72>::new()
+        .u32(0, map_type)
+        .u32(4, key_size)
+        .u32(8, value_size)
+        .u32(12, max_entries)
+        .u32(16, map_flags);
+    // SAFETY: the attribute holds no pointers.
+    unsafe { bpf_fd(BPF_MAP_CREATE, &mut attr) }
 }

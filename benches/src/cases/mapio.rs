@@ -1,9 +1,10 @@
-//! Case 5: map I/O on a 100,000-entry hash map, per element and in batches.
+//! Case 5: map I/O — every entry of a 100,000-entry hash map, per element and in
+//! batches; every entry of a per-CPU hash map, through the typed views.
 
 use std::hint::black_box;
 use std::os::fd::AsRawFd;
 
-use corebpf::map::{HashMap, MapFlags};
+use corebpf::map::{HashMap, Map, MapDef, MapFlags, MapType, PerCpuHashMap, PerCpuValues};
 use corebpf::{Loader, ObjectSpec};
 
 use super::{prog_bytes, CaseResult, Options, Table, Target};
@@ -14,6 +15,8 @@ const OBJECT: &str = "ringbuf_bench.bpf.o";
 const ENTRIES: u32 = 100_000;
 /// Entries per BPF_MAP_LOOKUP_BATCH call, the same for every system.
 const BATCH: u32 = 4096;
+/// Entries of the per-CPU map.
+const PERCPU_ENTRIES: u32 = 20_000;
 
 fn value(key: u32) -> u64 {
     key as u64 * 3 + 1
@@ -123,19 +126,14 @@ pub fn run(o: &Options) -> Result<CaseResult> {
         &samples,
         Metric::Wall,
         &[
-            (
-                "corebpf batch",
-                "corebpf per-element",
-                Some(Target {
-                    text: "batch ≥ 5× corebpf per-element (time ratio ≤ 0.2)".into(),
-                    bound: 0.2,
-                }),
-            ),
+            // Retired target (issue 13): "batch ≥ 5× per-element". The kernel's own
+            // batch cost sets this ratio, the same for libbpf; kept as information.
+            ("corebpf batch", "corebpf per-element", None),
             (
                 "corebpf batch",
                 "libbpf batch",
                 Some(Target {
-                    text: "batch ≥ 1.0× libbpf batch (time ratio ≤ 1.0)".into(),
+                    text: "batch ≤ 1.0× libbpf batch's time".into(),
                     bound: 1.0,
                 }),
             ),
@@ -154,9 +152,10 @@ pub fn run(o: &Options) -> Result<CaseResult> {
             ("corebpf per-element", "libbpf per-element", None),
         ],
     );
+    let (percpu_wall, percpu_cpu, percpu_setup) = percpu_read(o)?;
     Ok(CaseResult {
         id: 5,
-        title: "Map I/O on a 100,000-entry hash map".into(),
+        title: "Map I/O: a 100,000-entry hash map; a per-CPU hash map".into(),
         setup: vec![
             format!(
                 "Input: `big` of `bpf-progs/{OBJECT}` (BPF_MAP_TYPE_HASH, u32 → u64, \
@@ -171,8 +170,151 @@ pub fn run(o: &Options) -> Result<CaseResult> {
                 .into(),
             "aya per-element: `maps::HashMap<_, u32, u64>::get(&key, 0)`; aya 0.14 has no batch lookup."
                 .into(),
-        ],
-        tables: vec![wall, cpu],
+        ]
+        .into_iter()
+        .chain(percpu_setup)
+        .collect(),
+        tables: vec![wall, cpu, percpu_wall, percpu_cpu],
         notes: vec![],
     })
+}
+
+/// The value of key `k` on CPU `cpu` in the per-CPU map.
+fn percpu_value(k: u32, cpu: u32) -> u64 {
+    u64::from(k) * 10 + u64::from(cpu)
+}
+
+/// Reading every entry of a per-CPU hash map (u32 → u64 per possible CPU): corebpf's
+/// typed `PerCpuHashMap` against libbpf's calls, per element and in batches.
+fn percpu_read(o: &Options) -> Result<(Table, Table, Vec<String>)> {
+    let cpus = corebpf::map::possible_cpus().map_err(|e| e.to_string())?;
+    let def = MapDef::new(MapType::PERCPU_HASH, 4, 8, PERCPU_ENTRIES);
+    let map = Map::create("bench_percpu", &def).map_err(|e| e.to_string())?;
+    let typed: PerCpuHashMap<u32, u64> = (&map)
+        .try_into()
+        .map_err(|e: corebpf::MapError| e.to_string())?;
+    for k in 0..PERCPU_ENTRIES {
+        let v = PerCpuValues::from_fn(|cpu| percpu_value(k, cpu)).map_err(|e| e.to_string())?;
+        typed
+            .insert(&k, &v, MapFlags::ANY)
+            .map_err(|e| e.to_string())?;
+    }
+    let want: u64 = (0..PERCPU_ENTRIES)
+        .flat_map(|k| (0..cpus).map(move |c| percpu_value(k, c)))
+        .sum();
+    let check = |who: &str, n: u64, sum: u64| -> Result<u64> {
+        if n != u64::from(PERCPU_ENTRIES) || sum != want {
+            return Err(format!(
+                "{who}: read {n} entries summing to {sum}, expected {PERCPU_ENTRIES} / {want}"
+            ));
+        }
+        Ok(n)
+    };
+    let fd = map.fd().as_raw_fd();
+    let value_len = 8 * cpus as usize;
+    let slots = |v: &[u8]| -> u64 {
+        v.chunks_exact(8)
+            .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
+            .sum()
+    };
+    let mut lkeys = vec![0u32; PERCPU_ENTRIES as usize];
+    let mut lvalues = vec![0u8; PERCPU_ENTRIES as usize * value_len];
+    let mut lvalue = vec![0u8; value_len];
+    let mut entries = Vec::new();
+    let mut systems = vec![
+        System::new("corebpf per-element", |sw| {
+            let (n, sum) = sw.measure(|| -> Result<(u64, u64)> {
+                let (mut n, mut sum) = (0, 0u64);
+                for entry in typed.iter() {
+                    let (_, v) = entry.map_err(|e| e.to_string())?;
+                    sum += v.iter().sum::<u64>();
+                    n += 1;
+                }
+                Ok((n, sum))
+            })?;
+            check("corebpf per-element", n, sum)
+        }),
+        System::new("libbpf per-element", |sw| {
+            let (n, sum) = sw.measure(|| {
+                let (mut n, mut sum) = (0, 0u64);
+                let (mut key, mut next) = (0u32, 0u32);
+                let mut first = true;
+                while libbpf::map_get_next_key(fd, (!first).then_some(&key), &mut next) {
+                    key = next;
+                    first = false;
+                    if libbpf::map_lookup_elem_buf(fd, black_box(&key), &mut lvalue) {
+                        sum += slots(&lvalue);
+                        n += 1;
+                    }
+                }
+                (n, sum)
+            });
+            check("libbpf per-element", n, sum)
+        }),
+        System::new("corebpf batch", |sw| {
+            let (n, sum) = sw.measure(|| -> Result<(u64, u64)> {
+                let n = typed
+                    .lookup_batch_into(&mut entries)
+                    .map_err(|e| e.to_string())?;
+                let sum = entries.iter().map(|(_, v)| v.iter().sum::<u64>()).sum();
+                Ok((n as u64, sum))
+            })?;
+            check("corebpf batch", n, sum)
+        }),
+        System::new("libbpf batch", |sw| {
+            let (n, sum) = sw.measure(|| -> Result<(u64, u64)> {
+                let n =
+                    libbpf::map_lookup_batch_buf(fd, BATCH, &mut lkeys, &mut lvalues, value_len)?;
+                Ok((n as u64, slots(&lvalues[..n * value_len])))
+            })?;
+            check("libbpf batch", n, sum)
+        }),
+    ];
+    let samples = measure::run(&o.plan(Metric::Wall, 20), &mut systems)?;
+    let target = || {
+        Some(Target {
+            text: "≤ 1.0× libbpf's time".into(),
+            bound: 1.0,
+        })
+    };
+    let table = Table::from_samples(
+        format!(
+            "Read every entry of a {PERCPU_ENTRIES}-entry per-CPU hash map (u32 → u64 × {cpus} CPUs), time per entry"
+        ),
+        "wall time per entry",
+        &samples,
+        Metric::Wall,
+        &[
+            ("corebpf per-element", "libbpf per-element", target()),
+            ("corebpf batch", "libbpf batch", target()),
+        ],
+    );
+    let cpu = Table::from_samples(
+        "The same, thread CPU time per entry",
+        "thread CPU time per entry",
+        &samples,
+        Metric::Cpu,
+        &[
+            ("corebpf per-element", "libbpf per-element", None),
+            ("corebpf batch", "libbpf batch", None),
+        ],
+    );
+    let setup = vec![
+        format!(
+            "Per-CPU input: a BPF_MAP_TYPE_PERCPU_HASH created by `Map::create` (u32 → u64, \
+             {PERCPU_ENTRIES} entries, a value per possible CPU: {cpus}), read by every system; \
+             the sum of all values is checked."
+        ),
+        "corebpf per-CPU per-element: `PerCpuHashMap::<u32, u64>::iter()` (get_next_key + \
+         lookup, each value decoded into a `PerCpuValues`); batch: \
+         `PerCpuHashMap::lookup_batch_into(&mut entries)` (a `Vec<(u32, PerCpuValues<u64>)>` \
+         kept across passes, 4,096 entries per syscall, the map's own raw buffers reused)."
+            .into(),
+        format!(
+            "libbpf per-CPU per-element: `bpf_map_get_next_key` + `bpf_map_lookup_elem` into \
+             one reused buffer; batch: `bpf_map_lookup_batch`, {BATCH} per call, into arrays \
+             allocated once."
+        ),
+    ];
+    Ok((table, cpu, setup))
 }

@@ -106,7 +106,7 @@ impl Kallsyms {
 
 /// One line's address, type letter, name and module (without its brackets); `None`
 /// when the line has another shape.
-fn split_line(line: &str) -> Option<(u64, u8, &str, Option<&str>)> {
+pub(crate) fn split_line(line: &str) -> Option<(u64, u8, &str, Option<&str>)> {
     let mut it = line.split_ascii_whitespace();
     let (addr, kind, name) = (it.next()?, it.next()?, it.next()?);
     let addr = u64::from_str_radix(addr, 16).ok()?;

@@ -36,7 +36,7 @@
 
 #[cfg(test)]
 mod fixtures;
-mod kallsyms;
+pub(crate) mod kallsyms;
 mod kconfig;
 mod kconfig_map;
 mod ksyms;
