@@ -418,20 +418,65 @@ pub fn possible_cpus() -> SysResult<u32> {
 /// empty.
 fn parse_cpu_list(text: &str) -> Option<u32> {
     let mut count: u32 = 0;
-    for part in text.trim().split(',') {
-        let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?),
-            None => {
-                let v = part.trim().parse::<u32>().ok()?;
-                (v, v)
-            }
-        };
-        if hi < lo {
-            return None;
-        }
+    for (lo, hi) in cpu_ranges(text)? {
         count = count.checked_add((hi - lo).checked_add(1)?)?;
     }
     (count > 0).then_some(count)
+}
+
+/// The `(first, last)` ranges of a kernel CPU list such as `"0-3,5,7-8"`; `None` if
+/// malformed or empty.
+fn cpu_ranges(text: &str) -> Option<Vec<(u32, u32)>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    text.split(',')
+        .map(|part| {
+            let (lo, hi) = match part.split_once('-') {
+                Some((a, b)) => (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?),
+                None => {
+                    let v = part.trim().parse::<u32>().ok()?;
+                    (v, v)
+                }
+            };
+            (lo <= hi).then_some((lo, hi))
+        })
+        .collect()
+}
+
+/// The most CPUs a kernel CPU list may name here: Linux's `NR_CPUS` is at most 8192,
+/// so a larger number is a malformed file, not a machine.
+const MAX_CPUS: u32 = 1 << 16;
+
+/// The CPU numbers of a kernel CPU list, in order; `None` if malformed, empty, or
+/// naming a CPU at or past [`MAX_CPUS`].
+fn parse_cpu_numbers(text: &str) -> Option<Vec<u32>> {
+    let ranges = cpu_ranges(text)?;
+    if ranges.iter().any(|&(_, hi)| hi >= MAX_CPUS) {
+        return None;
+    }
+    let mut cpus: Vec<u32> = ranges.into_iter().flat_map(|(lo, hi)| lo..=hi).collect();
+    cpus.sort_unstable();
+    cpus.dedup();
+    Some(cpus)
+}
+
+/// The CPUs online now, from `/sys/devices/system/cpu/online` (read anew on each call:
+/// CPUs come and go), as libbpf reads them for a perf buffer.
+pub fn online_cpus() -> SysResult<Vec<u32>> {
+    const PATH: &str = "/sys/devices/system/cpu/online";
+    let text =
+        std::fs::read_to_string(PATH).map_err(|e| SysError::from_io("read cpu/online", e))?;
+    parse_cpu_numbers(&text).ok_or_else(|| {
+        SysError::from_io(
+            "read cpu/online",
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("cannot parse {PATH}: {text:?}"),
+            ),
+        )
+    })
 }
 
 /// Raises `RLIMIT_MEMLOCK` to infinity.
@@ -574,6 +619,13 @@ mod tests {
         assert_eq!(parse_cpu_list("a-b"), None);
         assert_eq!(parse_cpu_list("0-4294967295,1-2"), None);
         assert!(possible_cpus().unwrap() >= 1);
+        assert_eq!(parse_cpu_numbers("0-2,5\n"), Some(vec![0, 1, 2, 5]));
+        assert_eq!(parse_cpu_numbers("4,0-1,1"), Some(vec![0, 1, 4]));
+        assert_eq!(parse_cpu_numbers("0-65535"), None);
+        assert_eq!(parse_cpu_numbers(""), None);
+        assert_eq!(parse_cpu_numbers("1,,2"), None);
+        let online = online_cpus().unwrap();
+        assert!(!online.is_empty() && online.len() <= possible_cpus().unwrap() as usize);
     }
 
     #[test]
