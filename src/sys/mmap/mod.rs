@@ -6,9 +6,13 @@
 
 mod perf;
 mod ringbuf;
+mod user_ringbuf;
 
-pub use perf::PerfMapping;
-pub use ringbuf::{RingbufMapping, RingbufRecord};
+pub use perf::{PerfMapping, PerfRecord};
+#[cfg(test)]
+pub use ringbuf::RingbufRecord;
+pub use ringbuf::{RecordBatch, RingbufMapping};
+pub use user_ringbuf::{ReserveError, UserRingbufMapping, UserRingbufReservation};
 
 pub use super::page_size;
 use super::{syscall, SysError, SysResult, Syscall};
@@ -199,7 +203,8 @@ impl MmapRegion {
         Some(unsafe { &*p.cast::<AtomicU64>() })
     }
 
-    /// The `AtomicU32` at `offset`, if in bounds and 4-byte aligned (read-only use).
+    /// The `AtomicU32` at `offset`, if in bounds and 4-byte aligned. Internal: callers
+    /// must only store through it when that part of the region is writable.
     fn atomic_u32(&self, offset: usize) -> Option<&AtomicU32> {
         let p = self.range(offset, 4)?;
         if p as usize % std::mem::align_of::<AtomicU32>() != 0 {
@@ -234,6 +239,16 @@ impl MmapRegion {
             }
             None => false,
         }
+    }
+
+    /// A mutable slice of the region. Internal: only for ranges of a writable part that
+    /// the kernel does not read or write while the borrow lasts.
+    fn slice_mut(&mut self, offset: usize, len: usize) -> Option<&mut [u8]> {
+        let p = self.range(offset, len)?;
+        // SAFETY: in bounds and mapped for the lifetime of `&mut self`, which gives us
+        // the only Rust access to the region; callers only ask for writable ranges the
+        // kernel leaves alone while the borrow lasts (a reserved, uncommitted record).
+        Some(unsafe { std::slice::from_raw_parts_mut(p, len) })
     }
 
     /// A slice of the region. Internal: only for ranges the kernel no longer writes.

@@ -2,8 +2,24 @@
 
 use super::{page_size, Access, MmapRegion};
 use crate::sys::{SysError, SysResult};
+use std::ops::ControlFlow;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::Ordering;
+
+/// One record of a perf ring: `perf_event_header.type`, `.misc`, and the bytes after
+/// the 8-byte header (`header.size - 8` of them).
+#[derive(Debug, PartialEq, Eq)]
+pub struct PerfRecord<'a> {
+    /// `PERF_RECORD_*`.
+    pub kind: u32,
+    /// `PERF_RECORD_MISC_*` bits.
+    pub misc: u16,
+    /// The record's body.
+    pub body: &'a [u8],
+}
+
+/// The size of `struct perf_event_header`.
+const HEADER: usize = 8;
 
 /// A perf event ring buffer (`perf_event_open` + `mmap`), mapped for consuming.
 #[derive(Debug)]
@@ -99,5 +115,75 @@ impl PerfMapping {
         let first = buf.len().min(self.data_size - off);
         let (a, b) = buf.split_at_mut(first);
         self.region.read(self.data_offset + off, a) && self.region.read(self.data_offset, b)
+    }
+
+    /// Copies `buf.len()` bytes at data-area offset `off`, continuing at the start of the
+    /// area past its end. `off` must be below the data size.
+    fn copy_wrapped(&self, off: usize, buf: &mut [u8]) -> bool {
+        let first = buf.len().min(self.data_size - off);
+        let (a, b) = buf.split_at_mut(first);
+        self.region.read(self.data_offset + off, a) && self.region.read(self.data_offset, b)
+    }
+
+    /// Hands every record between the tail and the head to `f`, in order, then moves
+    /// the tail past them once (as libbpf's `perf_event_read_simple` does). A record's
+    /// body is borrowed from the ring, or, when it wraps around the ring's end, copied
+    /// into `scratch` first. Stops early after a record for which `f` returns
+    /// `ControlFlow::Break` (that record counts as read). Returns the number of records
+    /// handed to `f`, or `None` when the positions or a header are inconsistent (the
+    /// records before the bad one are consumed).
+    pub fn consume(
+        &mut self,
+        scratch: &mut Vec<u8>,
+        mut f: impl FnMut(PerfRecord<'_>) -> ControlFlow<()>,
+    ) -> Option<usize> {
+        let size = self.data_size as u64;
+        let mask = size - 1;
+        let head = self.data_head();
+        let mut tail = self.data_tail();
+        if head < tail || head - tail > size {
+            return None;
+        }
+        let mut records = 0;
+        let mut sound = true;
+        while tail < head {
+            let off = (tail & mask) as usize;
+            let mut header = [0u8; HEADER];
+            let len = if self.copy_wrapped(off, &mut header) {
+                u64::from(u16::from_ne_bytes([header[6], header[7]]))
+            } else {
+                0
+            };
+            if len < HEADER as u64 || len > head - tail {
+                sound = false;
+                break;
+            }
+            let body_off = (off + HEADER) & mask as usize;
+            let body_len = len as usize - HEADER;
+            let body = if body_off + body_len <= self.data_size {
+                // Between the tail and the head: written, and not reused before the tail
+                // moves, after the loop, when no body is borrowed any more.
+                self.region.slice(self.data_offset + body_off, body_len)
+            } else {
+                scratch.resize(body_len, 0);
+                self.copy_wrapped(body_off, scratch).then_some(&scratch[..])
+            };
+            let Some(body) = body else {
+                sound = false;
+                break;
+            };
+            records += 1;
+            let flow = f(PerfRecord {
+                kind: u32::from_ne_bytes([header[0], header[1], header[2], header[3]]),
+                misc: u16::from_ne_bytes([header[4], header[5]]),
+                body,
+            });
+            tail += len;
+            if flow.is_break() {
+                break;
+            }
+        }
+        self.set_data_tail(tail);
+        sound.then_some(records)
     }
 }

@@ -43,47 +43,72 @@ pub enum RingbufRecord<'a> {
     Corrupt,
 }
 
+/// Maps the ring buffer map `map_fd` of type `ring_type` (`what` in errors: the kernel's
+/// or the user ring buffer, which share one layout), whose data area is `data_size` bytes (its
+/// `max_entries`): the consumer page with `consumer` access, then the producer page and
+/// the data area, twice in a row, with `producer` access. The type and size are checked
+/// against what the kernel reports for the map, so a wrong one is an error rather than
+/// a wrong view of the ring. The region's own access is cleared: it is not uniformly
+/// writable, so callers go through the positions and records only.
+pub(super) fn map_ring(
+    map_fd: BorrowedFd<'_>,
+    data_size: usize,
+    (ring_type, what): (u32, &str),
+    consumer: Access,
+    producer: Access,
+) -> SysResult<MmapRegion> {
+    let info = bpf::map_info(map_fd)?;
+    if info.type_ != ring_type {
+        return Err(SysError::invalid(
+            "mmap",
+            format!("map type {} is not {what}", info.type_),
+        ));
+    }
+    if info.max_entries as usize != data_size {
+        return Err(SysError::invalid(
+            "mmap",
+            format!("ring buffer is {} bytes, not {data_size}", info.max_entries),
+        ));
+    }
+    let page = page_size();
+    if !data_size.is_power_of_two() || data_size % page != 0 {
+        return Err(SysError::invalid(
+            "mmap",
+            format!("bad ring buffer size {data_size}"),
+        ));
+    }
+    let overflow = || SysError::invalid("mmap", "ring buffer too large");
+    let producer_len = data_size
+        .checked_mul(2)
+        .and_then(|d| d.checked_add(page))
+        .ok_or_else(overflow)?;
+    let total = producer_len.checked_add(page).ok_or_else(overflow)?;
+    let mut region = MmapRegion::reserve(total)?;
+    region.map_fixed(0, page, map_fd, consumer, 0)?;
+    // The kernel maps the data pages twice itself: mapping `2 * data_size` bytes after
+    // the producer page yields the doubled view.
+    region.map_fixed(page, producer_len, map_fd, producer, page as u64)?;
+    region.access = None;
+    Ok(region)
+}
+
 impl RingbufMapping {
     /// Maps the ring buffer map `map_fd`, whose data area is `data_size` bytes (its
     /// `max_entries`). The size is checked against what the kernel reports for the map,
     /// so a wrong one is an error rather than a wrong view of the ring.
     pub fn new(map_fd: BorrowedFd<'_>, data_size: usize) -> SysResult<Self> {
-        let info = bpf::map_info(map_fd)?;
-        if info.type_ != map_type::RINGBUF {
-            return Err(SysError::invalid(
-                "mmap",
-                format!("map type {} is not a ring buffer", info.type_),
-            ));
-        }
-        if info.max_entries as usize != data_size {
-            return Err(SysError::invalid(
-                "mmap",
-                format!("ring buffer is {} bytes, not {data_size}", info.max_entries),
-            ));
-        }
-        let page = page_size();
-        if !data_size.is_power_of_two() || data_size % page != 0 {
-            return Err(SysError::invalid(
-                "mmap",
-                format!("bad ring buffer size {data_size}"),
-            ));
-        }
-        let overflow = || SysError::invalid("mmap", "ring buffer too large");
-        let producer_len = data_size
-            .checked_mul(2)
-            .and_then(|d| d.checked_add(page))
-            .ok_or_else(overflow)?;
-        let total = producer_len.checked_add(page).ok_or_else(overflow)?;
-        let mut region = MmapRegion::reserve(total)?;
-        region.map_fixed(0, page, map_fd, Access::ReadWrite, 0)?;
-        // The kernel maps the data pages twice itself: mapping `2 * data_size` bytes after
-        // the producer page yields the doubled view.
-        region.map_fixed(page, producer_len, map_fd, Access::ReadOnly, page as u64)?;
-        // The consumer page is writable; the rest read-only. Plain reads are fine for all.
-        region.access = None;
+        // The consumer page is ours to write; the producer page and the data are the
+        // kernel's.
+        let region = map_ring(
+            map_fd,
+            data_size,
+            (map_type::RINGBUF, "a ring buffer"),
+            Access::ReadWrite,
+            Access::ReadOnly,
+        )?;
         Ok(RingbufMapping {
             region,
-            page,
+            page: page_size(),
             data_size,
         })
     }
@@ -220,6 +245,126 @@ impl RingbufMapping {
                 }
             }
         }
+    }
+}
+
+impl RingbufMapping {
+    /// Hands `f` the committed records as one batch, borrowed from the ring, and moves
+    /// the consumer position once, after `f` returns, past every record the batch
+    /// yielded (or skipped as discarded). Records `f` did not iterate to stay for the
+    /// next batch. Returns what `f` returned and the number of samples yielded, or
+    /// `None` if the ring is corrupt (the records before the bad one are consumed).
+    pub fn batch<R>(&mut self, f: impl FnOnce(&mut RecordBatch<'_>) -> R) -> Option<(R, usize)> {
+        let (Some(cons_pos), Some(prod_pos)) =
+            (self.region.atomic_u64(0), self.region.atomic_u64(self.page))
+        else {
+            return None;
+        };
+        let data = self.region.range(2 * self.page, 2 * self.data_size)?;
+        let size = self.data_size as u64;
+        let cons = cons_pos.load(Ordering::Acquire);
+        let prod = prod_pos.load(Ordering::Acquire);
+        if prod < cons || prod - cons > size || cons % 8 != 0 {
+            return None;
+        }
+        let mut batch = RecordBatch {
+            data,
+            mask: size - 1,
+            cons,
+            prod,
+            samples: 0,
+            corrupt: false,
+            _region: std::marker::PhantomData,
+        };
+        let out = f(&mut batch);
+        // Every slice the batch handed out borrowed it, and `f` has returned: none is
+        // left when the kernel may reuse the space.
+        cons_pos.store(batch.cons, Ordering::Release);
+        (!batch.corrupt).then_some((out, batch.samples))
+    }
+}
+
+/// The records committed in one ring buffer when a batch started: an iterator over
+/// their bytes, borrowed from the ring without a copy
+/// ([`RingBuffer::consume_batch`](crate::RingBuffer::consume_batch)).
+///
+/// The consumer position moves once, when the batch ends, past every record the
+/// iterator reached; records not iterated to stay in the ring for the next batch. The
+/// iteration ends at the first record a BPF program has reserved but not yet submitted.
+pub struct RecordBatch<'a> {
+    /// The doubled data area.
+    data: *mut u8,
+    mask: u64,
+    /// The position of the next record.
+    cons: u64,
+    /// The producer position when the batch started.
+    prod: u64,
+    samples: usize,
+    corrupt: bool,
+    _region: std::marker::PhantomData<&'a MmapRegion>,
+}
+
+impl RecordBatch<'_> {
+    /// Samples yielded so far.
+    pub fn yielded(&self) -> usize {
+        self.samples
+    }
+}
+
+impl std::fmt::Debug for RecordBatch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordBatch")
+            .field("pos", &self.cons)
+            .field("end", &self.prod)
+            .field("yielded", &self.samples)
+            .finish()
+    }
+}
+
+impl<'a> Iterator for RecordBatch<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        while self.cons < self.prod {
+            let off = (self.cons & self.mask) as usize;
+            if self.cons + PREFETCH_AHEAD as u64 <= self.prod {
+                // As in `consume`: start loading committed data two pages on.
+                prefetch(self.data.wrapping_add(off + PREFETCH_AHEAD));
+            }
+            // SAFETY: off <= mask, so the 4-byte header lies within the doubled data area
+            // (mapped while the batch borrows the region), 8-byte aligned (the position
+            // is a multiple of 8 and the area page-aligned); the kernel writes it
+            // atomically.
+            let hdr = unsafe { &*self.data.add(off).cast::<AtomicU32>() };
+            let len = hdr.load(Ordering::Acquire);
+            if len & ringbuf::BUSY_BIT != 0 {
+                self.prod = self.cons;
+                return None;
+            }
+            let sample_len = (len & !(ringbuf::BUSY_BIT | ringbuf::DISCARD_BIT)) as u64;
+            let total = (sample_len + ringbuf::HDR_SZ as u64).next_multiple_of(8);
+            if total > self.mask + 1 || self.cons + total > self.prod {
+                self.corrupt = true;
+                self.prod = self.cons;
+                return None;
+            }
+            self.cons += total;
+            if len & ringbuf::DISCARD_BIT == 0 {
+                self.samples += 1;
+                // SAFETY: off + total <= 2 * size, so the sample lies within the doubled
+                // data area; the kernel committed it and does not reuse it before the
+                // consumer position passes it, which `RingbufMapping::batch` does only
+                // after the closure that borrowed this batch (and so every item) returned.
+                return Some(unsafe {
+                    std::slice::from_raw_parts(
+                        self.data.add(off + ringbuf::HDR_SZ),
+                        sample_len as usize,
+                    )
+                });
+            }
+        }
+        None
     }
 }
 
