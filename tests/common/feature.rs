@@ -45,6 +45,8 @@ pub enum Feature {
     Lsm,
     /// BTF-enabled raw tracepoints (`tp_btf`).
     TpBtf,
+    /// `BPF_MAP_TYPE_USER_RINGBUF` and `bpf_user_ringbuf_drain`.
+    UserRingbuf,
 }
 
 impl Feature {
@@ -57,6 +59,7 @@ impl Feature {
             Feature::FmodRet => "fmod_ret",
             Feature::Lsm => "BPF LSM",
             Feature::TpBtf => "tp_btf",
+            Feature::UserRingbuf => "user ring buffers",
         }
     }
 
@@ -70,6 +73,7 @@ impl Feature {
             Feature::FmodRet => (5, 7),
             Feature::Lsm => (5, 7),
             Feature::TpBtf => (5, 5),
+            Feature::UserRingbuf => (6, 1),
         }
     }
 
@@ -91,6 +95,7 @@ impl Feature {
                 "CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS",
             ],
             Feature::TpBtf => &["CONFIG_DEBUG_INFO_BTF"],
+            Feature::UserRingbuf => &["CONFIG_BPF_SYSCALL"],
         }
     }
 }
@@ -180,6 +185,7 @@ pub fn probe(feature: Feature) -> Probe {
             Kind::Func,
         ),
         Feature::Lsm => probe_lsm(),
+        Feature::UserRingbuf => probe_user_ringbuf(),
         Feature::TpBtf => probe_tracing(
             prog_type::TRACING,
             attach_type::TRACE_RAW_TP,
@@ -369,6 +375,22 @@ fn probe_tracing(prog_type: u32, attach: u32, target: &str, kind: Kind) -> Probe
         Ok(_) => Probe::Supported,
         Err(e) if errno(&e) == libc::EPERM => refused(&format!("attaching to {target}"), &e),
         Err(e) => Probe::Missing(format!("attaching to {target} answered {}", errno_name(&e))),
+    }
+}
+
+/// Creates a one-page user ring buffer: kernels before 6.1 don't know the map type
+/// (`EINVAL`).
+fn probe_user_ringbuf() -> Probe {
+    const USER_RINGBUF: u32 = 31;
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u32;
+    match raw_bpf::map_create_sized(USER_RINGBUF, page) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("BPF_MAP_CREATE(user_ringbuf)", &e),
+        Err(e) => Probe::Missing(format!(
+            "BPF_MAP_CREATE(user_ringbuf) answered {}",
+            errno_name(&e)
+        )),
     }
 }
 

@@ -11,6 +11,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// `enum bpf_cmd` values used here.
+const BPF_MAP_CREATE: libc::c_int = 0;
 const BPF_PROG_LOAD: libc::c_int = 5;
 const BPF_PROG_GET_FD_BY_ID: libc::c_int = 13;
 const BPF_MAP_GET_FD_BY_ID: libc::c_int = 14;
@@ -177,4 +178,13 @@ pub fn map_get_fd_by_id(id: u32) -> io::Result<OwnedFd> {
     let mut attr = Attr::<12>::new().u32(0, id);
     // SAFETY: the attribute holds no pointers.
     unsafe { bpf_fd(BPF_MAP_GET_FD_BY_ID, &mut attr) }
+}
+
+/// `BPF_MAP_CREATE` of a keyless, valueless map of `map_type` with `max_entries` (a
+/// ring buffer's size in bytes).
+pub fn map_create_sized(map_type: u32, max_entries: u32) -> io::Result<OwnedFd> {
+    // map_type, key_size, value_size, max_entries.
+    let mut attr = Attr::<16>::new().u32(0, map_type).u32(12, max_entries);
+    // SAFETY: the attribute holds no pointers.
+    unsafe { bpf_fd(BPF_MAP_CREATE, &mut attr) }
 }
