@@ -74,7 +74,9 @@
 //!   program's kind to how it attaches ([`program::AttachPlan`]);
 //! - [`map`], [`link`], [`ringbuf`], [`perf_buffer`]: typed maps, links that detach on
 //!   drop, the ring buffer (and the user ring buffer), the perf buffer;
-//! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs.
+//! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs;
+//! - `tokio` (the `tokio` feature, off by default): ring buffers and perf buffers
+//!   awaited in a tokio runtime.
 //!
 //! Types of `sys` that public signatures name are re-exported at the root
 //! ([`SysError`], [`ProgInfo`], [`MapInfo`], [`LinkInfo`], [`BtfInfo`], [`Insn`]).
@@ -106,6 +108,8 @@ mod poll;
 pub mod program;
 pub mod reloc;
 pub mod ringbuf;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 // Crate-private: the kernel boundary. Some of its bindings (commands, uapi tables) are
 // so far used only by its kernel tests; test builds still report what nothing uses.
 #[cfg_attr(not(test), allow(dead_code))]

@@ -302,7 +302,13 @@ impl PerfBuffer<'_> {
     /// Consumes every record in every ring without waiting (`perf_buffer__consume`);
     /// the number of samples handed to the sample callback.
     pub fn consume(&mut self) -> Result<usize, PerfBufferError> {
-        let mut samples = 0;
+        Ok(self.consume_records()?.0)
+    }
+
+    /// Consumes every ring; the number of samples and of all records read (samples,
+    /// lost counts and anything else the kernel wrote).
+    pub(crate) fn consume_records(&mut self) -> Result<(usize, usize), PerfBufferError> {
+        let (mut samples, mut records) = (0, 0);
         for ring in &mut self.rings {
             let cpu = ring.cpu;
             let (sample, lost) = (&mut self.sample, &mut self.lost);
@@ -310,14 +316,17 @@ impl PerfBuffer<'_> {
                 samples += deliver(cpu, &record, sample, lost);
                 ControlFlow::Continue(())
             });
-            if read.is_none() {
-                return Err(PerfBufferError::Corrupt {
-                    map: self.map.name().to_string(),
-                    cpu,
-                });
+            match read {
+                Some(n) => records += n,
+                None => {
+                    return Err(PerfBufferError::Corrupt {
+                        map: self.map.name().to_string(),
+                        cpu,
+                    })
+                }
             }
         }
-        Ok(samples)
+        Ok((samples, records))
     }
 
     /// The CPUs with a ring, in order.

@@ -24,6 +24,8 @@ pub mod bpf;
 pub mod fs;
 pub mod mmap;
 pub mod perf;
+#[cfg(feature = "tokio")]
+pub mod reactor;
 
 pub use fs::is_bpffs;
 
