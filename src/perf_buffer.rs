@@ -409,6 +409,16 @@ impl Consumer for PerfBuffer<'_> {
     }
 }
 
+impl std::fmt::Debug for PerfBuffer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cpus: Vec<u32> = self.cpus().collect();
+        f.debug_struct("PerfBuffer")
+            .field("map", &self.map.name())
+            .field("cpus", &cpus)
+            .finish()
+    }
+}
+
 /// The epoll fd, as [`PerfBuffer::epoll_fd`]: readable when a ring has data.
 impl AsFd for PerfBuffer<'_> {
     fn as_fd(&self) -> BorrowedFd<'_> {

@@ -50,11 +50,13 @@ use crate::sys::reactor::{register_readable, WithFd};
 use crate::sys::SysError;
 
 /// A [`RingBuffer`] whose [`poll`](Self::poll) is awaited instead of blocking.
+#[derive(Debug)]
 pub struct AsyncRingBuffer<'a> {
     fd: AsyncFd<WithFd<RingBuffer<'a>>>,
 }
 
 /// A [`PerfBuffer`] whose [`poll`](Self::poll) is awaited instead of blocking.
+#[derive(Debug)]
 pub struct AsyncPerfBuffer<'a> {
     fd: AsyncFd<WithFd<PerfBuffer<'a>>>,
 }

@@ -223,8 +223,7 @@ fn bad_builds_are_typed_errors() {
         let e = PerfBufferBuilder::new(samples)
             .pages(pages)
             .build()
-            .err()
-            .expect("a bad page count was accepted");
+            .expect_err("a bad page count was accepted");
         assert!(
             matches!(e, PerfBufferError::BadPageCount { pages: p, .. } if p == pages),
             "{e}"
@@ -233,8 +232,7 @@ fn bad_builds_are_typed_errors() {
     let hello = Loader::new().load_file(prog("hello.bpf.o")).unwrap();
     let e = PerfBufferBuilder::new(hello.map("events").unwrap())
         .build()
-        .err()
-        .expect("a ring buffer map was accepted");
+        .expect_err("a ring buffer map was accepted");
     assert_eq!(
         e.to_string(),
         "map 'events' is a ringbuf map, not perf_event_array"

@@ -157,7 +157,9 @@ fn impossible_records_and_wrong_maps_are_typed_errors() {
     };
     let mut ring = UserRingBuffer::new(obj.map("requests").unwrap()).unwrap();
     // With its header, a record of the ring's size can never fit.
-    let e = ring.reserve(ring.size()).err().expect("a ring-sized record fit");
+    let e = ring
+        .reserve(ring.size())
+        .expect_err("a ring-sized record fit");
     assert!(matches!(e, UserRingBufferError::TooBig { .. }), "{e}");
     assert_eq!(
         e.to_string(),
@@ -165,18 +167,16 @@ fn impossible_records_and_wrong_maps_are_typed_errors() {
     );
     // The largest record that fits does.
     ring.reserve(ring.size() - 8).unwrap().submit();
-    let e = ring.reserve(8).err().expect("a full ring took a record");
+    let e = ring.reserve(8).expect_err("a full ring took a record");
     assert!(matches!(e, UserRingBufferError::Full { .. }), "{e}");
     let e = ring
         .reserve_blocking(8, Duration::ZERO)
-        .err()
-        .expect("a full ring took a record");
+        .expect_err("a full ring took a record");
     assert!(matches!(e, UserRingBufferError::Full { .. }), "{e}");
 
     let hello = Loader::new().load_file(prog("hello.bpf.o")).unwrap();
     let e = UserRingBuffer::new(hello.map("events").unwrap())
-        .err()
-        .expect("a ring buffer taken for a user ring buffer");
+        .expect_err("a ring buffer taken for a user ring buffer");
     assert_eq!(
         e.to_string(),
         "map 'events' is a ringbuf map, not user_ringbuf"

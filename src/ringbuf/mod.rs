@@ -347,6 +347,13 @@ impl Consumer for RingBuffer<'_> {
     }
 }
 
+impl std::fmt::Debug for RingBuffer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rings: Vec<&str> = self.rings.iter().map(|r| r.name.as_str()).collect();
+        f.debug_struct("RingBuffer").field("rings", &rings).finish()
+    }
+}
+
 /// The epoll fd, as [`RingBuffer::epoll_fd`]: readable when a ring has data.
 impl AsFd for RingBuffer<'_> {
     fn as_fd(&self) -> BorrowedFd<'_> {

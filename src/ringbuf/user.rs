@@ -230,6 +230,15 @@ impl<'a> UserRingBuffer<'a> {
     }
 }
 
+impl std::fmt::Debug for UserRingBuffer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRingBuffer")
+            .field("map", &self.name)
+            .field("size", &self.mapping.data_size())
+            .finish()
+    }
+}
+
 fn reserve_error(map: &str, e: ReserveError, size: usize, ring: usize) -> UserRingBufferError {
     let map = map.to_string();
     match e {
