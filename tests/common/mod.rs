@@ -159,19 +159,3 @@ pub fn settled<T: PartialEq>(mut read: impl FnMut() -> T) -> T {
     }
     last
 }
-
-/// Makes `n` `getpgid(2)` calls from a thread named `cbpf-burst`, the thread the event
-/// examples (bpf-progs/perf_events.bpf.c, ringbuf_drops.bpf.c) report on (burst.h).
-/// Tests that use it must not run at the same time as each other.
-pub fn burst(n: u32) {
-    std::thread::Builder::new()
-        .name("cbpf-burst".into())
-        .spawn(move || {
-            for _ in 0..n {
-                nix::unistd::getpgid(None).expect("getpgid");
-            }
-        })
-        .expect("spawning the burst thread")
-        .join()
-        .expect("burst thread");
-}
