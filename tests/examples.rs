@@ -91,6 +91,16 @@ fn hello_prints_each_exec_decoded() {
 }
 
 #[test]
+fn perf_events_prints_every_sample_and_what_was_lost() {
+    setup();
+    // 1,000 events into 64 pages per CPU: all fit.
+    let out = run("perf_events", &["1000"]);
+    let printed = out.lines().filter(|l| l.starts_with("cpu ")).count() as u64;
+    assert_eq!(number_in(&out, "", " samples, 0 lost"), Some(printed), "{out}");
+    assert_eq!(printed, 1000, "{out}");
+}
+
+#[test]
 fn map_read_counts_its_own_execs() {
     setup();
     let out = run("map_read", &[]);
