@@ -33,7 +33,9 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let obj = Loader::new().load_file(OBJECT)?;
     let _links = obj.attach_all()?;
-    let map = obj.map("events").ok_or("perf_events.bpf.o has no map `events`")?;
+    let map = obj
+        .map("events")
+        .ok_or("perf_events.bpf.o has no map `events`")?;
     let mut lost = 0;
     let mut perf = PerfBufferBuilder::new(map)
         .pages(pages)
@@ -56,8 +58,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let maker = std::thread::Builder::new()
         .name("cbpf-burst".into())
         .spawn(move || {
-            for _ in 0..events {
+            // In bursts of 100 with a pause between: a burst that overflows a ring loses
+            // samples, and the kernel reports the count with the next sample that fits.
+            for i in 0..events {
                 let _ = nix::unistd::getpgid(None);
+                if i % 100 == 99 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
             }
         })?;
     let mut samples = 0;

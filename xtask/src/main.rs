@@ -76,7 +76,7 @@ COMMANDS:
         Benchmark corebpf against libbpf 1.7 (libbpf-sys, vendored; needs
         libelf-dev, zlib1g-dev, pkg-config) and aya: builds the benches/
         package in release mode with its `peers` feature and the corebpf CLI,
-        runs the seven cases with all systems interleaved in rounds (default
+        runs the eight cases with all systems interleaved in rounds (default
         21 after 3 warm-up rounds), and writes BENCHMARKS.md (or FILE): each
         system's median and spread, the ratios corebpf/libbpf and corebpf/aya
         against the targets, the machine and this command. Needs root, the

@@ -1,4 +1,4 @@
-//! The seven cases of the benchmark suite, and the data they hand to the report.
+//! The eight cases of the benchmark suite, and the data they hand to the report.
 
 mod notes;
 pub use notes::notes;
@@ -7,6 +7,7 @@ pub mod btf;
 pub mod cold;
 pub mod load;
 pub mod mapio;
+pub mod perfbuf;
 pub mod reloc;
 pub mod ringbuf;
 pub mod rss;
@@ -33,7 +34,7 @@ impl Options {
         let mut o = Options {
             rounds: 21,
             warmup: 3,
-            cases: (1..=7).collect(),
+            cases: (1..=8).collect(),
             out: None,
             command: "cargo xtask bench".into(),
             corebpf_cli: None,
@@ -67,8 +68,8 @@ impl Options {
                             c.trim()
                                 .parse::<u32>()
                                 .ok()
-                                .filter(|n| (1..=7).contains(n))
-                                .ok_or_else(|| format!("--cases: `{c}` is not a case number 1-7"))
+                                .filter(|n| (1..=8).contains(n))
+                                .ok_or_else(|| format!("--cases: `{c}` is not a case number 1-8"))
                         })
                         .collect::<Result<_>>()?
                 }
@@ -230,6 +231,7 @@ pub fn run_all(o: &Options) -> Result<()> {
             5 => mapio::run(o),
             6 => rss::run(o),
             7 => cold::run(o),
+            8 => perfbuf::run(o),
             _ => unreachable!("validated in Options::parse"),
         }
         .map_err(|e| format!("case {case}: {e}"))?;
