@@ -66,6 +66,23 @@ fn reactor_error(e: io::Error) -> SysError {
     SysError::from_io("tokio AsyncFd", e)
 }
 
+/// Waits for `fd` to be readable and runs `consume` on its value, until `consume` says
+/// it read something (`Some`). A pass that read nothing clears the readiness it saw
+/// (tokio keeps a wake-up that came since) and waits for the next.
+async fn until_read<T, R, E>(
+    fd: &mut AsyncFd<WithFd<T>>,
+    reactor: impl Fn(io::Error) -> E,
+    mut consume: impl FnMut(&mut T) -> Result<Option<R>, E>,
+) -> Result<R, E> {
+    loop {
+        let mut ready = fd.readable_mut().await.map_err(&reactor)?;
+        if let Some(read) = consume(&mut ready.get_inner_mut().inner)? {
+            return Ok(read);
+        }
+        ready.clear_ready();
+    }
+}
+
 impl<'a> AsyncRingBuffer<'a> {
     /// Registers `ring` with the current tokio runtime's reactor; must be called from
     /// within a runtime whose I/O driver is enabled.
@@ -96,22 +113,15 @@ impl<'a> AsyncRingBuffer<'a> {
         &mut self,
         mut consume: impl FnMut(&mut RingBuffer<'a>) -> Result<usize, RingBufError>,
     ) -> Result<usize, RingBufError> {
-        loop {
-            let mut ready = self
-                .fd
-                .readable_mut()
-                .await
-                .map_err(|e| RingBufError::Sys {
-                    map: String::new(),
-                    source: reactor_error(e),
-                })?;
-            let n = consume(&mut ready.get_inner_mut().inner)?;
-            if n > 0 {
-                return Ok(n);
-            }
-            // Only clears the readiness this guard saw: a wake-up since then stays.
-            ready.clear_ready();
-        }
+        let reactor = |e| RingBufError::Sys {
+            map: String::new(),
+            source: reactor_error(e),
+        };
+        until_read(&mut self.fd, reactor, |ring| {
+            let n = consume(ring)?;
+            Ok((n > 0).then_some(n))
+        })
+        .await
     }
 
     /// The ring buffer.
@@ -146,22 +156,16 @@ impl<'a> AsyncPerfBuffer<'a> {
     /// a loss to the lost callback), consuming every ring; returns the number of
     /// samples (0 when only losses were reported).
     pub async fn poll(&mut self) -> Result<usize, PerfBufferError> {
-        loop {
-            let mut ready = self
-                .fd
-                .readable_mut()
-                .await
-                .map_err(|e| PerfBufferError::Sys {
-                    map: String::new(),
-                    cpu: None,
-                    source: reactor_error(e),
-                })?;
-            let (samples, records) = ready.get_inner_mut().inner.consume_records()?;
-            if records > 0 {
-                return Ok(samples);
-            }
-            ready.clear_ready();
-        }
+        let reactor = |e| PerfBufferError::Sys {
+            map: String::new(),
+            cpu: None,
+            source: reactor_error(e),
+        };
+        until_read(&mut self.fd, reactor, |perf| {
+            let (samples, records) = perf.consume_records()?;
+            Ok((records > 0).then_some(samples))
+        })
+        .await
     }
 
     /// The perf buffer.

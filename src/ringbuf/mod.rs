@@ -174,16 +174,15 @@ impl<'a> RingBufferBuilder<'a> {
                     found: map.map_type().name(),
                 });
             }
-            let size = map.def().max_entries;
-            let page = sys::mmap::page_size() as u32;
-            if !size.is_power_of_two() || size % page != 0 {
-                return Err(RingBufError::BadSize { map: name, size });
-            }
+            let size = ring_size(map).map_err(|size| RingBufError::BadSize {
+                map: name.clone(),
+                size,
+            })?;
             let sys_err = |source| RingBufError::Sys {
                 map: name.clone(),
                 source,
             };
-            let mapping = RingbufMapping::new(map.fd(), size as usize).map_err(sys_err)?;
+            let mapping = RingbufMapping::new(map.fd(), size).map_err(sys_err)?;
             epoll
                 .add(map.fd(), EpollFlags::EPOLLIN, i as u64)
                 .map_err(sys_err)?;
@@ -198,6 +197,18 @@ impl<'a> RingBufferBuilder<'a> {
             });
         }
         Ok(RingBuffer { rings, epoll })
+    }
+}
+
+/// The data size of ring buffer map `map` (its `max_entries`), or that number when it
+/// is not a power-of-two number of pages, as the kernel requires of both kinds of ring.
+fn ring_size(map: &Map) -> Result<usize, u32> {
+    let size = map.def().max_entries;
+    let page = sys::mmap::page_size() as u32;
+    if size.is_power_of_two() && size % page == 0 {
+        Ok(size as usize)
+    } else {
+        Err(size)
     }
 }
 

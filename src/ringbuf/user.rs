@@ -12,7 +12,7 @@ use crate::pod::Pod;
 use crate::poll::{self, EpollSet};
 use crate::sys::bpf::map_type;
 use crate::sys::mmap::{ReserveError, UserRingbufMapping, UserRingbufReservation};
-use crate::sys::{self, SysError};
+use crate::sys::SysError;
 
 /// Errors from a user ring buffer.
 #[derive(Debug, thiserror::Error)]
@@ -123,16 +123,15 @@ impl<'a> UserRingBuffer<'a> {
                 found: map.map_type().name(),
             });
         }
-        let size = map.def().max_entries;
-        let page = sys::mmap::page_size() as u32;
-        if !size.is_power_of_two() || size % page != 0 {
-            return Err(UserRingBufferError::BadSize { map: name, size });
-        }
+        let size = super::ring_size(map).map_err(|size| UserRingBufferError::BadSize {
+            map: name.clone(),
+            size,
+        })?;
         let sys_err = |source| UserRingBufferError::Sys {
             map: name.clone(),
             source,
         };
-        let mapping = UserRingbufMapping::new(map.fd(), size as usize).map_err(sys_err)?;
+        let mapping = UserRingbufMapping::new(map.fd(), size).map_err(sys_err)?;
         let mut epoll = EpollSet::new().map_err(sys_err)?;
         epoll
             .add(map.fd(), EpollFlags::EPOLLOUT | EpollFlags::EPOLLET, 0)

@@ -623,7 +623,7 @@ mod tests {
         assert!(possible_cpus().unwrap() >= 1);
         assert_eq!(parse_cpu_numbers("0-2,5\n"), Some(vec![0, 1, 2, 5]));
         assert_eq!(parse_cpu_numbers("4,0-1,1"), Some(vec![0, 1, 4]));
-        assert_eq!(parse_cpu_numbers("0-65535"), None);
+        assert_eq!(parse_cpu_numbers("0-65536"), None);
         assert_eq!(parse_cpu_numbers(""), None);
         assert_eq!(parse_cpu_numbers("1,,2"), None);
         let online = online_cpus().unwrap();

@@ -14,9 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// still contiguous in memory.
 #[derive(Debug)]
 pub struct RingbufMapping {
-    region: MmapRegion,
-    page: usize,
-    data_size: usize,
+    layout: RingLayout,
 }
 
 /// What [`RingbufMapping::record_at`] found at a position.
@@ -50,13 +48,39 @@ pub enum RingbufRecord<'a> {
 /// against what the kernel reports for the map, so a wrong one is an error rather than
 /// a wrong view of the ring. The region's own access is cleared: it is not uniformly
 /// writable, so callers go through the positions and records only.
+/// The mapping of a ring buffer map, the kernel's or the user ring buffer, which share
+/// one layout: the consumer page, the producer page, then the data area twice in a row
+/// (so that a record that wraps around the end is contiguous).
+#[derive(Debug)]
+pub(super) struct RingLayout {
+    pub(super) region: MmapRegion,
+    pub(super) page: usize,
+    pub(super) data_size: usize,
+}
+
+impl RingLayout {
+    /// The consumer position (acquire).
+    pub(super) fn consumer_pos(&self) -> u64 {
+        self.region
+            .atomic_u64(0)
+            .map_or(0, |a| a.load(Ordering::Acquire))
+    }
+
+    /// The producer position (acquire).
+    pub(super) fn producer_pos(&self) -> u64 {
+        self.region
+            .atomic_u64(self.page)
+            .map_or(0, |a| a.load(Ordering::Acquire))
+    }
+}
+
 pub(super) fn map_ring(
     map_fd: BorrowedFd<'_>,
     data_size: usize,
     (ring_type, what): (u32, &str),
     consumer: Access,
     producer: Access,
-) -> SysResult<MmapRegion> {
+) -> SysResult<RingLayout> {
     let info = bpf::map_info(map_fd)?;
     if info.type_ != ring_type {
         return Err(SysError::invalid(
@@ -89,7 +113,11 @@ pub(super) fn map_ring(
     // the producer page yields the doubled view.
     region.map_fixed(page, producer_len, map_fd, producer, page as u64)?;
     region.access = None;
-    Ok(region)
+    Ok(RingLayout {
+        region,
+        page,
+        data_size,
+    })
 }
 
 impl RingbufMapping {
@@ -99,37 +127,29 @@ impl RingbufMapping {
     pub fn new(map_fd: BorrowedFd<'_>, data_size: usize) -> SysResult<Self> {
         // The consumer page is ours to write; the producer page and the data are the
         // kernel's.
-        let region = map_ring(
+        let layout = map_ring(
             map_fd,
             data_size,
             (map_type::RINGBUF, "a ring buffer"),
             Access::ReadWrite,
             Access::ReadOnly,
         )?;
-        Ok(RingbufMapping {
-            region,
-            page: page_size(),
-            data_size,
-        })
+        Ok(RingbufMapping { layout })
     }
 
     /// Size of the data area in bytes (a power of two).
     pub fn data_size(&self) -> usize {
-        self.data_size
+        self.layout.data_size
     }
 
     /// The consumer position (acquire).
     pub fn consumer_pos(&self) -> u64 {
-        self.region
-            .atomic_u64(0)
-            .map_or(0, |a| a.load(Ordering::Acquire))
+        self.layout.consumer_pos()
     }
 
     /// The producer position (acquire).
     pub fn producer_pos(&self) -> u64 {
-        self.region
-            .atomic_u64(self.page)
-            .map_or(0, |a| a.load(Ordering::Acquire))
+        self.layout.producer_pos()
     }
 
     /// Reads the record at `pos` (normally the consumer position, then each `next`).
@@ -139,13 +159,13 @@ impl RingbufMapping {
         if pos == prod {
             return RingbufRecord::Empty;
         }
-        let size = self.data_size as u64;
+        let size = self.layout.data_size as u64;
         if pos < cons || pos > prod || prod - cons > size || pos % 8 != 0 {
             return RingbufRecord::Corrupt;
         }
         let off = (pos & (size - 1)) as usize;
-        let data_start = 2 * self.page;
-        let Some(hdr) = self.region.atomic_u32(data_start + off) else {
+        let data_start = 2 * self.layout.page;
+        let Some(hdr) = self.layout.region.atomic_u32(data_start + off) else {
             return RingbufRecord::Corrupt;
         };
         let len = hdr.load(Ordering::Acquire);
@@ -164,6 +184,7 @@ impl RingbufMapping {
         // The double mapping keeps the record contiguous: off < size and
         // off + total <= 2 * size.
         match self
+            .layout
             .region
             .slice(data_start + off + ringbuf::HDR_SZ, sample_len as usize)
         {
@@ -181,15 +202,19 @@ impl RingbufMapping {
         // Resolve the three places once, as libbpf's ringbuf_process_ring does, instead of
         // bounds-checking every access per record (the double mapping keeps every record
         // within `data .. data + 2 * size`).
-        let (Some(cons_pos), Some(prod_pos)) =
-            (self.region.atomic_u64(0), self.region.atomic_u64(self.page))
-        else {
+        let (Some(cons_pos), Some(prod_pos)) = (
+            self.layout.region.atomic_u64(0),
+            self.layout.region.atomic_u64(self.layout.page),
+        ) else {
             return None;
         };
-        let size = self.data_size as u64;
+        let size = self.layout.data_size as u64;
         let mask = size - 1;
-        let data_start = 2 * self.page;
-        let data = self.region.range(data_start, 2 * self.data_size)?;
+        let data_start = 2 * self.layout.page;
+        let data = self
+            .layout
+            .region
+            .range(data_start, 2 * self.layout.data_size)?;
         let mut cons = cons_pos.load(Ordering::Acquire);
         let mut samples = 0;
         loop {
@@ -255,13 +280,17 @@ impl RingbufMapping {
     /// next batch. Returns what `f` returned and the number of samples yielded, or
     /// `None` if the ring is corrupt (the records before the bad one are consumed).
     pub fn batch<R>(&mut self, f: impl FnOnce(&mut RecordBatch<'_>) -> R) -> Option<(R, usize)> {
-        let (Some(cons_pos), Some(prod_pos)) =
-            (self.region.atomic_u64(0), self.region.atomic_u64(self.page))
-        else {
+        let (Some(cons_pos), Some(prod_pos)) = (
+            self.layout.region.atomic_u64(0),
+            self.layout.region.atomic_u64(self.layout.page),
+        ) else {
             return None;
         };
-        let data = self.region.range(2 * self.page, 2 * self.data_size)?;
-        let size = self.data_size as u64;
+        let data = self
+            .layout
+            .region
+            .range(2 * self.layout.page, 2 * self.layout.data_size)?;
+        let size = self.layout.data_size as u64;
         let cons = cons_pos.load(Ordering::Acquire);
         let prod = prod_pos.load(Ordering::Acquire);
         if prod < cons || prod - cons > size || cons % 8 != 0 {

@@ -8,8 +8,8 @@
 //! position past it at once, so the kernel stops at the header until the record is
 //! committed (BUSY cleared) or discarded (DISCARD set instead).
 
-use super::ringbuf::map_ring;
-use super::{page_size, Access, MmapRegion};
+use super::ringbuf::{map_ring, RingLayout};
+use super::Access;
 use crate::sys::bpf::{map_type, ringbuf};
 use crate::sys::SysResult;
 use std::os::fd::BorrowedFd;
@@ -18,9 +18,7 @@ use std::sync::atomic::Ordering;
 /// A user ring buffer map mapped for producing.
 #[derive(Debug)]
 pub struct UserRingbufMapping {
-    region: MmapRegion,
-    page: usize,
-    data_size: usize,
+    layout: RingLayout,
 }
 
 /// Why [`UserRingbufMapping::reserve`] gave no record.
@@ -39,37 +37,19 @@ impl UserRingbufMapping {
     /// Maps the user ring buffer map `map_fd`, whose data area is `data_size` bytes
     /// (its `max_entries`, checked against the kernel's).
     pub fn new(map_fd: BorrowedFd<'_>, data_size: usize) -> SysResult<Self> {
-        let region = map_ring(
+        let layout = map_ring(
             map_fd,
             data_size,
             (map_type::USER_RINGBUF, "a user ring buffer"),
             Access::ReadOnly,
             Access::ReadWrite,
         )?;
-        Ok(UserRingbufMapping {
-            region,
-            page: page_size(),
-            data_size,
-        })
+        Ok(UserRingbufMapping { layout })
     }
 
     /// Size of the data area in bytes (a power of two).
     pub fn data_size(&self) -> usize {
-        self.data_size
-    }
-
-    /// The kernel's consumer position (acquire).
-    pub fn consumer_pos(&self) -> u64 {
-        self.region
-            .atomic_u64(0)
-            .map_or(0, |a| a.load(Ordering::Acquire))
-    }
-
-    /// Our producer position.
-    pub fn producer_pos(&self) -> u64 {
-        self.region
-            .atomic_u64(self.page)
-            .map_or(0, |a| a.load(Ordering::Acquire))
+        self.layout.data_size
     }
 
     /// The bytes a record of `size` bytes takes in the ring: header included, rounded up
@@ -80,14 +60,14 @@ impl UserRingbufMapping {
             return None;
         }
         let total = (size + ringbuf::HDR_SZ).next_multiple_of(8);
-        (total <= self.data_size).then_some(total)
+        (total <= self.layout.data_size).then_some(total)
     }
 
     /// The free bytes in the ring now (the kernel frees more as it drains); `None` if
     /// the positions are inconsistent.
     pub fn free_space(&self) -> Option<usize> {
-        let ring = self.data_size as u64;
-        let (cons, prod) = (self.consumer_pos(), self.producer_pos());
+        let ring = self.layout.data_size as u64;
+        let (cons, prod) = (self.layout.consumer_pos(), self.layout.producer_pos());
         if prod < cons || prod - cons > ring || prod % 8 != 0 {
             return None;
         }
@@ -100,20 +80,20 @@ impl UserRingbufMapping {
     /// forever.
     pub fn reserve(&mut self, size: usize) -> Result<UserRingbufReservation<'_>, ReserveError> {
         let total = self.record_space(size).ok_or(ReserveError::TooBig)?;
-        let ring = self.data_size as u64;
+        let ring = self.layout.data_size as u64;
         let free = self.free_space().ok_or(ReserveError::Corrupt)?;
         if free < total {
             return Err(ReserveError::Full);
         }
-        let prod = self.producer_pos();
-        let header = 2 * self.page + (prod & (ring - 1)) as usize;
-        let Some(len) = self.region.atomic_u32(header) else {
+        let prod = self.layout.producer_pos();
+        let header = 2 * self.layout.page + (prod & (ring - 1)) as usize;
+        let Some(len) = self.layout.region.atomic_u32(header) else {
             return Err(ReserveError::Corrupt);
         };
         // `size` fits the length field without the flag bits (`record_space`).
         len.store(size as u32 | ringbuf::BUSY_BIT, Ordering::Relaxed);
         // The header is written before the kernel can see the new producer position.
-        let Some(prod_pos) = self.region.atomic_u64(self.page) else {
+        let Some(prod_pos) = self.layout.region.atomic_u64(self.layout.page) else {
             return Err(ReserveError::Corrupt);
         };
         prod_pos.store(prod + total as u64, Ordering::Release);
@@ -144,6 +124,7 @@ impl UserRingbufReservation<'_> {
         // The double mapping keeps the record contiguous: the header lies in the first
         // copy of the data area, and the record is at most the area's size.
         self.ring
+            .layout
             .region
             .slice_mut(self.header + ringbuf::HDR_SZ, self.len)
             .unwrap_or_default()
@@ -153,6 +134,7 @@ impl UserRingbufReservation<'_> {
     pub fn data_ref(&self) -> &[u8] {
         // As in `data`; the kernel neither reads nor writes a reserved record.
         self.ring
+            .layout
             .region
             .slice(self.header + ringbuf::HDR_SZ, self.len)
             .unwrap_or_default()
@@ -169,7 +151,7 @@ impl UserRingbufReservation<'_> {
         }
         self.done = true;
         let flag = if discard { ringbuf::DISCARD_BIT } else { 0 };
-        if let Some(len) = self.ring.region.atomic_u32(self.header) {
+        if let Some(len) = self.ring.layout.region.atomic_u32(self.header) {
             // Release: the record's bytes are visible before the header says so.
             len.store(self.len as u32 | flag, Ordering::Release);
         }
