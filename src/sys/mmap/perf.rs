@@ -125,6 +125,23 @@ impl PerfMapping {
         self.region.read(self.data_offset + off, a) && self.region.read(self.data_offset, b)
     }
 
+    /// The 8-byte record header at data-area offset `off` (below the data size), or
+    /// zeros when it cannot be read. Headers are 8-byte aligned and the data size is a
+    /// multiple of 8, so a header never wraps around the ring's end unless the positions
+    /// are corrupt: the common case is one bounds check and one load, without a copy.
+    fn header(&self, off: usize) -> [u8; HEADER] {
+        let mut header = [0u8; HEADER];
+        match self.region.slice(self.data_offset + off, HEADER) {
+            Some(bytes) if off + HEADER <= self.data_size => header.copy_from_slice(bytes),
+            _ => {
+                if !self.copy_wrapped(off, &mut header) {
+                    header = [0; HEADER];
+                }
+            }
+        }
+        header
+    }
+
     /// Hands every record between the tail and the head to `f`, in order, then moves
     /// the tail past them once (as libbpf's `perf_event_read_simple` does). A record's
     /// body is borrowed from the ring, or, when it wraps around the ring's end, copied
@@ -148,12 +165,8 @@ impl PerfMapping {
         let mut sound = true;
         while tail < head {
             let off = (tail & mask) as usize;
-            let mut header = [0u8; HEADER];
-            let len = if self.copy_wrapped(off, &mut header) {
-                u64::from(u16::from_ne_bytes([header[6], header[7]]))
-            } else {
-                0
-            };
+            let header = self.header(off);
+            let len = u64::from(u16::from_ne_bytes([header[6], header[7]]));
             if len < HEADER as u64 || len > head - tail {
                 sound = false;
                 break;
