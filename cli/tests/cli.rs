@@ -33,7 +33,9 @@ fn load_prints_programs_and_maps() {
     };
     assert!(field(prog_line, "id=") > 0);
     assert!(field(prog_line, "insns=") > 10);
-    assert!(field(prog_line, "verified=") > 0);
+    // The kernel counts verified instructions since 5.16.
+    let verified = field(prog_line, "verified=");
+    assert!(verified > 0 || !kernel_at_least((5, 16)), "{prog_line}");
     for (map, ty) in [
         ("events", "ringbuf"),
         ("counts", "hash"),
@@ -234,8 +236,11 @@ fn strace_shows_btf_then_maps_then_programs() {
         .output()
         .expect("strace is needed for this test (apt-get install strace)");
     let text = String::from_utf8_lossy(&out.stdout);
+    // A map refused with EPERM before 5.11 (RLIMIT_MEMLOCK) is created again once the
+    // loader has raised the limit: the retry counts, not the refusal.
     let cmds: Vec<&str> = text
         .lines()
+        .filter(|l| !l.contains("= -1 EPERM"))
         .filter_map(|l| l.split("bpf(").nth(1))
         .filter_map(|l| l.split(',').next())
         .filter(|c| ["BPF_BTF_LOAD", "BPF_MAP_CREATE", "BPF_PROG_LOAD"].contains(c))
@@ -292,10 +297,21 @@ fn run_decodes_through_a_named_type_and_stops_on_sigint() {
 
 #[test]
 fn relocate_needs_no_privileges() {
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
-    let out = corebpf()
+    // Copies of the command and the object that nobody can reach: the checkout may
+    // live in a directory only root may enter (/root).
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("corebpf");
+    let object = dir.path().join("task_state.bpf.o");
+    std::fs::copy(env!("CARGO_BIN_EXE_corebpf"), &exe).unwrap();
+    std::fs::copy(prog("task_state.bpf.o"), &object).unwrap();
+    for (path, mode) in [(dir.path(), 0o755), (&exe, 0o755), (&object, 0o644)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let out = Command::new(&exe)
         .arg("relocate")
-        .arg(prog("task_state.bpf.o"))
+        .arg(&object)
         .uid(65534)
         .output()
         .unwrap();
@@ -305,16 +321,18 @@ fn relocate_needs_no_privileges() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let want = offset_by_btf_rs("/sys/kernel/btf/vmlinux", "task_struct", "__state");
+    // The field the running kernel has is relocated, the other one poisoned.
+    let want = TaskState::of("/sys/kernel/btf/vmlinux");
+    let (kept, poisoned) = want.accesses();
     assert!(
         text.lines().any(|l| l.starts_with("read_state insn=")
-            && l.contains("struct task_struct.__state")
-            && l.ends_with(&format!("-> {want}"))),
+            && l.contains(kept)
+            && l.ends_with(&format!("-> {}", want.offset))),
         "{text}"
     );
     assert!(
         text.lines()
-            .any(|l| l.contains("struct task_struct___old.state") && l.contains("poisoned")),
+            .any(|l| l.contains(poisoned) && l.contains("poisoned")),
         "{text}"
     );
 
