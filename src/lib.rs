@@ -72,9 +72,11 @@
 //!   verified programs), with the fallbacks older kernels need;
 //! - [`program`]: loaded programs, a typed view per kind, and the one dispatch from a
 //!   program's kind to how it attaches ([`program::AttachPlan`]);
-//! - [`map`], [`link`], [`ringbuf`]: typed maps, links that detach on drop, the ring
-//!   buffer;
-//! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs.
+//! - [`map`], [`link`], [`ringbuf`], [`perf_buffer`]: typed maps, links that detach on
+//!   drop, the ring buffer (and the user ring buffer), the perf buffer;
+//! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs;
+//! - `tokio` (the `tokio` feature, off by default): ring buffers and perf buffers
+//!   awaited in a tokio runtime.
 //!
 //! Types of `sys` that public signatures name are re-exported at the root
 //! ([`SysError`], [`ProgInfo`], [`MapInfo`], [`LinkInfo`], [`BtfInfo`], [`Insn`]).
@@ -100,10 +102,14 @@ pub mod link;
 pub mod loader;
 pub mod map;
 pub mod object;
+pub mod perf_buffer;
 pub mod pod;
+mod poll;
 pub mod program;
 pub mod reloc;
 pub mod ringbuf;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 // Crate-private: the kernel boundary. Some of its bindings (commands, uapi tables) are
 // so far used only by its kernel tests; test builds still report what nothing uses.
 #[cfg_attr(not(test), allow(dead_code))]
@@ -123,9 +129,12 @@ pub use link::{Link, LinkError};
 pub use loader::{LoadError, Loader, Object, VerifierLog};
 pub use map::{Map, MapError, MapFlags};
 pub use object::{ObjectError, ObjectSpec};
+pub use perf_buffer::{PerfBuffer, PerfBufferBuilder, PerfBufferError};
 pub use pod::{Pod, PodError};
 pub use program::{Program, ProgramError};
-pub use ringbuf::{RingBufError, RingBuffer, RingBufferBuilder};
+pub use ringbuf::{
+    RingBufError, RingBuffer, RingBufferBuilder, UserRingBuffer, UserRingBufferError,
+};
 pub use sys::bpf::{BtfInfo, LinkInfo, MapInfo, ProgInfo};
 pub use sys::SysError;
 
@@ -151,6 +160,12 @@ pub enum Error {
     /// Ring buffer polling.
     #[error(transparent)]
     RingBuf(#[from] RingBufError),
+    /// User ring buffer production.
+    #[error(transparent)]
+    UserRingBuf(#[from] UserRingBufferError),
+    /// Perf buffer polling.
+    #[error(transparent)]
+    PerfBuffer(#[from] PerfBufferError),
     /// Link operations.
     #[error(transparent)]
     Link(#[from] LinkError),

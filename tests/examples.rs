@@ -93,6 +93,32 @@ fn hello_prints_each_exec_decoded() {
 }
 
 #[test]
+fn perf_events_prints_every_sample_and_what_was_lost() {
+    setup();
+    // 1,000 events into 64 pages per CPU: all fit.
+    let out = run("perf_events", &["1000"]);
+    let printed = out.lines().filter(|l| l.starts_with("cpu ")).count() as u64;
+    assert_eq!(
+        number_in(&out, "", " samples, 0 lost"),
+        Some(printed),
+        "{out}"
+    );
+    assert_eq!(printed, 1000, "{out}");
+    // 5,000 into one page per CPU (85 samples): what arrived plus what the kernel
+    // reported lost never exceeds what was sent (a loss at the very end is unreported).
+    let out = run("perf_events", &["5000", "1"]);
+    let printed = out.lines().filter(|l| l.starts_with("cpu ")).count() as u64;
+    let (samples, lost) = out
+        .lines()
+        .last()
+        .and_then(|l| l.strip_suffix(" lost")?.split_once(" samples, "))
+        .expect("a final count");
+    let lost: u64 = lost.parse().unwrap();
+    assert_eq!(samples.parse::<u64>().unwrap(), printed, "{out}");
+    assert!(printed + lost <= 5000, "{out}");
+}
+
+#[test]
 fn map_read_counts_its_own_execs() {
     setup();
     let out = run("map_read", &[]);

@@ -361,5 +361,91 @@ impl Drop for RingBuffer {
     }
 }
 
+/// What a libbpf perf buffer's callbacks add up.
+#[derive(Default)]
+pub struct PerfTally {
+    pub samples: u64,
+    pub lost: u64,
+    pub sum: u64,
+}
+
+/// A `struct perf_buffer` whose callbacks count samples and losses and sum each
+/// sample's value field, as [`RingBuffer`]'s does.
+pub struct PerfBuffer {
+    pb: NonNull<sys::perf_buffer>,
+    tally: Box<PerfTally>,
+}
+
+/// libbpf's perf buffer sample callback: counts and sums into the `PerfTally` at `ctx`.
+///
+/// # Safety
+/// Called by libbpf only, with `ctx` the `Box<PerfTally>` registered in
+/// `PerfBuffer::new` and `data` valid for `size` bytes during the call.
+unsafe extern "C" fn perf_sample(ctx: *mut c_void, _cpu: c_int, data: *mut c_void, size: u32) {
+    // SAFETY: as documented above.
+    unsafe {
+        let rec = std::slice::from_raw_parts(data as *const u8, size as usize);
+        let tally = &mut *(ctx as *mut PerfTally);
+        tally.samples += 1;
+        tally.sum = tally.sum.wrapping_add(record_value(rec));
+    }
+}
+
+/// libbpf's perf buffer lost callback.
+///
+/// # Safety
+/// Called by libbpf only, with `ctx` the `Box<PerfTally>` registered in `PerfBuffer::new`.
+unsafe extern "C" fn perf_lost(ctx: *mut c_void, _cpu: c_int, count: u64) {
+    // SAFETY: ctx is the registered PerfTally.
+    unsafe { (*(ctx as *mut PerfTally)).lost += count };
+}
+
+impl PerfBuffer {
+    /// `perf_buffer__new()` on a perf event array fd, `pages` pages per CPU.
+    pub fn new(map_fd: c_int, pages: usize) -> Result<PerfBuffer> {
+        let mut tally = Box::<PerfTally>::default();
+        let ctx = (&mut *tally as *mut PerfTally).cast::<c_void>();
+        // SAFETY: the callbacks match libbpf's types; ctx outlives the buffer; a null
+        // opts means defaults.
+        let p = unsafe {
+            sys::perf_buffer__new(
+                map_fd,
+                pages as _,
+                Some(perf_sample),
+                Some(perf_lost),
+                ctx,
+                std::ptr::null(),
+            )
+        };
+        // SAFETY: decodes libbpf's pointer-or-errno.
+        let err = unsafe { sys::libbpf_get_error(p as *const c_void) };
+        match NonNull::new(p) {
+            Some(pb) if err == 0 => Ok(PerfBuffer { pb, tally }),
+            _ => Err(errno_err("perf_buffer__new", err)),
+        }
+    }
+
+    /// `perf_buffer__poll()` with a timeout in milliseconds.
+    pub fn poll(&mut self, timeout_ms: c_int) -> Result<()> {
+        // SAFETY: self.pb is live.
+        let n = unsafe { sys::perf_buffer__poll(self.pb.as_ptr(), timeout_ms) };
+        if n < 0 {
+            return Err(errno_err("perf_buffer__poll", n as i64));
+        }
+        Ok(())
+    }
+
+    pub fn tally(&self) -> &PerfTally {
+        &self.tally
+    }
+}
+
+impl Drop for PerfBuffer {
+    fn drop(&mut self) {
+        // SAFETY: freed once.
+        unsafe { sys::perf_buffer__free(self.pb.as_ptr()) }
+    }
+}
+
 /// `BTF_KIND_STRUCT`.
 pub const BTF_KIND_STRUCT: u32 = 4;

@@ -33,12 +33,20 @@ pub enum Command {
     /// instruction count; a map's its name, type, id, key and value sizes and
     /// max_entries.
     Load(LoadArgs),
-    /// Load OBJ, attach it and print its ring buffer records until Ctrl-C
+    /// Load OBJ, attach it and print its events until Ctrl-C
     ///
     /// Attaches every program whose section names its target and prints each ring
-    /// buffer record as one line, decoded through the object's BTF struct NAME
-    /// (default: a struct named `event`, when the object has one; raw hex otherwise).
-    /// Ctrl-C or the duration ends it, detaching everything.
+    /// buffer record and perf buffer sample as one line, decoded through the object's
+    /// BTF type NAME (default: for perf buffers, the struct whose size the programs
+    /// pass to bpf_perf_event_output when one named struct has it; otherwise a struct
+    /// named `event`, when the object has one; raw hex otherwise). Ctrl-C or the
+    /// duration ends it: everything is detached, what is left in the buffers is read,
+    /// and a last line on stderr says `records N, lost M`: the events read, and the perf
+    /// buffer samples the kernel dropped because a ring was full (it reports them with
+    /// the next sample that fits, so a loss at the very end goes unreported). A ring
+    /// buffer does not count what it could not hold; an object that counts its failed
+    /// reservations in a map named `dropped` (u64 values, per CPU or not; see
+    /// bpf-progs/ringbuf_drops.bpf.c) gets `, dropped D` added.
     Run(RunArgs),
     /// Compute OBJ's CO-RE relocations without loading anything (no privileges needed)
     ///
@@ -88,6 +96,9 @@ pub struct RunArgs {
     /// Decode records through the struct, union or typedef NAME of the object's BTF
     #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
     pub event_type: Option<String>,
+    /// Perf buffer ring size per CPU, in pages (a power of two)
+    #[arg(long, value_name = "N", default_value_t = corebpf::perf_buffer::DEFAULT_PAGES)]
+    pub perf_pages: usize,
     #[command(flatten)]
     pub target: TargetBtf,
 }
@@ -143,6 +154,11 @@ mod tests {
         };
         assert_eq!(r.duration, Some(Duration::from_millis(1500)));
         assert_eq!(r.event_type.as_deref(), Some("ev"));
+        assert_eq!(r.perf_pages, 64);
+        let Command::Run(r) = p("run x.o --perf-pages 1").unwrap().command else {
+            panic!("not run");
+        };
+        assert_eq!(r.perf_pages, 1);
     }
 
     #[test]

@@ -2,15 +2,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::{CommandFactory, Parser};
 
 mod args;
+mod events;
 mod output;
+mod run;
 
-use args::{Cli, Command, LoadArgs, RelocateArgs, RunArgs};
+use args::{Cli, Command, LoadArgs, RelocateArgs};
 
 fn main() -> ExitCode {
     // Usage errors exit with 2 after clap's message; --help and --version with 0.
@@ -18,7 +19,7 @@ fn main() -> ExitCode {
     output::init_logger(cli.verbose);
     let res = match cli.command {
         Command::Load(a) => load(&a),
-        Command::Run(a) => run(&a),
+        Command::Run(a) => run::run(&a),
         Command::Relocate(a) => relocate(&a),
         Command::Completions { shell } => {
             let mut command = Cli::command();
@@ -176,67 +177,5 @@ fn ensure_tracefs() -> Result<()> {
          (`mount -t tracefs tracefs /sys/kernel/tracing`) failed",
     )?;
     eprintln!("corebpf: mounted tracefs at /sys/kernel/tracing");
-    Ok(())
-}
-
-fn run(a: &RunArgs) -> Result<()> {
-    let spec = open_object(&a.object)?;
-    let decoder = output::EventDecoder::new(&spec, a.event_type.as_deref())?;
-    let obj = loader(a.target.btf.as_deref()).load(&spec)?;
-    if obj.programs().iter().any(|p| p.can_auto_attach()) {
-        ensure_tracefs()?;
-    }
-    // Block SIGINT/SIGTERM before anything is attached, so Ctrl-C arrives as a readable
-    // signalfd and the drops below detach everything.
-    let signals = output::Signals::new()?;
-    let links = obj.attach_all()?;
-    for l in &links {
-        eprintln!("corebpf: attached {}", l.description());
-    }
-    let rings: Vec<&corebpf::Map> = obj
-        .maps()
-        .iter()
-        .filter(|m| m.map_type() == corebpf::map::MapType::RINGBUF)
-        .collect();
-    let stdout = std::io::stdout();
-    let mut builder = corebpf::RingBufferBuilder::new();
-    for m in &rings {
-        let decoder = &decoder;
-        let stdout = &stdout;
-        builder = builder.add(m, move |rec| {
-            use std::io::Write;
-            let line = decoder.decode(rec);
-            // A closed stdout (`| head`) ends the run.
-            if writeln!(stdout.lock(), "{line}").is_err() {
-                return 1;
-            }
-            0
-        });
-    }
-    let mut ring = builder.build()?;
-    let deadline = a.duration.map(|d| Instant::now() + d);
-    loop {
-        if signals.pending()? {
-            eprintln!("corebpf: interrupted; detaching");
-            break;
-        }
-        let wait = match deadline {
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    break;
-                }
-                (d - now).min(Duration::from_millis(100))
-            }
-            None => Duration::from_millis(100),
-        };
-        match ring.poll(Some(wait)) {
-            Ok(_) => {}
-            Err(corebpf::RingBufError::Stopped(_)) => break,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    drop(ring);
-    drop(links);
     Ok(())
 }

@@ -1,12 +1,10 @@
-//! Output: program/map lines, event decoding, logging, signals.
+//! Output: program/map lines, logging, signals.
 
 use std::error::Error;
 use std::fmt::Write as _;
+use std::os::fd::{AsFd, BorrowedFd};
 
-use anyhow::{bail, Context as _};
-
-use corebpf::btf::{Btf, Kind};
-use corebpf::{Map, ObjectSpec, Program};
+use corebpf::{Map, Program};
 
 /// A logger printing `level: message` to stderr.
 struct StderrLogger {
@@ -125,56 +123,6 @@ pub fn map_line(m: &Map) -> Result<String, corebpf::MapError> {
     ))
 }
 
-/// Decodes ring buffer records through a BTF struct, or as hex.
-pub struct EventDecoder {
-    btf: Option<Btf>,
-    type_id: Option<u32>,
-}
-
-impl EventDecoder {
-    /// Uses struct `name`, or `event` when not given; an explicit name that isn't there is
-    /// an error, a missing default means hex.
-    pub fn new(spec: &ObjectSpec, name: Option<&str>) -> anyhow::Result<EventDecoder> {
-        let Some(btf) = &spec.btf else {
-            return match name {
-                Some(n) => bail!("--event-type {n}: the object has no BTF"),
-                None => Ok(EventDecoder {
-                    btf: None,
-                    type_id: None,
-                }),
-            };
-        };
-        let wanted = name.unwrap_or("event");
-        let id = btf
-            .find_by_name_kind(wanted, Kind::Struct)
-            .or_else(|| btf.find_by_name_kind(wanted, Kind::Union))
-            .or_else(|| btf.find_by_name_kind(wanted, Kind::Typedef));
-        if id.is_none() && name.is_some() {
-            bail!("--event-type {wanted}: no struct, union or typedef of that name in the object's BTF");
-        }
-        // Keep a private copy of the BTF so the decoder doesn't borrow the spec.
-        let btf = Btf::parse(btf.raw().to_vec()).context("copying the object's BTF")?;
-        Ok(EventDecoder {
-            btf: Some(btf),
-            type_id: id,
-        })
-    }
-
-    /// One line for one record.
-    pub fn decode(&self, rec: &[u8]) -> String {
-        if let (Some(btf), Some(id)) = (&self.btf, self.type_id) {
-            if let Ok(s) = corebpf::btf::format::format_value(btf, id, rec) {
-                return s;
-            }
-        }
-        let mut s = String::with_capacity(rec.len() * 2);
-        for b in rec {
-            let _ = write!(s, "{b:02x}");
-        }
-        s
-    }
-}
-
 /// SIGINT/SIGTERM delivered through a signalfd, so the run loop can notice them
 /// between polls and unwind normally (dropping links detaches).
 pub struct Signals {
@@ -199,6 +147,13 @@ impl Signals {
     /// True once a signal arrived.
     pub fn pending(&self) -> Result<bool, nix::Error> {
         Ok(self.fd.read_signal()?.is_some())
+    }
+}
+
+/// The signalfd: readable once a signal arrived.
+impl AsFd for Signals {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 

@@ -25,6 +25,8 @@ pub mod fs;
 pub mod mmap;
 pub mod netlink;
 pub mod perf;
+#[cfg(feature = "tokio")]
+pub mod reactor;
 pub mod socket;
 
 pub use fs::is_bpffs;
@@ -454,23 +456,6 @@ pub fn possible_cpus() -> SysResult<u32> {
     Ok(*CPUS.get_or_init(|| n))
 }
 
-/// The ranges of a kernel CPU list such as `"0-3,5,7-8"`; `None` if malformed.
-fn cpu_ranges(text: &str) -> Option<Vec<(u32, u32)>> {
-    text.trim()
-        .split(',')
-        .map(|part| {
-            let (lo, hi) = match part.split_once('-') {
-                Some((a, b)) => (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?),
-                None => {
-                    let v = part.trim().parse::<u32>().ok()?;
-                    (v, v)
-                }
-            };
-            (lo <= hi).then_some((lo, hi))
-        })
-        .collect()
-}
-
 /// `pidfd_open(pid, 0)` (5.3+): a descriptor that refers to process `pid` (the key of
 /// a task storage map).
 pub fn pidfd_open(pid: u32) -> SysResult<OwnedFd> {
@@ -494,13 +479,51 @@ fn parse_cpu_list(text: &str) -> Option<u32> {
     (count > 0).then_some(count)
 }
 
-/// The ids of the online CPUs (`/sys/devices/system/cpu/online`), where per-CPU
-/// perf events can be opened.
+/// The `(first, last)` ranges of a kernel CPU list such as `"0-3,5,7-8"`; `None` if
+/// malformed or empty.
+fn cpu_ranges(text: &str) -> Option<Vec<(u32, u32)>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    text.split(',')
+        .map(|part| {
+            let (lo, hi) = match part.split_once('-') {
+                Some((a, b)) => (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?),
+                None => {
+                    let v = part.trim().parse::<u32>().ok()?;
+                    (v, v)
+                }
+            };
+            (lo <= hi).then_some((lo, hi))
+        })
+        .collect()
+}
+
+/// The most CPUs a kernel CPU list may name here: Linux's `NR_CPUS` is at most 8192,
+/// so a larger number is a malformed file, not a machine.
+const MAX_CPUS: u32 = 1 << 16;
+
+/// The CPU numbers of a kernel CPU list, in order; `None` if malformed, empty, or
+/// naming a CPU at or past [`MAX_CPUS`].
+fn parse_cpu_numbers(text: &str) -> Option<Vec<u32>> {
+    let ranges = cpu_ranges(text)?;
+    if ranges.iter().any(|&(_, hi)| hi >= MAX_CPUS) {
+        return None;
+    }
+    let mut cpus: Vec<u32> = ranges.into_iter().flat_map(|(lo, hi)| lo..=hi).collect();
+    cpus.sort_unstable();
+    cpus.dedup();
+    Some(cpus)
+}
+
+/// The CPUs online now, from `/sys/devices/system/cpu/online` (read anew on each call:
+/// CPUs come and go), as libbpf reads them for a perf buffer.
 pub fn online_cpus() -> SysResult<Vec<u32>> {
     const PATH: &str = "/sys/devices/system/cpu/online";
     let text =
         std::fs::read_to_string(PATH).map_err(|e| SysError::from_io("read cpu/online", e))?;
-    parse_cpu_ids(&text).ok_or_else(|| {
+    parse_cpu_numbers(&text).ok_or_else(|| {
         SysError::from_io(
             "read cpu/online",
             io::Error::new(
@@ -509,19 +532,6 @@ pub fn online_cpus() -> SysResult<Vec<u32>> {
             ),
         )
     })
-}
-
-/// The CPU ids of a kernel CPU list such as `"0-3,5"`; `None` if malformed, empty, or
-/// naming more CPUs than a kernel has (`NR_CPUS` is at most 8192).
-fn parse_cpu_ids(text: &str) -> Option<Vec<u32>> {
-    const MAX_CPUS: u32 = 8192;
-    parse_cpu_list(text).filter(|&n| n <= MAX_CPUS)?;
-    Some(
-        cpu_ranges(text)?
-            .into_iter()
-            .flat_map(|(lo, hi)| lo..=hi)
-            .collect(),
-    )
 }
 
 /// Raises `RLIMIT_MEMLOCK` to infinity.
@@ -639,11 +649,11 @@ mod tests {
 
     #[test]
     fn cpu_ids_of_a_list() {
-        assert_eq!(parse_cpu_ids("0-2,5\n"), Some(vec![0, 1, 2, 5]));
-        assert_eq!(parse_cpu_ids("3"), Some(vec![3]));
-        assert_eq!(parse_cpu_ids(""), None);
-        assert_eq!(parse_cpu_ids("0-4294967295"), None);
-        assert_eq!(parse_cpu_ids("2-1"), None);
+        assert_eq!(parse_cpu_numbers("0-2,5\n"), Some(vec![0, 1, 2, 5]));
+        assert_eq!(parse_cpu_numbers("3"), Some(vec![3]));
+        assert_eq!(parse_cpu_numbers(""), None);
+        assert_eq!(parse_cpu_numbers("0-4294967295"), None);
+        assert_eq!(parse_cpu_numbers("2-1"), None);
     }
 
     #[test]
@@ -673,6 +683,13 @@ mod tests {
         assert_eq!(parse_cpu_list("a-b"), None);
         assert_eq!(parse_cpu_list("0-4294967295,1-2"), None);
         assert!(possible_cpus().unwrap() >= 1);
+        assert_eq!(parse_cpu_numbers("0-2,5\n"), Some(vec![0, 1, 2, 5]));
+        assert_eq!(parse_cpu_numbers("4,0-1,1"), Some(vec![0, 1, 4]));
+        assert_eq!(parse_cpu_numbers("0-65536"), None);
+        assert_eq!(parse_cpu_numbers(""), None);
+        assert_eq!(parse_cpu_numbers("1,,2"), None);
+        let online = online_cpus().unwrap();
+        assert!(!online.is_empty() && online.len() <= possible_cpus().unwrap() as usize);
     }
 
     #[test]

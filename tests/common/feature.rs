@@ -96,6 +96,8 @@ pub enum Feature {
     BloomFilter,
     /// Arena maps (`BPF_MAP_TYPE_ARENA`).
     Arena,
+    /// `BPF_MAP_TYPE_USER_RINGBUF` and `bpf_user_ringbuf_drain`.
+    UserRingbuf,
 }
 
 impl Feature {
@@ -133,6 +135,7 @@ impl Feature {
             Feature::TaskStorage => "task storage maps",
             Feature::BloomFilter => "bloom filter maps",
             Feature::Arena => "arena maps",
+            Feature::UserRingbuf => "user ring buffers",
         }
     }
 
@@ -172,6 +175,7 @@ impl Feature {
             Feature::TaskStorage => (5, 11),
             Feature::BloomFilter => (5, 16),
             Feature::Arena => (6, 9),
+            Feature::UserRingbuf => (6, 1),
         }
     }
 
@@ -223,6 +227,7 @@ impl Feature {
             Feature::BloomFilter => &["CONFIG_BPF_SYSCALL"],
             // The arena needs a JIT that supports it and an MMU (x86-64, arm64, riscv).
             Feature::Arena => &["CONFIG_BPF_SYSCALL", "CONFIG_BPF_JIT", "CONFIG_MMU"],
+            Feature::UserRingbuf => &["CONFIG_BPF_SYSCALL"],
         }
     }
 }
@@ -326,6 +331,7 @@ pub fn probe(feature: Feature) -> Probe {
                 Probe::Missing(format!("{} is missing", f.display()))
             }
         }
+        Feature::UserRingbuf => probe_user_ringbuf(),
         Feature::TpBtf => probe_tracing(
             prog_type::TRACING,
             attach_type::TRACE_RAW_TP,
@@ -653,6 +659,22 @@ fn probe_tracing(prog_type: u32, attach: u32, target: &str, kind: Kind) -> Probe
         Ok(_) => Probe::Supported,
         Err(e) if errno(&e) == libc::EPERM => refused(&format!("attaching to {target}"), &e),
         Err(e) => Probe::Missing(format!("attaching to {target} answered {}", errno_name(&e))),
+    }
+}
+
+/// Creates a one-page user ring buffer: kernels before 6.1 don't know the map type
+/// (`EINVAL`).
+fn probe_user_ringbuf() -> Probe {
+    const USER_RINGBUF: u32 = 31;
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u32;
+    match raw_bpf::map_create_sized(USER_RINGBUF, page) {
+        Ok(_) => Probe::Supported,
+        Err(e) if errno(&e) == libc::EPERM => refused("BPF_MAP_CREATE(user_ringbuf)", &e),
+        Err(e) => Probe::Missing(format!(
+            "BPF_MAP_CREATE(user_ringbuf) answered {}",
+            errno_name(&e)
+        )),
     }
 }
 

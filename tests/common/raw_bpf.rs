@@ -458,3 +458,9 @@ pub fn map_create(
     // SAFETY: the attribute holds no pointers.
     unsafe { bpf_fd(BPF_MAP_CREATE, &mut attr) }
 }
+
+/// `BPF_MAP_CREATE` of a keyless, valueless map of `map_type` with `max_entries` (a
+/// ring buffer's size in bytes).
+pub fn map_create_sized(map_type: u32, max_entries: u32) -> io::Result<OwnedFd> {
+    map_create(map_type, 0, 0, max_entries, 0)
+}

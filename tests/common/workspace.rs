@@ -143,3 +143,31 @@ pub fn parse_version(release: &str) -> Option<(u32, u32)> {
     let minor = parts.next()?.parse().ok()?;
     Some((major, minor))
 }
+
+/// Makes `n` `getpgid(2)` calls from a thread named `cbpf-burst`, the thread the event
+/// examples (bpf-progs/perf_events.bpf.c, ringbuf_drops.bpf.c) report on (burst.h),
+/// pinned to `cpu` when given (so that every perf sample lands in one ring). Tests that
+/// use it must not run at the same time as each other.
+pub fn burst_on(cpu: Option<usize>, n: u32) {
+    std::thread::Builder::new()
+        .name("cbpf-burst".into())
+        .spawn(move || {
+            if let Some(cpu) = cpu {
+                let mut set = nix::sched::CpuSet::new();
+                set.set(cpu).expect("a CPU number");
+                nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+                    .expect("pinning the burst thread");
+            }
+            for _ in 0..n {
+                nix::unistd::getpgid(None).expect("getpgid");
+            }
+        })
+        .expect("spawning the burst thread")
+        .join()
+        .expect("burst thread");
+}
+
+/// [`burst_on`] any CPU.
+pub fn burst(n: u32) {
+    burst_on(None, n)
+}

@@ -7,6 +7,7 @@ pub mod btf;
 pub mod cold;
 pub mod load;
 pub mod mapio;
+pub mod perfbuf;
 pub mod reloc;
 pub mod ringbuf;
 pub mod rss;
@@ -19,7 +20,7 @@ use crate::machine::Machine;
 use crate::measure::{self, Metric, Plan, Result, Samples};
 
 /// The highest case number.
-pub const LAST_CASE: u32 = 8;
+pub const LAST_CASE: u32 = 9;
 
 /// Command-line options of a benchmark run.
 #[derive(Clone, Debug)]
@@ -237,6 +238,7 @@ pub fn run_all(o: &Options) -> Result<()> {
             6 => rss::run(o),
             7 => cold::run(o),
             8 => uprobes::run(o),
+            9 => perfbuf::run(o),
             _ => unreachable!("validated in Options::parse"),
         }
         .map_err(|e| format!("case {case}: {e}"))?;

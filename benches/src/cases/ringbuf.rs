@@ -40,7 +40,7 @@ pub fn run(o: &Options) -> Result<CaseResult> {
     // One instance (ring + producer) per consumer, so that no consumer sees another's
     // position; each consumer is created once, before the rounds.
     let load = || Loader::new().load(&spec).map_err(|e| e.to_string());
-    let (inst_c, inst_l, inst_a) = (load()?, load()?, load()?);
+    let (inst_c, inst_l, inst_a, inst_b) = (load()?, load()?, load()?, load()?);
     let rb_fd =
         |o: &Object| -> Result<i32> { Ok(o.map("rb").ok_or("no map `rb`")?.fd().as_raw_fd()) };
 
@@ -54,11 +54,21 @@ pub fn run(o: &Options) -> Result<CaseResult> {
         })
         .build()
         .map_err(|e| e.to_string())?;
+    // The batch API: no callback; records borrowed from the ring, one commit per batch.
+    let mut ring_b = RingBufferBuilder::new()
+        .add_batched(inst_b.map("rb").ok_or("no map `rb`")?)
+        .build()
+        .map_err(|e| e.to_string())?;
     let mut ring_l = libbpf::RingBuffer::new(rb_fd(&inst_l)?)?;
     let mut ring_a = aya_glue::ring_buf(inst_a.map("rb").ok_or("no map `rb`")?.fd())?;
 
     // Each fill starts where the previous one of the same system ended.
-    let bases = [Cell::new(0u32), Cell::new(0u32), Cell::new(0u32)];
+    let bases = [
+        Cell::new(0u32),
+        Cell::new(0u32),
+        Cell::new(0u32),
+        Cell::new(0u32),
+    ];
     let next_base = |i: usize| {
         bases[i].set(bases[i].get().wrapping_add(EVENTS));
         bases[i].get()
@@ -77,6 +87,21 @@ pub fn run(o: &Options) -> Result<CaseResult> {
             sum_c.store(0, Relaxed);
             let n = sw.measure(|| ring_c.consume()).map_err(|e| e.to_string())?;
             check("corebpf", n as u64, sum_c.load(Relaxed), want)
+        }),
+        System::new("corebpf batch", |sw| {
+            let want = fill(&inst_b, next_base(3), EVENTS)?;
+            let (n, sum) = sw
+                .measure(|| {
+                    let mut sum = 0u64;
+                    let n = ring_b.consume_batch(|_, batch| {
+                        for rec in batch {
+                            sum = sum.wrapping_add(value_of(rec));
+                        }
+                    });
+                    n.map(|n| (n, sum))
+                })
+                .map_err(|e| e.to_string())?;
+            check("corebpf batch", n as u64, sum, want)
         }),
         System::new("libbpf", |sw| {
             let want = fill(&inst_l, next_base(1), EVENTS)?;
@@ -107,14 +132,29 @@ pub fn run(o: &Options) -> Result<CaseResult> {
         "wall time per event",
         &samples,
         Metric::Wall,
-        &[("corebpf", "libbpf", target), ("corebpf", "aya", None)],
+        &[
+            ("corebpf", "libbpf", target),
+            (
+                "corebpf batch",
+                "libbpf",
+                Some(Target {
+                    text: "≤ 0.8× libbpf's time per event (the batch API)".into(),
+                    bound: 0.8,
+                }),
+            ),
+            ("corebpf", "aya", None),
+        ],
     );
     let cpu = Table::from_samples(
         "CPU per event",
         "thread CPU time per event",
         &samples,
         Metric::Cpu,
-        &[("corebpf", "libbpf", None), ("corebpf", "aya", None)],
+        &[
+            ("corebpf", "libbpf", None),
+            ("corebpf batch", "libbpf", None),
+            ("corebpf", "aya", None),
+        ],
     );
     Ok(CaseResult {
         id: 4,
@@ -129,6 +169,7 @@ pub fn run(o: &Options) -> Result<CaseResult> {
                  producer), loaded by corebpf, and its consumer is created once."
             ),
             "corebpf: `RingBufferBuilder::new().add(&map, callback).build()`, then `RingBuffer::consume()`.".into(),
+            "corebpf batch: `RingBufferBuilder::new().add_batched(&map).build()`, then `RingBuffer::consume_batch(|_, batch| for record in batch { .. })`: records borrowed from the ring, the consumer position stored once per batch.".into(),
             "libbpf: `ring_buffer__new(fd, sample_cb)`, then `ring_buffer__consume()` (C callback).".into(),
             "aya: `RingBuf::try_from(Map::RingBuf(MapData::from_fd(fd)))`, then `while let Some(item) = ring.next()`.".into(),
         ],

@@ -1,14 +1,22 @@
 //! Memory mappings shared with the kernel: generic fd-backed regions, the BPF ring
-//! buffer and the perf ring buffer.
+//! buffer ([`ringbuf`]) and the perf ring buffer ([`perf`]).
 //!
 //! Everything here hands out only bounds-checked copies, atomics loads/stores and
 //! slices the kernel can no longer write to, so the layers above need no `unsafe`.
 
-use super::bpf::{self, map_type, ringbuf};
+mod perf;
+mod ringbuf;
+mod user_ringbuf;
+
+pub use perf::{PerfMapping, PerfRecord};
+#[cfg(test)]
+pub use ringbuf::RingbufRecord;
+pub use ringbuf::{RecordBatch, RingbufMapping};
+pub use user_ringbuf::{ReserveError, UserRingbufMapping, UserRingbufReservation};
+
 pub use super::page_size;
 use super::{syscall, SysError, SysResult, Syscall};
 use std::ffi::c_void;
-use std::ops::ControlFlow;
 use std::os::fd::BorrowedFd;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -240,7 +248,8 @@ impl MmapRegion {
         Some(unsafe { &*p.cast::<AtomicU64>() })
     }
 
-    /// The `AtomicU32` at `offset`, if in bounds and 4-byte aligned (read-only use).
+    /// The `AtomicU32` at `offset`, if in bounds and 4-byte aligned. Internal: callers
+    /// must only store through it when that part of the region is writable.
     fn atomic_u32(&self, offset: usize) -> Option<&AtomicU32> {
         let p = self.range(offset, 4)?;
         if p as usize % std::mem::align_of::<AtomicU32>() != 0 {
@@ -277,6 +286,16 @@ impl MmapRegion {
         }
     }
 
+    /// A mutable slice of the region. Internal: only for ranges of a writable part that
+    /// the kernel does not read or write while the borrow lasts.
+    fn slice_mut(&mut self, offset: usize, len: usize) -> Option<&mut [u8]> {
+        let p = self.range(offset, len)?;
+        // SAFETY: in bounds and mapped for the lifetime of `&mut self`, which gives us
+        // the only Rust access to the region; callers only ask for writable ranges the
+        // kernel leaves alone while the borrow lasts (a reserved, uncommitted record).
+        Some(unsafe { std::slice::from_raw_parts_mut(p, len) })
+    }
+
     /// A slice of the region. Internal: only for ranges the kernel no longer writes.
     fn slice(&self, offset: usize, len: usize) -> Option<&[u8]> {
         let p = self.range(offset, len)?;
@@ -298,338 +317,6 @@ impl Drop for MmapRegion {
         if let Err(e) = unsafe { syscall(call) } {
             log::warn!("munmap of {} bytes failed: {e}", self.len);
         }
-    }
-}
-
-/// A BPF ring buffer map (`BPF_MAP_TYPE_RINGBUF`) mapped for consuming.
-///
-/// Layout: the consumer page (read-write), the producer page (read-only), then the
-/// data area mapped twice in a row, so a record that wraps around the end of the ring is
-/// still contiguous in memory.
-#[derive(Debug)]
-pub struct RingbufMapping {
-    region: MmapRegion,
-    page: usize,
-    data_size: usize,
-}
-
-/// What [`RingbufMapping::record_at`] found at a position.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RingbufRecord<'a> {
-    /// Nothing there yet (the position is the producer position).
-    Empty,
-    /// The record is reserved but not yet committed: stop and retry later.
-    Busy,
-    /// A discarded record: skip to `next`.
-    Discarded {
-        /// Position of the following record.
-        next: u64,
-    },
-    /// A committed sample.
-    Sample {
-        /// The sample's bytes (stable until the consumer position passes them).
-        data: &'a [u8],
-        /// Position of the following record.
-        next: u64,
-    },
-    /// The position or the header is inconsistent (not between the consumer and
-    /// producer positions, misaligned, or a length larger than the ring).
-    Corrupt,
-}
-
-impl RingbufMapping {
-    /// Maps the ring buffer map `map_fd`, whose data area is `data_size` bytes (its
-    /// `max_entries`). The size is checked against what the kernel reports for the map,
-    /// so a wrong one is an error rather than a wrong view of the ring.
-    pub fn new(map_fd: BorrowedFd<'_>, data_size: usize) -> SysResult<Self> {
-        let info = bpf::map_info(map_fd)?;
-        if info.type_ != map_type::RINGBUF {
-            return Err(SysError::invalid(
-                "mmap",
-                format!("map type {} is not a ring buffer", info.type_),
-            ));
-        }
-        if info.max_entries as usize != data_size {
-            return Err(SysError::invalid(
-                "mmap",
-                format!("ring buffer is {} bytes, not {data_size}", info.max_entries),
-            ));
-        }
-        let page = page_size();
-        if !data_size.is_power_of_two() || data_size % page != 0 {
-            return Err(SysError::invalid(
-                "mmap",
-                format!("bad ring buffer size {data_size}"),
-            ));
-        }
-        let overflow = || SysError::invalid("mmap", "ring buffer too large");
-        let producer_len = data_size
-            .checked_mul(2)
-            .and_then(|d| d.checked_add(page))
-            .ok_or_else(overflow)?;
-        let total = producer_len.checked_add(page).ok_or_else(overflow)?;
-        let mut region = MmapRegion::reserve(total)?;
-        region.map_fixed(0, page, map_fd, Access::ReadWrite, 0)?;
-        // The kernel maps the data pages twice itself: mapping `2 * data_size` bytes after
-        // the producer page yields the doubled view.
-        region.map_fixed(page, producer_len, map_fd, Access::ReadOnly, page as u64)?;
-        // The consumer page is writable; the rest read-only. Plain reads are fine for all.
-        region.access = None;
-        Ok(RingbufMapping {
-            region,
-            page,
-            data_size,
-        })
-    }
-
-    /// Size of the data area in bytes (a power of two).
-    pub fn data_size(&self) -> usize {
-        self.data_size
-    }
-
-    /// The consumer position (acquire).
-    pub fn consumer_pos(&self) -> u64 {
-        self.region
-            .atomic_u64(0)
-            .map_or(0, |a| a.load(Ordering::Acquire))
-    }
-
-    /// The producer position (acquire).
-    pub fn producer_pos(&self) -> u64 {
-        self.region
-            .atomic_u64(self.page)
-            .map_or(0, |a| a.load(Ordering::Acquire))
-    }
-
-    /// Reads the record at `pos` (normally the consumer position, then each `next`).
-    pub fn record_at(&self, pos: u64) -> RingbufRecord<'_> {
-        let cons = self.consumer_pos();
-        let prod = self.producer_pos();
-        if pos == prod {
-            return RingbufRecord::Empty;
-        }
-        let size = self.data_size as u64;
-        if pos < cons || pos > prod || prod - cons > size || pos % 8 != 0 {
-            return RingbufRecord::Corrupt;
-        }
-        let off = (pos & (size - 1)) as usize;
-        let data_start = 2 * self.page;
-        let Some(hdr) = self.region.atomic_u32(data_start + off) else {
-            return RingbufRecord::Corrupt;
-        };
-        let len = hdr.load(Ordering::Acquire);
-        if len & ringbuf::BUSY_BIT != 0 {
-            return RingbufRecord::Busy;
-        }
-        let sample_len = (len & !(ringbuf::BUSY_BIT | ringbuf::DISCARD_BIT)) as u64;
-        let total = (sample_len + ringbuf::HDR_SZ as u64).next_multiple_of(8);
-        if total > size || pos + total > prod {
-            return RingbufRecord::Corrupt;
-        }
-        let next = pos + total;
-        if len & ringbuf::DISCARD_BIT != 0 {
-            return RingbufRecord::Discarded { next };
-        }
-        // The double mapping keeps the record contiguous: off < size and
-        // off + total <= 2 * size.
-        match self
-            .region
-            .slice(data_start + off + ringbuf::HDR_SZ, sample_len as usize)
-        {
-            Some(data) => RingbufRecord::Sample { data, next },
-            None => RingbufRecord::Corrupt,
-        }
-    }
-
-    /// Consumes committed records in order, calling `f` on each sample and releasing
-    /// each record (discarded ones too) as soon as it is handled, as libbpf does. Stops
-    /// at the first record not yet committed, or after a sample for which `f` returns
-    /// `ControlFlow::Break` (that sample counts as consumed). Returns the number of
-    /// samples handed to `f`, or `None` if the ring is corrupt.
-    pub fn consume(&mut self, mut f: impl FnMut(&[u8]) -> ControlFlow<()>) -> Option<usize> {
-        // Resolve the three places once, as libbpf's ringbuf_process_ring does, instead of
-        // bounds-checking every access per record (the double mapping keeps every record
-        // within `data .. data + 2 * size`).
-        let (Some(cons_pos), Some(prod_pos)) =
-            (self.region.atomic_u64(0), self.region.atomic_u64(self.page))
-        else {
-            return None;
-        };
-        let size = self.data_size as u64;
-        let mask = size - 1;
-        let data_start = 2 * self.page;
-        let data = self.region.range(data_start, 2 * self.data_size)?;
-        let mut cons = cons_pos.load(Ordering::Acquire);
-        let mut samples = 0;
-        loop {
-            let prod = prod_pos.load(Ordering::Acquire);
-            if prod < cons || prod - cons > size || cons % 8 != 0 {
-                return None;
-            }
-            if cons == prod {
-                return Some(samples);
-            }
-            while cons < prod {
-                let off = (cons & mask) as usize;
-                if cons + PREFETCH_AHEAD as u64 <= prod {
-                    // Committed data two pages on: start its page walk and cache fill
-                    // now, so the reads there don't stall. Only what the producer has
-                    // already written, so no line it is about to write gets shared.
-                    prefetch(data.wrapping_add(off + PREFETCH_AHEAD));
-                }
-                // SAFETY: off < size, so the 4-byte header lies within the doubled data
-                // area, 8-byte aligned (cons is a multiple of 8 and the area page-aligned);
-                // the kernel writes it atomically.
-                let hdr = unsafe { &*data.add(off).cast::<AtomicU32>() };
-                let len = hdr.load(Ordering::Acquire);
-                if len & ringbuf::BUSY_BIT != 0 {
-                    return Some(samples);
-                }
-                let sample_len = (len & !(ringbuf::BUSY_BIT | ringbuf::DISCARD_BIT)) as u64;
-                let total = (sample_len + ringbuf::HDR_SZ as u64).next_multiple_of(8);
-                if total > size || cons + total > prod {
-                    return None;
-                }
-                let next = cons + total;
-                let flow = if len & ringbuf::DISCARD_BIT == 0 {
-                    samples += 1;
-                    // SAFETY: off + total <= 2 * size (off < size, total <= size), so the
-                    // sample lies within the doubled data area; the kernel committed it
-                    // and does not reuse it before the consumer position passes it, which
-                    // happens only after `f` returns (the slice does not escape `f`).
-                    let sample = unsafe {
-                        std::slice::from_raw_parts(
-                            data.add(off + ringbuf::HDR_SZ),
-                            sample_len as usize,
-                        )
-                    };
-                    f(sample)
-                } else {
-                    ControlFlow::Continue(())
-                };
-                cons = next;
-                cons_pos.store(cons, Ordering::Release);
-                if flow.is_break() {
-                    return Some(samples);
-                }
-            }
-        }
-    }
-}
-
-/// How far ahead of the record being read [`RingbufMapping::consume`] prefetches: two
-/// pages. Records are read in order, but the hardware prefetcher stops at page
-/// boundaries; measured (bench case 4, 41 rounds, time per event vs libbpf) 0.96–1.00
-/// without, 0.83–0.94 at 8 KiB, 0.91 at 16 KiB, 0.99 at 2 KiB.
-const PREFETCH_AHEAD: usize = 8192;
-
-/// Hints the CPU to start loading the cache line at `p` (no effect on memory; never faults).
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch hint reads nothing architecturally and cannot fault, whatever
-    // the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
-/// A perf event ring buffer (`perf_event_open` + `mmap`), mapped for consuming.
-#[derive(Debug)]
-pub struct PerfMapping {
-    region: MmapRegion,
-    data_offset: usize,
-    data_size: usize,
-}
-
-/// Offsets in `struct perf_event_mmap_page`.
-const DATA_HEAD: usize = 1024;
-const DATA_TAIL: usize = 1032;
-const DATA_OFFSET: usize = 1040;
-const DATA_SIZE: usize = 1048;
-
-impl PerfMapping {
-    /// Maps the perf event `fd` with `data_pages` data pages (a power of two) after the
-    /// metadata page.
-    pub fn new(fd: BorrowedFd<'_>, data_pages: usize) -> SysResult<Self> {
-        if !data_pages.is_power_of_two() {
-            return Err(SysError::invalid(
-                "mmap",
-                "perf buffer page count must be a power of two",
-            ));
-        }
-        let page = page_size();
-        let len = data_pages
-            .checked_add(1)
-            .and_then(|n| n.checked_mul(page))
-            .ok_or_else(|| SysError::invalid("mmap", "perf buffer too large"))?;
-        let region = MmapRegion::map_shared(fd, len, Access::ReadWrite, 0)?;
-        // Kernels since 4.1 publish the data area; fall back to "after the first page".
-        let off = region.load_u64(DATA_OFFSET, Ordering::Relaxed).unwrap_or(0) as usize;
-        let size = region.load_u64(DATA_SIZE, Ordering::Relaxed).unwrap_or(0) as usize;
-        let (data_offset, data_size) = if size == 0 {
-            (page, len - page)
-        } else {
-            (off, size)
-        };
-        let fits = data_offset
-            .checked_add(data_size)
-            .is_some_and(|end| end <= len);
-        if !fits || !data_size.is_power_of_two() {
-            return Err(SysError::invalid(
-                "mmap",
-                "perf buffer reports a bad data area",
-            ));
-        }
-        Ok(PerfMapping {
-            region,
-            data_offset,
-            data_size,
-        })
-    }
-
-    /// Size of the data area in bytes (a power of two).
-    pub fn data_size(&self) -> usize {
-        self.data_size
-    }
-
-    /// The kernel's write position (acquire).
-    pub fn data_head(&self) -> u64 {
-        self.region
-            .load_u64(DATA_HEAD, Ordering::Acquire)
-            .unwrap_or(0)
-    }
-
-    /// Our read position.
-    pub fn data_tail(&self) -> u64 {
-        self.region
-            .load_u64(DATA_TAIL, Ordering::Acquire)
-            .unwrap_or(0)
-    }
-
-    /// Publishes a new read position (release), freeing the space before it.
-    pub fn set_data_tail(&mut self, tail: u64) {
-        self.region.store_u64(DATA_TAIL, tail, Ordering::Release);
-    }
-
-    /// Copies the bytes at ring position `pos` into `buf`, wrapping around the end of
-    /// the ring. `false` unless `[pos, pos + buf.len())` lies between the tail and the
-    /// head (the part the kernel has written and will not touch until the tail moves).
-    pub fn read(&self, pos: u64, buf: &mut [u8]) -> bool {
-        let (tail, head) = (self.data_tail(), self.data_head());
-        let len = buf.len() as u64;
-        let ok = pos >= tail
-            && pos.checked_add(len).is_some_and(|end| end <= head)
-            && head - tail <= self.data_size as u64;
-        if !ok {
-            return false;
-        }
-        let off = (pos % self.data_size as u64) as usize;
-        let first = buf.len().min(self.data_size - off);
-        let (a, b) = buf.split_at_mut(first);
-        self.region.read(self.data_offset + off, a) && self.region.read(self.data_offset, b)
     }
 }
 
