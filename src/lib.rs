@@ -60,6 +60,7 @@
 //!   program's kind to how it attaches ([`program::AttachPlan`]);
 //! - [`map`], [`link`], [`ringbuf`]: typed maps, links that detach on drop, the ring
 //!   buffer;
+//! - [`loaded_btf`]: the BTF objects the kernel holds, opened by id and read back;
 //! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs.
 //!
 //! Types of `sys` that public signatures name are re-exported at the root
@@ -83,6 +84,7 @@ mod gzip;
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod insn;
 pub mod link;
+pub mod loaded_btf;
 pub mod loader;
 pub mod map;
 pub mod object;
@@ -106,6 +108,7 @@ mod error_tests;
 #[cfg(feature = "derive")]
 pub use corebpf_derive::Pod;
 pub use link::{Link, LinkError};
+pub use loaded_btf::{LoadedBtf, LoadedBtfError};
 pub use loader::{LoadError, Loader, Object, VerifierLog};
 pub use map::{Map, MapError, MapFlags};
 pub use object::{ObjectError, ObjectSpec};
@@ -140,4 +143,7 @@ pub enum Error {
     /// Link operations.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// Opening or reading a BTF object of the kernel.
+    #[error(transparent)]
+    LoadedBtf(#[from] LoadedBtfError),
 }

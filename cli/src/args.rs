@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// Load, run and inspect eBPF objects, in the spirit of bpftool.
 #[derive(Debug, Parser)]
@@ -45,6 +45,9 @@ pub enum Command {
     /// One line per relocation with the program, instruction, kind, the access in
     /// words and the result (old -> new value), or why it was poisoned.
     Relocate(RelocateArgs),
+    /// Inspect BTF: the kernel's, a file's, or a BTF object the kernel holds
+    #[command(subcommand)]
+    Btf(BtfCommand),
     /// Print a completion script for SHELL to stdout
     ///
     /// For example `corebpf completions bash > /etc/bash_completion.d/corebpf`.
@@ -52,6 +55,62 @@ pub enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
+}
+
+/// `btf` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BtfCommand {
+    /// Print BTF as a C header (a vmlinux.h) or as one record per type
+    ///
+    /// `--format c` writes the types as C that `clang -target bpf` compiles, in the order
+    /// and with the names `bpftool btf dump ... format c` gives them; `--format raw` (the
+    /// default) lists them like `bpftool btf dump ...`, and `--json` as bpftool's `-j`.
+    Dump(BtfDumpArgs),
+}
+
+/// Where the BTF to dump comes from: exactly one of FILE, `--kernel`, `--id`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct BtfSource {
+    /// Raw BTF (like /sys/kernel/btf/vmlinux) or an ELF file with a .BTF section
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The running kernel's BTF (/sys/kernel/btf/vmlinux)
+    #[arg(long)]
+    pub kernel: bool,
+    /// The BTF object with this id (see `bpftool btf list`); a module's is read on top of
+    /// vmlinux's
+    #[arg(long, value_name = "ID")]
+    pub id: Option<u32>,
+}
+
+/// How `btf dump` writes types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BtfFormat {
+    /// A C header
+    C,
+    /// One record per type, like `bpftool btf dump`
+    Raw,
+}
+
+/// `btf dump` options.
+#[derive(Debug, Args)]
+pub struct BtfDumpArgs {
+    #[command(flatten)]
+    pub source: BtfSource,
+    /// FILE (or the object given by --id) is split BTF on top of BASE, like a module's on
+    /// vmlinux's (bpftool's -B)
+    #[arg(long, short = 'B', value_name = "BASE", allow_hyphen_values = true)]
+    pub base: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = BtfFormat::Raw)]
+    pub format: BtfFormat,
+    /// Only the types named NAME and the types they need
+    #[arg(long = "type", value_name = "NAME", allow_hyphen_values = true)]
+    pub type_name: Option<String>,
+    /// Raw records as JSON, with bpftool's field names (not with --format c)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The BTF to relocate against.
@@ -154,6 +213,42 @@ mod tests {
         assert_eq!(r.target.btf, Some(PathBuf::from("v.btf")));
         assert!(r.json);
         assert!(p("load x.o --json").is_err());
+    }
+
+    #[test]
+    fn parses_btf_dump() {
+        let Command::Btf(BtfCommand::Dump(d)) =
+            p("btf dump --kernel --format c --type task_struct")
+                .unwrap()
+                .command
+        else {
+            panic!("not btf dump");
+        };
+        assert!(d.source.kernel);
+        assert_eq!(d.format, BtfFormat::C);
+        assert_eq!(d.type_name.as_deref(), Some("task_struct"));
+        let Command::Btf(BtfCommand::Dump(d)) =
+            p("btf dump mod.btf -B vmlinux --json").unwrap().command
+        else {
+            panic!("not btf dump");
+        };
+        assert_eq!(d.source.file, Some(PathBuf::from("mod.btf")));
+        assert_eq!(d.base, Some(PathBuf::from("vmlinux")));
+        assert_eq!(d.format, BtfFormat::Raw);
+        assert!(d.json);
+        let Command::Btf(BtfCommand::Dump(d)) = p("btf dump --id 7").unwrap().command else {
+            panic!("not btf dump");
+        };
+        assert_eq!(d.source.id, Some(7));
+        for bad in [
+            "btf dump",
+            "btf dump x --kernel",
+            "btf dump --kernel --id 1",
+            "btf dump --id x",
+            "btf dump --kernel --format h",
+        ] {
+            assert!(p(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -8,9 +8,10 @@ use anyhow::{bail, Context as _};
 use clap::{CommandFactory, Parser};
 
 mod args;
+mod btf;
 mod output;
 
-use args::{Cli, Command, LoadArgs, RelocateArgs, RunArgs};
+use args::{BtfCommand, Cli, Command, LoadArgs, RelocateArgs, RunArgs};
 
 fn main() -> ExitCode {
     // Usage errors exit with 2 after clap's message; --help and --version with 0.
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
         Command::Load(a) => load(&a),
         Command::Run(a) => run(&a),
         Command::Relocate(a) => relocate(&a),
+        Command::Btf(BtfCommand::Dump(a)) => btf::dump(&a),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "corebpf", &mut std::io::stdout());
