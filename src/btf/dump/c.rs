@@ -65,8 +65,7 @@ pub(super) fn dump(btf: &Btf, types: Option<&[u32]>) -> String {
 }
 
 /// [`dump`] of everything, with the C name each named struct, union, enum and typedef
-/// got (by id; `None` for the others), for tests that refer to types by name.
-#[cfg(test)]
+/// got (by id; `None` for the others).
 pub(super) fn dump_with_names(btf: &Btf) -> (String, Vec<Option<String>>) {
     let mut d = Dumper::new(btf);
     d.out.push_str(PROLOGUE);
@@ -76,7 +75,11 @@ pub(super) fn dump_with_names(btf: &Btf) -> (String, Vec<Option<String>>) {
         .map(|id| {
             let a = d.aux.get(id as usize).copied().unwrap_or_default();
             let t = d.ty(id)?;
-            if !a.named || t.name_off == 0 {
+            let defined = matches!(
+                t.kind,
+                Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 | Kind::Typedef
+            );
+            if !a.named || t.name_off == 0 || !defined {
                 return None;
             }
             let mut s = d.raw_name(&t).to_string();
@@ -159,6 +162,16 @@ fn push_i64(out: &mut String, v: i64) {
         out.push('-');
     }
     push_u64(out, v.unsigned_abs());
+}
+
+/// The smallest integer type an unnamed bitfield of `bits` bits fits in.
+fn pad_type(bits: i64) -> &'static str {
+    match bits {
+        ..=8 => "char",
+        9..=16 => "short",
+        17..=32 => "int",
+        _ => "long",
+    }
 }
 
 fn indent(out: &mut String, lvl: usize) {
@@ -737,6 +750,47 @@ impl<'a> Dumper<'a> {
         }
     }
 
+    /// A union larger than its members make it (one whose members BTF left out): unnamed
+    /// bitfields, which count towards a union's size but not its alignment, make up the
+    /// difference. libbpf writes nothing here, and clang sizes such a union smaller.
+    fn emit_union_padding(&mut self, t: &Type<'_>, align: i64, lvl: usize) {
+        let size = i64::from(t.size()) * 8;
+        let end = t
+            .members()
+            .map(|m| {
+                let bits = if m.bitfield_size != 0 {
+                    i64::from(m.bitfield_size)
+                } else {
+                    self.btf.resolve_size(m.type_id).unwrap_or(0) as i64 * 8
+                };
+                i64::from(m.bit_offset) + bits
+            })
+            .max()
+            .unwrap_or(0);
+        let unit = align.max(1) * 8;
+        let natural = (end + unit - 1) / unit * unit;
+        if size <= natural {
+            return;
+        }
+        if size <= 64 {
+            self.push_pad(pad_type(size), size, lvl);
+            return;
+        }
+        // Wider than one bitfield: a struct of them, all at offset 0 of the union.
+        self.out.push('\n');
+        indent(&mut self.out, lvl);
+        self.out.push_str("struct {");
+        let mut left = size;
+        while left > 0 {
+            let bits = left.min(64);
+            self.push_pad(pad_type(bits), bits, lvl + 1);
+            left -= bits;
+        }
+        self.out.push('\n');
+        indent(&mut self.out, lvl);
+        self.out.push_str("};");
+    }
+
     fn push_pad(&mut self, ty: &str, bits: i64, lvl: usize) {
         self.out.push('\n');
         indent(&mut self.out, lvl);
@@ -790,6 +844,8 @@ impl<'a> Dumper<'a> {
         }
         if is_struct {
             self.emit_bit_padding(off, i64::from(t.size()) * 8, align, false, lvl + 1);
+        } else {
+            self.emit_union_padding(t, align, lvl + 1);
         }
         // `struct empty {}` stays on one line.
         if t.vlen() > 0 || t.size() > 0 {

@@ -7,7 +7,7 @@
 //!   (and so `bpftool btf dump file … format c`) writes them, dependencies first, with
 //!   the same `___2` suffixes for names C would otherwise see twice. Functions,
 //!   variables and data sections are not written. [`dump_c_types`] writes chosen types
-//!   and what they need.
+//!   and what they need; [`c_names`] tells which C name each type got.
 //! - [`dump_raw`] lists the types one record each, as `bpftool btf dump file …` does;
 //!   [`dump_raw_json`] is the same in bpftool's `-j` JSON. [`dependencies`] finds what a
 //!   set of types refers to, for a listing of just those.
@@ -49,6 +49,13 @@ pub fn dump_c(btf: &Btf) -> String {
 /// pointers. Ids outside the BTF are skipped.
 pub fn dump_c_types(btf: &Btf, ids: &[u32]) -> String {
     c::dump(btf, Some(ids))
+}
+
+/// The C name [`dump_c`] gives each named struct, union, enum and typedef, indexed by
+/// type id (`None` for other types): `foo___2` for the second `foo`. For code that
+/// includes the header and refers to BTF types by name.
+pub fn c_names(btf: &Btf) -> Vec<Option<String>> {
+    c::dump_with_names(btf).1
 }
 
 /// Lists this blob's own types (for split BTF not the base's), one record per type, as

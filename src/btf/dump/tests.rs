@@ -184,8 +184,20 @@ fn small_btf_dumps_and_compiles_with_the_same_layout() {
     b.raw("", CONST, 0, false, 2, &[]); // 19
     let ms = m(&mut b, &[("v", 1, 0, 0)]);
     b.raw("node", UNION, 1, false, 4, &ms); // 20: a union with a struct's tag: renamed
+    let ms = m(&mut b, &[("c", 2, 0, 0)]);
+    b.raw("padded", UNION, 1, false, 16, &ms); // 21: larger than its one char
+    b.raw("empty_u", TYPEDEF, 0, false, 23, &[]); // 22
+    b.raw("", UNION, 0, false, 8, &[]); // 23: no members left, 8 bytes
     let btf = Btf::parse(b.build()).unwrap();
     let (h, names) = dump_with_names(&btf);
+    assert!(
+        h.contains("union padded {\n\tchar c;\n\tstruct {\n\t\tlong: 64;\n\t\tlong: 64;\n\t};\n};"),
+        "{h}"
+    );
+    assert!(
+        h.contains("typedef union {\n\tlong: 64;\n} empty_u;"),
+        "{h}"
+    );
     assert!(
         h.contains(
             "struct packed_thing {\n\tchar c;\n\tlong unsigned int v;\n} __attribute__((packed));"
@@ -208,7 +220,8 @@ fn small_btf_dumps_and_compiles_with_the_same_layout() {
     assert!(h.find("struct node {").unwrap() < h.find("struct outer {").unwrap());
     let Some(clang) = clang() else { return };
     let src = format!(
-        "#include \"vmlinux.h\"\n{}\nint x(struct outer *o) {{ return o->k + (int)o->n.id; }}\n",
+        "#include \"vmlinux.h\"\n{}\n_Static_assert(sizeof(empty_u) == 8, \"empty_u\");\n\
+         int x(struct outer *o) {{ return o->k + (int)o->n.id; }}\n",
         layout_asserts(&btf, &names)
     );
     compile(clang, &h, &src).unwrap_or_else(|e| panic!("{e}\n{h}"));
