@@ -829,7 +829,7 @@ impl<'a> Dumper<'a> {
             }
             self.out.push('\n');
             indent(&mut self.out, lvl + 1);
-            self.emit_decl(m.type_id, &fname, lvl + 1, depth + 1);
+            self.emit_decl(m.type_id, fname, lvl + 1, depth + 1);
             if m_sz != 0 {
                 self.out.push_str(": ");
                 push_i64(&mut self.out, m_sz);
