@@ -48,6 +48,12 @@ pub enum Command {
     /// Inspect BTF: the kernel's, a file's, or a BTF object the kernel holds
     #[command(subcommand)]
     Btf(BtfCommand),
+    /// What the running kernel supports: program, map and link types, helpers per
+    /// program type, BTF kinds, and the loader's own features
+    ///
+    /// Probes as `bpftool feature probe kernel` does (loads a tiny program, map or link
+    /// of each kind and closes it at once). `--json` field names are listed in the README.
+    Feature(FeatureArgs),
     /// Print a completion script for SHELL to stdout
     ///
     /// For example `corebpf completions bash > /etc/bash_completion.d/corebpf`.
@@ -111,6 +117,18 @@ pub struct BtfDumpArgs {
     /// Raw records as JSON, with bpftool's field names (not with --format c)
     #[arg(long)]
     pub json: bool,
+}
+
+/// `feature` options.
+#[derive(Debug, Args)]
+pub struct FeatureArgs {
+    /// One JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Also probe the helpers that write a warning to the kernel log when probed
+    /// (bpf_trace_printk, bpf_trace_vprintk, bpf_probe_write_user), as bpftool's `full`
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// The BTF to relocate against.
@@ -249,6 +267,16 @@ mod tests {
         ] {
             assert!(p(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn parses_feature() {
+        let Command::Feature(f) = p("feature --json").unwrap().command else {
+            panic!("not feature");
+        };
+        assert!(f.json && !f.full);
+        assert!(p("feature --bogus").is_err());
+        assert!(p("feature x").is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser};
 
 mod args;
 mod btf;
+mod feature;
 mod output;
 
 use args::{BtfCommand, Cli, Command, LoadArgs, RelocateArgs, RunArgs};
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
         Command::Run(a) => run(&a),
         Command::Relocate(a) => relocate(&a),
         Command::Btf(BtfCommand::Dump(a)) => btf::dump(&a),
+        Command::Feature(a) => feature::feature(&a),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "corebpf", &mut std::io::stdout());
