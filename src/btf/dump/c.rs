@@ -22,6 +22,7 @@
 //! `mode` attribute.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::btf::{Btf, Kind, Type, MAX_RESOLVE_DEPTH};
 
@@ -127,13 +128,62 @@ struct Aux {
     suffix: u32,
 }
 
+/// A multiply-rotate hash of the names the dumper counts: much cheaper than SipHash for
+/// the ~100,000 short names of a kernel's BTF. Collisions only cost time, and the names
+/// of one BTF are few enough for that to stay small.
+#[derive(Default)]
+struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0 ^ u64::from_le_bytes(w))
+                .wrapping_mul(K)
+                .rotate_left(29);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(K).rotate_left(29);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        // Mix the high bits down: hashbrown picks buckets with the low ones.
+        self.0 ^ (self.0 >> 32)
+    }
+}
+
+type NameCounts<'a> = HashMap<&'a str, u32, BuildHasherDefault<NameHasher>>;
+
+/// Kinds whose names the dumper looks up again and again (and so keeps decoded).
+fn keeps_name(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Struct
+            | Kind::Union
+            | Kind::Enum
+            | Kind::Enum64
+            | Kind::Fwd
+            | Kind::Typedef
+            | Kind::Int
+            | Kind::Float
+    )
+}
+
 struct Dumper<'a> {
     btf: &'a Btf,
+    /// Every type, decoded once: the passes visit most of them many times.
+    types: Vec<Option<Type<'a>>>,
+    /// The names of the kinds [`keeps_name`] picks, by id ("" for the others).
+    names: Vec<&'a str>,
     aux: Vec<Aux>,
     /// How often each tag name (struct, union, enum) was given out.
-    tag_names: HashMap<&'a str, u32>,
+    tag_names: NameCounts<'a>,
     /// How often each identifier (typedef, enumerator) was given out.
-    ident_names: HashMap<&'a str, u32>,
+    ident_names: NameCounts<'a>,
     /// Definitions to emit for the type being dumped, in order.
     queue: Vec<u32>,
     /// Declarator chains under construction (nested frames share it).
@@ -189,11 +239,24 @@ impl<'a> Dumper<'a> {
             void.order = Order::Ordered;
             void.emit = Emit::Emitted;
         }
+        let types: Vec<Option<Type<'a>>> =
+            (0..btf.len()).map(|id| btf.type_by_id(id).ok()).collect();
+        let names = types
+            .iter()
+            .map(|t| match t {
+                Some(t) if t.name_off != 0 && keeps_name(t.kind) => {
+                    btf.str_at(t.name_off).unwrap_or("")
+                }
+                _ => "",
+            })
+            .collect();
         let mut d = Dumper {
             btf,
+            types,
+            names,
             aux,
-            tag_names: HashMap::new(),
-            ident_names: HashMap::new(),
+            tag_names: NameCounts::default(),
+            ident_names: NameCounts::default(),
             queue: Vec::new(),
             decl_stack: Vec::new(),
             out: String::with_capacity(n * 24),
@@ -203,10 +266,15 @@ impl<'a> Dumper<'a> {
     }
 
     fn ty(&self, id: u32) -> Option<Type<'a>> {
-        self.btf.type_by_id(id).ok()
+        self.types.get(id as usize).copied().flatten()
     }
 
     fn raw_name(&self, t: &Type<'_>) -> &'a str {
+        if keeps_name(t.kind) {
+            if let Some(&n) = self.names.get(t.id as usize) {
+                return n;
+            }
+        }
         self.btf.str_at(t.name_off).unwrap_or("")
     }
 
