@@ -12,8 +12,9 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "corebpf",
     version,
-    after_help = "Needs root (CAP_BPF and CAP_PERFMON). `run` mounts tracefs at /sys/kernel/tracing\n\
-and `load --pin` mounts bpffs at /sys/fs/bpf when they are missing, and says so."
+    after_help = "Needs root (CAP_BPF and CAP_PERFMON). `run` and `trace-pipe` mount tracefs at\n\
+/sys/kernel/tracing and `load --pin` mounts bpffs at /sys/fs/bpf when they are missing, and\n\
+says so."
 )]
 pub struct Cli {
     /// Debug logging to stderr (twice or more: trace)
@@ -54,6 +55,14 @@ pub enum Command {
     /// Probes as `bpftool feature probe kernel` does (loads a tiny program, map or link
     /// of each kind and closes it at once). `--json` field names are listed in the README.
     Feature(FeatureArgs),
+    /// Stream the kernel's trace buffer (`bpf_printk` output) to stdout until Ctrl-C
+    ///
+    /// Reads tracefs' trace_pipe, mounting tracefs at /sys/kernel/tracing when it is
+    /// missing, and prints each line as the kernel writes it (BCC's `trace_print`), or
+    /// with `--json` one object per line (field names in the README). Reading consumes
+    /// the lines: two readers share them. Ctrl-C, or stdout's reader closing the pipe
+    /// (`| head`), ends it with status 0.
+    TracePipe(TracePipeArgs),
     /// Print a completion script for SHELL to stdout
     ///
     /// For example `corebpf completions bash > /etc/bash_completion.d/corebpf`.
@@ -129,6 +138,14 @@ pub struct FeatureArgs {
     /// (bpf_trace_printk, bpf_trace_vprintk, bpf_probe_write_user), as bpftool's `full`
     #[arg(long)]
     pub full: bool,
+}
+
+/// `trace-pipe` options.
+#[derive(Debug, Args)]
+pub struct TracePipeArgs {
+    /// One JSON object per line: task, pid, cpu, flags, timestamp, event, message
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The BTF to relocate against.

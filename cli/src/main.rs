@@ -11,6 +11,7 @@ mod args;
 mod btf;
 mod feature;
 mod output;
+mod trace_pipe;
 
 use args::{BtfCommand, Cli, Command, LoadArgs, RelocateArgs, RunArgs};
 
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         Command::Relocate(a) => relocate(&a),
         Command::Btf(BtfCommand::Dump(a)) => btf::dump(&a),
         Command::Feature(a) => feature::feature(&a),
+        Command::TracePipe(a) => trace_pipe::trace_pipe(&a),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "corebpf", &mut std::io::stdout());

@@ -202,6 +202,13 @@ impl Signals {
     }
 }
 
+impl std::os::fd::AsFd for Signals {
+    /// The signalfd, readable once a signal arrived (for `poll`).
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 /// One relocation decision of one program, printed by `corebpf relocate`.
 pub struct Relocation<'a> {
     /// Program name.
