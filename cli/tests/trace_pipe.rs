@@ -17,6 +17,13 @@ use std::thread::JoinHandle;
 use common::*;
 use corebpf::{Loader, ObjectSpec};
 
+/// The tests share the program's lines (and the pid in them): one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The program, attached, or None (with the reason printed) when the kernel lacks the
 /// tracepoint.
 fn attach_printk() -> Option<(corebpf::Object, Vec<corebpf::link::Link>)> {
@@ -96,8 +103,10 @@ fn spawn(args: &[&str]) -> (Child, BufReader<ChildStdout>) {
     (child, out)
 }
 
-/// Reads lines until one contains `needle`; panics when the command's stdout ends.
-fn line_with(out: &mut BufReader<ChildStdout>, needle: &str) -> String {
+/// Reads lines until one contains both needles (older lines of an earlier test's driver
+/// may still be queued: the thread is what tells them apart); panics when the command's
+/// stdout ends.
+fn line_with(out: &mut BufReader<ChildStdout>, needle: &str, thread: &str) -> String {
     let mut line = String::new();
     loop {
         line.clear();
@@ -106,7 +115,7 @@ fn line_with(out: &mut BufReader<ChildStdout>, needle: &str) -> String {
             n > 0,
             "trace-pipe's output ended before a line with `{needle}`"
         );
-        if line.contains(needle) {
+        if line.contains(needle) && line.contains(thread) {
             return line.trim_end().to_string();
         }
     }
@@ -131,18 +140,19 @@ fn exited_cleanly(mut child: Child) -> String {
 
 #[test]
 fn text_lines_as_the_kernel_writes_them_until_sigint() {
+    let _serial = serial();
     let Some(_attached) = attach_printk() else {
         return;
     };
     let (child, mut out) = spawn(&[]);
     let driver = Driver::start();
-    let line = line_with(&mut out, &driver.message());
+    let task = format!("{}-{} ", driver.comm, driver.tid);
+    let line = line_with(&mut out, &driver.message(), &task);
     // `TASK-TID [CPU] FLAGS TIMESTAMP: bpf_trace_printk: MESSAGE`
     let (head, message) = line.split_once(": bpf_trace_printk: ").unwrap();
     assert!(message.starts_with(&driver.message()), "{line}");
     let counter = &message[driver.message().len()..];
     assert!(counter.parse::<u64>().is_ok(), "{line}");
-    let task = format!("{}-{} ", driver.comm, driver.tid);
     assert!(head.trim_start().starts_with(&task), "`{task}` in {line}");
     assert!(head.contains(" ["), "{line}");
     drop(driver);
@@ -159,12 +169,14 @@ fn text_lines_as_the_kernel_writes_them_until_sigint() {
 
 #[test]
 fn json_lines_and_a_closed_pipe_ends_it() {
+    let _serial = serial();
     let Some(_attached) = attach_printk() else {
         return;
     };
     let (child, mut out) = spawn(&["--json"]);
     let driver = Driver::start();
-    let line = line_with(&mut out, &driver.message());
+    let pid = format!("\"pid\":{},", driver.tid);
+    let line = line_with(&mut out, &driver.message(), &pid);
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["task"], driver.comm.as_str(), "{line}");
     assert_eq!(v["pid"], driver.tid, "{line}");
@@ -193,6 +205,7 @@ fn mounts_tracefs_when_it_is_missing() {
         println!("SKIP: unshare(1) cannot make a mount namespace here");
         return;
     }
+    let _serial = serial();
     let Some(_attached) = attach_printk() else {
         return;
     };
@@ -208,7 +221,8 @@ fn mounts_tracefs_when_it_is_missing() {
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let driver = Driver::start();
-    line_with(&mut out, &driver.message());
+    let task = format!("{}-{} ", driver.comm, driver.tid);
+    line_with(&mut out, &driver.message(), &task);
     drop(out);
     let stderr = exited_cleanly(child);
     assert!(
