@@ -12,7 +12,18 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use corebpf::{map::HashMap, Loader, RingBufferBuilder};
+//! use corebpf::{map::HashMap, Loader, Pod, RingBufferBuilder};
+//!
+//! /// `struct event` of hello.bpf.c; the derive checks at compile time that it is plain
+//! /// old data (`#[repr(C)]`, no padding), so records decode without `unsafe`.
+//! #[derive(Clone, Copy, Pod)]
+//! #[repr(C)]
+//! struct Event {
+//!     pid: u32,
+//!     uid: u32,
+//!     comm: [u8; 16],
+//!     filename: [u8; 256],
+//! }
 //!
 //! fn main() -> Result<(), corebpf::Error> {
 //!     // BTF_LOAD, MAP_CREATE for each map, PROG_LOAD for each program.
@@ -23,12 +34,15 @@
 //!     let events = obj.map("events").expect("hello has a ring buffer named events");
 //!     let mut ring = RingBufferBuilder::new()
 //!         .add(events, |record: &[u8]| {
-//!             let pid = u32::from_ne_bytes(record[0..4].try_into().unwrap());
-//!             println!("exec by pid {pid}");
+//!             // A record of another size is an error naming both sizes.
+//!             if let Ok(event) = Event::from_bytes(record) {
+//!                 println!("exec by pid {} (uid {})", event.pid, event.uid);
+//!             }
 //!             0 // keep going
 //!         })
 //!         .build()?;
-//!     ring.poll(Some(Duration::from_secs(1)))?;
+//!     // Print events for five seconds, however many wake-ups that takes.
+//!     ring.poll_for(Duration::from_secs(5))?;
 //!
 //!     let counts: HashMap<u32, u64> = obj.map("counts").expect("counts map").try_into()?;
 //!     for uid in counts.keys() {

@@ -76,13 +76,15 @@ const CHILD: &str = "COREBPF_ERRORS_TEST_CHILD";
 /// Without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN (dropped from the bounding set by
 /// `setpriv` for a child running this same test), loading a raw tracepoint program is
 /// refused before the verifier. `relo_heavy` has no maps, so the program load is the
-/// first thing that needs the capabilities (its BTF is skipped with a warning).
+/// first thing that needs the capabilities (its BTF is skipped with a warning);
+/// `types_and_enums` asks only about types and enumerators every kernel here has (its
+/// field reads would reach a poisoned relocation on some: 6.1 has no `saved_state`).
 #[test]
 fn a_missing_capability_is_named() {
     const T: &str = "a_missing_capability_is_named";
     if std::env::var_os(CHILD).is_some() {
         // The child: report what the loader said, for the parent to check.
-        match load_one("relo_heavy.bpf.o", "task_fields") {
+        match load_one("relo_heavy.bpf.o", "types_and_enums") {
             Err(LoadError::NotPermitted { capabilities, .. }) => {
                 println!("CHILD-RESULT NotPermitted {capabilities}");
             }
@@ -114,5 +116,5 @@ fn a_missing_capability_is_named() {
         });
     assert_eq!(result, "NotPermitted CAP_BPF and CAP_PERFMON");
     // The parent keeps its capabilities: the same load goes through.
-    load_one("relo_heavy.bpf.o", "task_fields").expect("loading with all capabilities");
+    load_one("relo_heavy.bpf.o", "types_and_enums").expect("loading with all capabilities");
 }

@@ -61,8 +61,10 @@ fn number_in(out: &str, prefix: &str, suffix: &str) -> Option<u64> {
 #[test]
 fn hello_prints_each_exec_decoded() {
     setup();
+    // The example listens for a fixed time: long enough for three execs even in an
+    // emulated guest on a busy machine (2 s was not, under QEMU's TCG).
     let mut child = Command::new(example("hello"))
-        .arg("2")
+        .arg("8")
         .stdout(Stdio::piped())
         .spawn()
         .expect("starting the hello example");

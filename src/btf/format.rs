@@ -921,6 +921,7 @@ mod tests {
         let size = btf.resolve_size(ts).unwrap() as usize;
         let s = format_value(&btf, ts, &vec![0; size]).unwrap();
         assert!(s.contains("comm=\"\""), "{s}");
-        assert!(s.contains("__state=0"), "{s}");
+        let state = crate::btf::kernel::task_state_field();
+        assert!(s.contains(&format!(" {state}=0")), "{s}");
     }
 }

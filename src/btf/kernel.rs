@@ -41,6 +41,28 @@ pub fn kernel_release() -> Result<String, BtfError> {
     Ok(s.trim().to_string())
 }
 
+/// The running kernel's `(major, minor)`, for tests that follow the feature
+/// discipline (a feature is skipped below the release that introduced it).
+#[cfg(test)]
+pub(crate) fn running_version() -> (u32, u32) {
+    let release = kernel_release().unwrap_or_default();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse::<u32>().ok());
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// The name of `task_struct`'s state field on the running kernel, by its version:
+/// `__state` since 5.14, `state` before (for tests that read it from the kernel's BTF).
+#[cfg(test)]
+pub(crate) fn task_state_field() -> &'static str {
+    if running_version() >= (5, 14) {
+        "__state"
+    } else {
+        "state"
+    }
+}
+
 /// The places libbpf looks for the kernel's BTF, in its order, for kernel release `release`:
 /// sysfs (raw BTF) first, then `vmlinux` ELF images whose `.BTF` section is read.
 pub fn vmlinux_btf_paths(release: &str) -> Vec<PathBuf> {
@@ -681,9 +703,8 @@ mod tests {
             .find_by_name_kind("task_struct", Kind::Struct)
             .expect("task_struct");
         let t = a.type_by_id(ts).unwrap();
-        assert!(t
-            .members()
-            .any(|m| a.str_at(m.name_off).unwrap() == "__state"));
+        let state = task_state_field();
+        assert!(t.members().any(|m| a.str_at(m.name_off).unwrap() == state));
         let lh = a.find_by_name_kind("list_head", Kind::Struct).unwrap();
         assert_eq!(a.resolve_size(lh).unwrap(), 16);
     }

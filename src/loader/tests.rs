@@ -251,6 +251,13 @@ fn autoload_selects_programs() {
 fn maps_are_created_in_one_call_each() {
     // multi has a queue, a perf event array and others whose BTF types the kernel
     // refuses; sending them would cost a failed MAP_CREATE and a retry per map.
+    if crate::btf::kernel::running_version() < (5, 16) {
+        println!(
+            "SKIP: maps_are_created_in_one_call_each: multi.bpf.o has a bloom filter map \
+             (5.16+)"
+        );
+        return;
+    }
     let spec = spec("multi.bpf.o");
     let mut creates = 0;
     let obj = with_syscall_override(
@@ -303,11 +310,16 @@ fn load_refused(object: &str, program: &str, errno: i32, features: FeatureSet) -
 /// policy, named as such, with the capabilities the program type needs.
 #[test]
 fn eperm_without_a_log_names_the_capabilities() {
+    // multi.bpf.o's maps are created for real, and its bloom filter needs 5.16.
+    let multi_loads = crate::btf::kernel::running_version() >= (5, 16);
     for (object, program, caps) in [
         ("hello.bpf.o", "handle_execve", "CAP_BPF and CAP_PERFMON"),
         ("multi.bpf.o", "xdp_pass", "CAP_BPF and CAP_NET_ADMIN"),
         ("multi.bpf.o", "sock_len", "CAP_BPF"),
-    ] {
+    ]
+    .into_iter()
+    .filter(|(object, ..)| multi_loads || *object != "multi.bpf.o")
+    {
         let e = load_refused(object, program, libc::EPERM, FeatureSet::ALL);
         let text = e.to_string();
         match &e {

@@ -108,20 +108,9 @@ pub enum Probe {
     Missing(String),
 }
 
-/// The running kernel's release (`6.1.0-56-amd64`).
-pub fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
-/// `(major, minor)` of a release string.
-pub fn parse_version(release: &str) -> Option<(u32, u32)> {
-    let mut parts = release.split(|c: char| !c.is_ascii_digit());
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    Some((major, minor))
-}
+// The running kernel's release and version live with the workspace helpers (the
+// command's tests use them too).
+pub use super::{kernel_release, parse_version};
 
 /// The running kernel's build config, if it is published (`/proc/config.gz`, then
 /// `/boot/config-<release>`).

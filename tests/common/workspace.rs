@@ -24,6 +24,11 @@ pub fn btf_6_1() -> PathBuf {
     workspace().join("btf-fixtures/vmlinux-6.1.0-56-amd64.btf")
 }
 
+/// The 5.10 kernel's BTF (Debian bullseye's; `task_struct.state`, no `__state`).
+pub fn btf_5_10() -> PathBuf {
+    workspace().join("btf-fixtures/vmlinux-5.10.0-30-amd64.btf")
+}
+
 /// Mounts tracefs and bpffs when they are missing (tests run as root).
 pub fn setup() {
     static ONCE: Once = Once::new();
@@ -54,15 +59,87 @@ pub fn exec_true(uid: Option<u32>) -> u32 {
 
 /// Byte offset of `strukt.field` according to btf-rs, a BTF reader independent of ours.
 pub fn offset_by_btf_rs(path: &str, strukt: &str, field: &str) -> u64 {
+    field_by_btf_rs(path, strukt, field)
+        .unwrap_or_else(|| panic!("btf-rs finds no {strukt}.{field} in {path}"))
+}
+
+/// Byte offset of `strukt.field` according to btf-rs, if the BTF has that field.
+pub fn field_by_btf_rs(path: &str, strukt: &str, field: &str) -> Option<u64> {
     let btf = btf_rs::Btf::from_file(path).expect("btf-rs reads the BTF");
     for t in btf.resolve_types_by_name(strukt).unwrap() {
         if let btf_rs::Type::Struct(s) = t {
             for m in &s.members {
                 if btf.resolve_name(m).unwrap_or_default() == field {
-                    return u64::from(m.bit_offset() / 8);
+                    return Some(u64::from(m.bit_offset() / 8));
                 }
             }
         }
     }
-    panic!("btf-rs finds no {strukt}.{field} in {path}");
+    None
+}
+
+/// Where a kernel's BTF (a file) keeps the task state: `__state` (5.14+, a u32) or the
+/// older `state` (a long), as btf-rs reads it.
+pub struct TaskState {
+    /// `__state` (true) or `state`.
+    pub new: bool,
+    /// Its byte offset in `task_struct`.
+    pub offset: u64,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+impl TaskState {
+    /// The state field in the BTF at `path`.
+    pub fn of(path: &str) -> TaskState {
+        match field_by_btf_rs(path, "task_struct", "__state") {
+            Some(offset) => TaskState {
+                new: true,
+                offset,
+                size: 4,
+            },
+            None => TaskState {
+                new: false,
+                offset: offset_by_btf_rs(path, "task_struct", "state"),
+                size: 8,
+            },
+        }
+    }
+
+    /// The local accesses task_state.bpf.c makes that the kernel has and lacks:
+    /// `(relocated, poisoned)`.
+    pub fn accesses(&self) -> (&'static str, &'static str) {
+        if self.new {
+            (
+                "struct task_struct.__state",
+                "struct task_struct___old.state",
+            )
+        } else {
+            (
+                "struct task_struct___old.state",
+                "struct task_struct.__state",
+            )
+        }
+    }
+}
+
+/// The running kernel's release (`6.1.0-56-amd64`).
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Whether the running kernel is at or after release `since`: where a feature that
+/// release introduced must be there (what a test expects then differs from before).
+pub fn kernel_at_least(since: (u32, u32)) -> bool {
+    parse_version(&kernel_release()).is_some_and(|v| v >= since)
+}
+
+/// `(major, minor)` of a release string.
+pub fn parse_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }

@@ -17,10 +17,9 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Instant;
 
-use crate::{cmd, elf, Result};
+use crate::{cmd, elf, kernels, Result};
 
 const FIXTURES_DIR: &str = "btf-fixtures";
-const BOOT_DIR: &str = "/boot";
 /// The default image is the newest installed kernel of this series.
 const DEFAULT_SERIES: &str = "6.1";
 const ELF_MAGIC: &[u8] = b"\x7fELF";
@@ -79,7 +78,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let started = Instant::now();
     let vmlinuz = match parse_args(args)? {
         Some(path) => path,
-        None => default_vmlinuz(Path::new(BOOT_DIR))?,
+        None => default_vmlinuz(Path::new(kernels::BOOT_DIR))?,
     };
     let image =
         fs::read(&vmlinuz).map_err(|e| format!("cannot read {}: {e}", vmlinuz.display()))?;
@@ -144,77 +143,12 @@ fn parse_args(args: &[String]) -> Result<Option<PathBuf>> {
 
 /// The newest `vmlinuz-6.1…` in `boot`, by kernel release.
 fn default_vmlinuz(boot: &Path) -> Result<PathBuf> {
-    let entries = fs::read_dir(boot).map_err(|e| format!("cannot list {}: {e}", boot.display()))?;
-    let mut newest: Option<String> = None;
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot list {}: {e}", boot.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(release) = name.strip_prefix("vmlinuz-") else {
-            continue;
-        };
-        if !in_series(release, DEFAULT_SERIES) {
-            continue;
-        }
-        let newer = match &newest {
-            Some(best) => compare_versions(release, &best["vmlinuz-".len()..]).is_gt(),
-            None => true,
-        };
-        if newer {
-            newest = Some(name);
-        }
-    }
-    newest.map(|name| boot.join(name)).ok_or_else(|| {
+    kernels::newest_image(boot, DEFAULT_SERIES).ok_or_else(|| {
         format!(
-            "no {}/vmlinuz-{DEFAULT_SERIES}.* (install Debian's linux-image-{DEFAULT_SERIES}.0-*-amd64, or pass --vmlinuz PATH)",
+            "no {}/vmlinuz-{DEFAULT_SERIES}.* (install Debian's linux-image-amd64, or pass --vmlinuz PATH)",
             boot.display()
         )
     })
-}
-
-/// Whether `release` belongs to `series`: `6.1.0-56-amd64` is in 6.1, `6.10.2` is not.
-fn in_series(release: &str, series: &str) -> bool {
-    release
-        .strip_prefix(series)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '-']))
-}
-
-/// Compares versions like `sort -V`: runs of digits by value, the rest as text.
-fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
-    fn chunks(s: &str) -> Vec<(bool, &str)> {
-        let mut out = Vec::new();
-        let mut start = 0;
-        for (i, c) in s.char_indices().skip(1) {
-            let prev = s[..i].chars().next_back().unwrap_or(c);
-            if prev.is_ascii_digit() != c.is_ascii_digit() {
-                out.push((
-                    s[start..i].starts_with(|c: char| c.is_ascii_digit()),
-                    &s[start..i],
-                ));
-                start = i;
-            }
-        }
-        if start < s.len() {
-            out.push((
-                s[start..].starts_with(|c: char| c.is_ascii_digit()),
-                &s[start..],
-            ));
-        }
-        out
-    }
-    let (a, b) = (chunks(a), chunks(b));
-    for (x, y) in a.iter().zip(&b) {
-        let order = match (x, y) {
-            ((true, x), (true, y)) => {
-                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
-                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
-            }
-            ((_, x), (_, y)) => x.cmp(y),
-        };
-        if order.is_ne() {
-            return order;
-        }
-    }
-    a.len().cmp(&b.len())
 }
 
 /// The kernel release (`uname -r`) of `image`: from the bzImage header's
@@ -225,7 +159,7 @@ fn release_of(path: &Path, image: &[u8]) -> Result<String> {
         .file_name()
         .and_then(|name| name.to_str())
         .and_then(|name| name.strip_prefix("vmlinuz-"));
-    let release = match (header_release(image), from_name) {
+    let release = match (kernels::header_release(image), from_name) {
         (Some(header), Some(name)) if header != name => {
             eprintln!(
                 "note: {} calls itself {header}; using that name",
@@ -250,20 +184,6 @@ fn release_of(path: &Path, image: &[u8]) -> Result<String> {
         ));
     }
     Ok(release)
-}
-
-/// The first word of the bzImage header's `kernel_version` string (boot
-/// protocol 2.00+: "HdrS" at 0x202, a pointer at 0x20e relative to 0x200).
-fn header_release(image: &[u8]) -> Option<String> {
-    if image.get(0x202..0x206)? != b"HdrS" {
-        return None;
-    }
-    let pointer = u16::from_le_bytes(image.get(0x20e..0x210)?.try_into().ok()?);
-    let start = usize::from(pointer).checked_add(0x200)?;
-    let text = image.get(start..start.saturating_add(256).min(image.len()))?;
-    let end = text.iter().position(|&b| b == 0 || b == b' ')?;
-    let release = std::str::from_utf8(&text[..end]).ok()?;
-    (!release.is_empty()).then(|| release.to_string())
 }
 
 /// Every offset in `image` where a format's magic starts, in offset order
@@ -491,17 +411,6 @@ mod tests {
         assert_eq!(release_of(named, b"").unwrap(), "6.1.0-9-amd64");
         assert!(release_of(path, b"").is_err());
         assert!(release_of(Path::new("vmlinuz-../x"), b"").is_err());
-    }
-
-    #[test]
-    fn newest_release_of_the_series() {
-        use std::cmp::Ordering::*;
-        assert_eq!(compare_versions("6.1.0-56-amd64", "6.1.0-9-amd64"), Greater);
-        assert_eq!(compare_versions("6.1.0-9-amd64", "6.1.0-10-amd64"), Less);
-        assert_eq!(compare_versions("6.1.0-9-amd64", "6.1.0-9-amd64"), Equal);
-        assert!(in_series("6.1.0-56-amd64", "6.1"));
-        assert!(!in_series("6.12.48+deb13-amd64", "6.1"));
-        assert!(!in_series("6.10", "6.1"));
     }
 
     #[test]

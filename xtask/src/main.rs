@@ -8,7 +8,9 @@ mod bench;
 mod cmd;
 mod elf;
 mod fixtures;
+mod kernels;
 mod progs;
+mod setup;
 mod test;
 mod vmtest;
 
@@ -26,6 +28,19 @@ USAGE:
     cargo xtask <COMMAND> [OPTIONS]
 
 COMMANDS:
+    setup
+        Install what `test` needs and is missing, saying what (root, Debian
+        bookworm): apt packages clang-19 llvm-19 libbpf-dev bpftool strace
+        qemu-system-x86 busybox-static file, the kernels of the matrix
+        (linux-image-6.12-amd64 and linux-image-amd64 from bookworm,
+        linux-image-5.10.0-30-amd64 from bullseye, a suite it adds to
+        /etc/apt/sources.list.d with pin priority 100 in
+        /etc/apt/preferences.d and installs from with `-t bullseye`, so
+        nothing else comes from it), virtme-ng from PyPI, and tracefs and
+        bpffs mounts. `test`, `vmtest`, `build-progs` and `check-progs` do
+        this themselves for what they need; without root, they stop with a
+        message naming this command instead.
+
     build-progs [-v] [NAME...]
         Compile bpf-progs/*.bpf.c (or only the named ones, e.g. `hello`) into
         the committed bpf-progs/*.bpf.o with the pinned clang. The objects are
@@ -45,32 +60,36 @@ COMMANDS:
         gzip, zstd, lz4, lzma, bzip2 or lzop) and the .BTF section of the
         resulting vmlinux ELF is written unchanged (same image, same bytes).
 
-    test [ARGS...]
-        What CI runs, in order (each command is printed before it runs; all
+    test [TEST-ARGS...]
+        What CI runs, in order (each step is printed before it runs; all
         run even if one fails, and the exit status is non-zero if any did):
-            cargo test --workspace --all-targets [ARGS...]
+            the set-up (as `setup`)
+            cargo xtask vmtest [-- TEST-ARGS...]   (every kernel)
+            cargo test --workspace --doc
             cargo clippy --workspace --all-targets -- -D warnings
             cargo fmt --all -- --check
             RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
-        It ends with a summary and cargo test's `test result:` lines. The
-        kernel tests need root, tracefs and bpffs (see .ci/run).
+        It ends with a summary of the steps and vmtest's line per kernel.
+        The kernel tests need root. XTASK_NO_VM=1 runs the tests on the
+        running kernel only.
 
     vmtest [--kernel PATH]... [--host-only|--vm-only] [-- TEST-ARGS...]
-        Build the test binaries once (cargo test --workspace --no-run) and
-        run them as root, one binary and one test at a time (--test-threads=1
-        --nocapture TEST-ARGS), on several kernels: by default the running
-        one, directly, and Debian's 6.1 (/boot/vmlinuz-6.1*) booted under
-        QEMU by virtme-ng with lsm=lockdown,capability,bpf. --kernel
-        (repeatable: an image, or `host`) replaces the defaults;
+        Build the test binaries once (cargo test --workspace --all-targets
+        --no-run) and run them as root, one binary and one test at a time
+        (--test-threads=1 --nocapture TEST-ARGS), on several kernels: by
+        default the running one, directly, then the newest installed
+        /boot/vmlinuz-6.12.*, -6.1.* and -5.10.* (Debian's, see `setup`),
+        each booted under QEMU by virtme-ng with lsm=lockdown,capability,bpf.
+        Guests leave out three slow tests that do not touch the kernel.
+        --kernel (repeatable: an image, or `host`) replaces the defaults;
         --host-only / --vm-only keep only those. A test that prints a line
         `SKIP: <reason>` counts as skipped. Prints `kernel R: N passed,
-        M failed, K skipped` per kernel, then `vmtest: N passed, M failed,
-        K skipped`. A guest that does not start the tests in time, or dies,
-        is retried once, then reported as INFRASTRUCTURE FAILURE. Exit
-        status: 1 if a test failed, else 3 after an infrastructure failure
-        (2: bad usage). The script, outputs and consoles are kept in
-        target/vmtest/KERNEL/. Needs qemu-system-x86, busybox-static and
-        virtme-ng (`pip install virtme-ng`).
+        M failed, K skipped` per kernel with its boot and test times, failures
+        and skips, then `vmtest: N passed, M failed, K skipped`. A guest that
+        does not start the tests in time, or dies, is retried once, then
+        reported as INFRASTRUCTURE FAILURE. Exit status: 1 if a test failed,
+        else 3 after an infrastructure failure (2: bad usage). The script,
+        outputs and consoles are kept in target/vmtest/KERNEL/.
 
     bench [--rounds N] [--warmup N] [--cases 1,2,..] [--quick] [--out FILE]
         Benchmark corebpf against libbpf 1.7 (libbpf-sys, vendored; needs
@@ -113,6 +132,7 @@ fn main() -> ExitCode {
         "build-progs" => progs::build_progs(rest),
         "check-progs" => progs::check_progs(rest),
         "btf-fixtures" => fixtures::run(rest),
+        "setup" => setup::run(rest),
         "test" => test::run(rest),
         "vmtest" => return vmtest::main(rest),
         "bench" => bench::run(rest),

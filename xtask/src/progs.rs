@@ -21,7 +21,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{cmd, elf, Result};
+use crate::{cmd, elf, setup, Result};
 
 /// The LLVM major version the committed objects are built with.
 pub const LLVM_MAJOR: u32 = 19;
@@ -189,6 +189,9 @@ impl Toolchain {
     /// Finds the tools, checks their versions and the headers, and says
     /// which ones it uses.
     fn find(verbose: bool) -> Result<Self> {
+        if std::env::var_os("CLANG").is_none() && std::env::var_os("LLVM_STRIP").is_none() {
+            setup::ensure(&setup::bpf_toolchain())?;
+        }
         let clang = tool_from_env("CLANG", DEFAULT_CLANG);
         let strip = tool_from_env("LLVM_STRIP", DEFAULT_STRIP);
         let clang_version = check_version(&clang, "CLANG", "clang")?;

@@ -1314,11 +1314,27 @@ fn task_struct_against_committed_kernel_btf() {
         if name.starts_with("vmlinux-") && name.ends_with(".btf") {
             let vmlinux = Btf::from_file(&dir.join(&name)).unwrap();
             check_task(&vmlinux);
-            // 5.14+: __state exists and state doesn't.
+            // 5.14+: __state exists and state doesn't; before, the other way round.
             let task = vmlinux
                 .find_by_name_kind("task_struct", Kind::Struct)
                 .unwrap();
-            assert!(walk_member(&vmlinux, task, "__state").is_some(), "{name}");
+            let release = &name["vmlinux-".len()..];
+            let mut version = release.split(|c: char| !c.is_ascii_digit());
+            let version: (u32, u32) = (
+                version.next().unwrap().parse().unwrap(),
+                version.next().unwrap().parse().unwrap(),
+            );
+            let renamed = version >= (5, 14);
+            assert_eq!(
+                walk_member(&vmlinux, task, "__state").is_some(),
+                renamed,
+                "{name}"
+            );
+            assert_eq!(
+                walk_member(&vmlinux, task, "state").is_some(),
+                !renamed,
+                "{name}"
+            );
             n += 1;
         }
     }
@@ -1340,8 +1356,11 @@ fn kernel_types_match_themselves_within_the_work_budget() {
     if let Ok(data) = std::fs::read("/sys/kernel/btf/vmlinux") {
         kernels.push(Btf::parse(data).unwrap());
     }
-    if let Ok(v) = Btf::from_file(&fixture("../vmlinux-6.1.0-56-amd64.btf")) {
-        kernels.push(v);
+    for name in [
+        "../vmlinux-6.1.0-56-amd64.btf",
+        "../vmlinux-5.10.0-30-amd64.btf",
+    ] {
+        kernels.push(Btf::from_file(&fixture(name)).unwrap());
     }
     assert!(!kernels.is_empty());
     for vmlinux in &kernels {

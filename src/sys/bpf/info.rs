@@ -297,7 +297,8 @@ pub fn link_info(fd: BorrowedFd<'_>) -> SysResult<LinkInfo> {
     Ok(info)
 }
 
-/// `BPF_OBJ_GET_INFO_BY_FD` for a BTF object (with its name).
+/// `BPF_OBJ_GET_INFO_BY_FD` for a BTF object (with its name, on kernels that have
+/// one: before 5.11 the name is empty and `kernel_btf` false).
 pub fn btf_info(fd: BorrowedFd<'_>) -> SysResult<BtfInfo> {
     let mut name = [0u8; 64];
     let mut raw = BtfInfoRaw {
@@ -306,7 +307,18 @@ pub fn btf_info(fd: BorrowedFd<'_>) -> SysResult<BtfInfo> {
         ..Default::default()
     };
     // SAFETY: `name` is writable for `name_len` bytes; `btf` is zero.
-    unsafe { obj_info(fd, &mut raw) }?;
+    match unsafe { obj_info(fd, &mut raw) } {
+        // A kernel whose bpf_btf_info ends before `name` (before 5.11) refuses the
+        // non-zero tail.
+        Err(e) if e.errno() == libc::E2BIG => {
+            raw = BtfInfoRaw::default();
+            // SAFETY: all pointer fields are zero.
+            unsafe { obj_info(fd, &mut raw) }?;
+        }
+        other => {
+            other?;
+        }
+    }
     Ok(BtfInfo {
         id: raw.id,
         btf_size: raw.btf_size,
