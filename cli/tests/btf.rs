@@ -199,7 +199,9 @@ fn split_btf_on_a_base() {
 }
 
 /// A program bpftool loads and pins, unpinned (and so unloaded) on drop.
-struct BpftoolProg(Remove);
+struct BpftoolProg {
+    _pin: Remove,
+}
 
 fn bpftool_load(object: &str) -> Option<(BpftoolProg, u32)> {
     setup();
@@ -207,7 +209,9 @@ fn bpftool_load(object: &str) -> Option<(BpftoolProg, u32)> {
         "/sys/fs/bpf/corebpf-btf-test-{}",
         std::process::id()
     ));
-    let guard = BpftoolProg(Remove(pin.clone()));
+    let guard = BpftoolProg {
+        _pin: Remove(pin.clone()),
+    };
     let load = Command::new("bpftool")
         .args(["prog", "load"])
         .arg(prog(object))

@@ -11,6 +11,8 @@ mod workspace;
 #[path = "../../../tests/common/raw_bpf.rs"]
 pub mod raw_bpf;
 
+// Not every test binary uses the workspace helpers.
+#[allow(unused_imports)]
 pub use workspace::*;
 
 /// The `corebpf` binary cargo built for these tests.
