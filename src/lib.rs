@@ -74,6 +74,7 @@
 //!   program's kind to how it attaches ([`program::AttachPlan`]);
 //! - [`map`], [`link`], [`ringbuf`], [`perf_buffer`]: typed maps, links that detach on
 //!   drop, the ring buffer (and the user ring buffer), the perf buffer;
+//! - [`loaded_btf`]: the BTF objects the kernel holds, opened by id and read back;
 //! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs;
 //! - `tokio` (the `tokio` feature, off by default): ring buffers and perf buffers
 //!   awaited in a tokio runtime.
@@ -99,6 +100,7 @@ mod gzip;
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod insn;
 pub mod link;
+pub mod loaded_btf;
 pub mod loader;
 pub mod map;
 pub mod object;
@@ -126,6 +128,7 @@ mod error_tests;
 #[cfg(feature = "derive")]
 pub use corebpf_derive::Pod;
 pub use link::{Link, LinkError};
+pub use loaded_btf::{LoadedBtf, LoadedBtfError};
 pub use loader::{LoadError, Loader, Object, VerifierLog};
 pub use map::{Map, MapError, MapFlags};
 pub use object::{ObjectError, ObjectSpec};
@@ -169,4 +172,7 @@ pub enum Error {
     /// Link operations.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// Opening or reading a BTF object of the kernel.
+    #[error(transparent)]
+    LoadedBtf(#[from] LoadedBtfError),
 }

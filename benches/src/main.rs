@@ -42,15 +42,15 @@ USAGE:
 
     --rounds N        measured rounds per case (default 21)
     --warmup N        warm-up rounds per case (default 3)
-    --cases LIST      which cases to run (default: all, 1-9)
+    --cases LIST      which cases to run (default: all, 1-10)
     --quick           5 rounds, 1 warm-up: a smoke test, not a measurement
     --out FILE        write the Markdown report there (default: stdout only)
     --command TEXT    the command line to print as the way to reproduce
-    --corebpf-cli P   the release `corebpf` binary for case 7
+    --corebpf-cli P   the release `corebpf` binary for cases 7 and 8
                       (default: next to this binary)
 
 Needs root, a kernel with BTF (/sys/kernel/btf/vmlinux) and bpffs at /sys/fs/bpf;
-bpftool for case 7.
+bpftool for cases 7 and 8.
 ";
 
 fn main() -> ExitCode {

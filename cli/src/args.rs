@@ -5,15 +5,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// Load, run and inspect eBPF objects, in the spirit of bpftool.
 #[derive(Debug, Parser)]
 #[command(
     name = "corebpf",
     version,
-    after_help = "Needs root (CAP_BPF and CAP_PERFMON). `run` mounts tracefs at /sys/kernel/tracing\n\
-and `load --pin` mounts bpffs at /sys/fs/bpf when they are missing, and says so."
+    after_help = "Needs root (CAP_BPF and CAP_PERFMON). `run` and `trace-pipe` mount tracefs at\n\
+/sys/kernel/tracing and `load --pin` mounts bpffs at /sys/fs/bpf when they are missing, and\n\
+says so."
 )]
 pub struct Cli {
     /// Debug logging to stderr (twice or more: trace)
@@ -53,6 +54,23 @@ pub enum Command {
     /// One line per relocation with the program, instruction, kind, the access in
     /// words and the result (old -> new value), or why it was poisoned.
     Relocate(RelocateArgs),
+    /// Inspect BTF: the kernel's, a file's, or a BTF object the kernel holds
+    #[command(subcommand)]
+    Btf(BtfCommand),
+    /// What the running kernel supports: program, map and link types, helpers per
+    /// program type, BTF kinds, and the loader's own features
+    ///
+    /// Probes as `bpftool feature probe kernel` does (loads a tiny program, map or link
+    /// of each kind and closes it at once). `--json` field names are listed in the README.
+    Feature(FeatureArgs),
+    /// Stream the kernel's trace buffer (`bpf_printk` output) to stdout until Ctrl-C
+    ///
+    /// Reads tracefs' trace_pipe, mounting tracefs at /sys/kernel/tracing when it is
+    /// missing, and prints each line as the kernel writes it (BCC's `trace_print`), or
+    /// with `--json` one object per line (field names in the README). Reading consumes
+    /// the lines: two readers share them. Ctrl-C, or stdout's reader closing the pipe
+    /// (`| head`), ends it with status 0.
+    TracePipe(TracePipeArgs),
     /// Print a completion script for SHELL to stdout
     ///
     /// For example `corebpf completions bash > /etc/bash_completion.d/corebpf`.
@@ -60,6 +78,82 @@ pub enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
+}
+
+/// `btf` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BtfCommand {
+    /// Print BTF as a C header (a vmlinux.h) or as one record per type
+    ///
+    /// `--format c` writes the types as C that `clang -target bpf` compiles, in the order
+    /// and with the names `bpftool btf dump ... format c` gives them; `--format raw` (the
+    /// default) lists them like `bpftool btf dump ...`, and `--json` as bpftool's `-j`.
+    Dump(BtfDumpArgs),
+}
+
+/// Where the BTF to dump comes from: exactly one of FILE, `--kernel`, `--id`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct BtfSource {
+    /// Raw BTF (like /sys/kernel/btf/vmlinux) or an ELF file with a .BTF section
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The running kernel's BTF (/sys/kernel/btf/vmlinux)
+    #[arg(long)]
+    pub kernel: bool,
+    /// The BTF object with this id (see `bpftool btf list`); a module's is read on top of
+    /// vmlinux's
+    #[arg(long, value_name = "ID")]
+    pub id: Option<u32>,
+}
+
+/// How `btf dump` writes types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BtfFormat {
+    /// A C header
+    C,
+    /// One record per type, like `bpftool btf dump`
+    Raw,
+}
+
+/// `btf dump` options.
+#[derive(Debug, Args)]
+pub struct BtfDumpArgs {
+    #[command(flatten)]
+    pub source: BtfSource,
+    /// FILE (or the object given by --id) is split BTF on top of BASE, like a module's on
+    /// vmlinux's (bpftool's -B)
+    #[arg(long, short = 'B', value_name = "BASE", allow_hyphen_values = true)]
+    pub base: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = BtfFormat::Raw)]
+    pub format: BtfFormat,
+    /// Only the types named NAME and the types they need
+    #[arg(long = "type", value_name = "NAME", allow_hyphen_values = true)]
+    pub type_name: Option<String>,
+    /// Raw records as JSON, with bpftool's field names (not with --format c)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `feature` options.
+#[derive(Debug, Args)]
+pub struct FeatureArgs {
+    /// One JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Also probe the helpers that write a warning to the kernel log when probed
+    /// (bpf_trace_printk, bpf_trace_vprintk, bpf_probe_write_user), as bpftool's `full`
+    #[arg(long)]
+    pub full: bool,
+}
+
+/// `trace-pipe` options.
+#[derive(Debug, Args)]
+pub struct TracePipeArgs {
+    /// One JSON object per line: task, pid, cpu, flags, timestamp, event, message
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The BTF to relocate against.
@@ -170,6 +264,52 @@ mod tests {
         assert_eq!(r.target.btf, Some(PathBuf::from("v.btf")));
         assert!(r.json);
         assert!(p("load x.o --json").is_err());
+    }
+
+    #[test]
+    fn parses_btf_dump() {
+        let Command::Btf(BtfCommand::Dump(d)) =
+            p("btf dump --kernel --format c --type task_struct")
+                .unwrap()
+                .command
+        else {
+            panic!("not btf dump");
+        };
+        assert!(d.source.kernel);
+        assert_eq!(d.format, BtfFormat::C);
+        assert_eq!(d.type_name.as_deref(), Some("task_struct"));
+        let Command::Btf(BtfCommand::Dump(d)) =
+            p("btf dump mod.btf -B vmlinux --json").unwrap().command
+        else {
+            panic!("not btf dump");
+        };
+        assert_eq!(d.source.file, Some(PathBuf::from("mod.btf")));
+        assert_eq!(d.base, Some(PathBuf::from("vmlinux")));
+        assert_eq!(d.format, BtfFormat::Raw);
+        assert!(d.json);
+        let Command::Btf(BtfCommand::Dump(d)) = p("btf dump --id 7").unwrap().command else {
+            panic!("not btf dump");
+        };
+        assert_eq!(d.source.id, Some(7));
+        for bad in [
+            "btf dump",
+            "btf dump x --kernel",
+            "btf dump --kernel --id 1",
+            "btf dump --id x",
+            "btf dump --kernel --format h",
+        ] {
+            assert!(p(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn parses_feature() {
+        let Command::Feature(f) = p("feature --json").unwrap().command else {
+            panic!("not feature");
+        };
+        assert!(f.json && !f.full);
+        assert!(p("feature --bogus").is_err());
+        assert!(p("feature x").is_err());
     }
 
     #[test]

@@ -7,11 +7,14 @@ use anyhow::{bail, Context as _};
 use clap::{CommandFactory, Parser};
 
 mod args;
+mod btf;
 mod events;
+mod feature;
 mod output;
 mod run;
+mod trace_pipe;
 
-use args::{Cli, Command, LoadArgs, RelocateArgs};
+use args::{BtfCommand, Cli, Command, LoadArgs, RelocateArgs};
 
 fn main() -> ExitCode {
     // Usage errors exit with 2 after clap's message; --help and --version with 0.
@@ -21,6 +24,9 @@ fn main() -> ExitCode {
         Command::Load(a) => load(&a),
         Command::Run(a) => run::run(&a),
         Command::Relocate(a) => relocate(&a),
+        Command::Btf(BtfCommand::Dump(a)) => btf::dump(&a),
+        Command::Feature(a) => feature::feature(&a),
+        Command::TracePipe(a) => trace_pipe::trace_pipe(&a),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "corebpf", &mut std::io::stdout());

@@ -192,7 +192,7 @@ impl std::fmt::Display for Relocation<'_> {
 }
 
 /// Escapes a string for JSON.
-fn json_str(s: &str) -> String {
+pub fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

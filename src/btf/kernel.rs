@@ -228,12 +228,23 @@ fn sniff(head: &[u8]) -> Option<Format> {
 /// For an ELF file only the headers and the `.BTF` section are read, not the whole file
 /// (a `vmlinux` with debug info is hundreds of megabytes).
 pub fn load_btf_file(path: &Path) -> Result<Btf, BtfError> {
+    Btf::parse(read_btf_bytes(path)?)
+}
+
+/// Reads split BTF (a kernel module's: its ids and strings continue `base`'s) from a
+/// file, raw or in an ELF `.BTF` section, as bpftool's `-B BASE` does.
+pub fn load_split_btf_file(path: &Path, base: Arc<Btf>) -> Result<Btf, BtfError> {
+    Btf::parse_split(read_btf_bytes(path)?, base)
+}
+
+/// The BTF bytes of a raw BTF file or of an ELF file's `.BTF` section.
+fn read_btf_bytes(path: &Path) -> Result<Vec<u8>, BtfError> {
     let mut f = File::open(path).map_err(|e| io_err(path, e))?;
     let mut head = [0u8; 4];
     let n = read_up_to(&mut f, &mut head).map_err(|e| io_err(path, e))?;
     match sniff(&head[..n]) {
-        Some(Format::RawBtf) => Btf::parse(read_rest(path, f, &head[..n])?),
-        Some(Format::Elf) => Btf::parse(read_elf_btf_section(path, f)?),
+        Some(Format::RawBtf) => read_rest(path, f, &head[..n]),
+        Some(Format::Elf) => read_elf_btf_section(path, f),
         None => Err(BtfError::Invalid(format!(
             "{} is neither raw BTF nor an ELF file (starts with {:02x?})",
             path.display(),

@@ -97,3 +97,15 @@ pub(super) fn btf_probe_blob(feature: Feature) -> Vec<u8> {
     };
     btf_blob(&types, strs)
 }
+
+/// The BTF libbpf gives a local storage map probe: [1] `int`, [2] `struct bpf_spin_lock
+/// { int val; }`, [3] `struct val { int cnt; struct bpf_spin_lock l; }`.
+pub(super) fn local_storage_btf() -> Vec<u8> {
+    let strs = b"\0int\0bpf_spin_lock\0val\0cnt\0l\0";
+    let (int, lock, val, cnt, l) = (1, 5, 19, 23, 27);
+    let mut types: Vec<u32> = Vec::with_capacity(20);
+    types.extend(int32(int));
+    types.extend([lock, btf_info(Kind::Struct, 1), 4, val, 1, 0]);
+    types.extend([val, btf_info(Kind::Struct, 2), 8, cnt, 1, 0, l, 2, 32]);
+    btf_blob(&types, strs)
+}

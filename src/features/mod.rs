@@ -16,22 +16,81 @@
 //! `EINVAL`) means "unsupported"; any other failure (`EPERM`, `ENOMEM`, …) is
 //! logged at debug level and also reported as unsupported, as libbpf does.
 //!
+//! Beyond the loader's own features, the module answers what `bpftool feature probe`
+//! does: which program types ([`prog_type_supported`]), map types
+//! ([`map_type_supported`]) and helpers per program type ([`helper_supported`]) the
+//! kernel has, and which link types ([`link_type_supported`]) and BTF kinds
+//! ([`btf_kind_supported`]); each is probed once per process, when first asked.
+//!
 //! The module sits below both the loader and the runtime objects (programs, maps),
 //! so either can ask what the kernel supports. Its parts: [`Feature`] and running one
 //! probe (here), the probes themselves (`probes.rs`: programs, maps, links, syscall
-//! wrappers; `btf_kinds.rs`: the BTF blobs, one per BTF kind) and the answers
+//! wrappers; `btf_kinds.rs`: the BTF blobs, one per BTF kind; `type_probes.rs`: program,
+//! map and link types and helpers; `kinds.rs`: their numbers and names) and the answers
 //! (`set.rs`: the per-process cache [`KernelFeatures`] and the plain [`FeatureSet`]).
 
 use std::time::Instant;
 
 mod btf_kinds;
+mod kinds;
 mod probes;
 mod set;
 #[cfg(test)]
 mod tests;
+mod type_probes;
+#[cfg(test)]
+mod type_tests;
 
+pub use kinds::{helper_id, helper_ids, helper_name, map_types, LinkType, ProgramType};
 pub use probes::syscall_prefix;
 pub use set::{kernel_features, FeatureSet, KernelFeatures};
+
+use crate::btf::Kind;
+use crate::map::MapType;
+
+/// Whether the running kernel loads programs of type `t`, probed once per process as
+/// bpftool's `feature probe` does (see [`KernelFeatures::prog_type`]).
+///
+/// # Examples
+///
+/// ```no_run
+/// use corebpf::features::{helper_id, helper_supported, prog_type_supported, ProgramType};
+///
+/// if prog_type_supported(ProgramType::XDP) {
+///     let adjust = helper_id("bpf_xdp_adjust_tail").unwrap();
+///     println!("XDP may call bpf_xdp_adjust_tail: {:?}", helper_supported(ProgramType::XDP, adjust));
+/// }
+/// ```
+pub fn prog_type_supported(t: ProgramType) -> bool {
+    kernel_features().prog_type(t)
+}
+
+/// Whether the running kernel creates maps of type `t`, probed once per process.
+pub fn map_type_supported(t: MapType) -> bool {
+    kernel_features().map_type(t)
+}
+
+/// Whether programs of type `t` may call helper `helper` (an `enum bpf_func_id`
+/// number, see [`helper_id`]) on the running kernel, probed once per process: `None`
+/// where no probe program of that type loads without a target (tracing, ext, lsm,
+/// struct_ops), as in libbpf.
+pub fn helper_supported(t: ProgramType, helper: u32) -> Option<bool> {
+    kernel_features().helper(t, helper)
+}
+
+/// Whether the running kernel makes links of type `t`, probed once per process.
+///
+/// Cgroup, netns, perf_event, tcx, netkit, sockmap, netfilter and kprobe_multi links
+/// are asked for on a target that does not exist (nothing is attached); for the other
+/// types the kernel's BTF says whether `enum bpf_link_type` has them.
+pub fn link_type_supported(t: LinkType) -> bool {
+    kernel_features().link_type(t)
+}
+
+/// Whether the running kernel takes BTF of kind `kind`, probed once per process.
+pub fn btf_kind_supported(kind: Kind) -> bool {
+    kernel_features().btf_kind(kind)
+}
 
 /// A kernel feature the loader may need to know about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

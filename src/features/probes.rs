@@ -76,7 +76,9 @@ pub(super) fn answer(result: SysResult<OwnedFd>, missing: &[i32]) -> Result<bool
 
 /// Runs `call`; on `EPERM` raises `RLIMIT_MEMLOCK` once and runs it again (kernels
 /// before 5.11 charge maps and programs to it; libbpf raises it before probing).
-fn with_memlock_retry(mut call: impl FnMut() -> SysResult<OwnedFd>) -> SysResult<OwnedFd> {
+pub(super) fn with_memlock_retry(
+    mut call: impl FnMut() -> SysResult<OwnedFd>,
+) -> SysResult<OwnedFd> {
     match call() {
         Err(e) if e.errno() == libc::EPERM && sys::bump_memlock_rlimit().is_ok() => call(),
         other => other,

@@ -1,10 +1,13 @@
 //! The answers: the per-process cache of probe results and plain feature sets.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
-use super::{Feature, COUNT};
+use super::kinds::{LinkType, ProgramType};
+use super::{type_probes, Feature, COUNT};
 use crate::btf::sanitize::BtfFeatures;
 use crate::btf::Kind;
+use crate::map::MapType;
 
 /// Lazily probed, cached answers about one kernel.
 ///
@@ -13,6 +16,75 @@ use crate::btf::Kind;
 #[derive(Debug)]
 pub struct KernelFeatures {
     cache: [OnceLock<bool>; COUNT],
+    types: TypeCache,
+}
+
+/// Type numbers the caches hold (larger ones are probed every time).
+const TYPES: usize = 64;
+/// Helper ids the cache holds per program type.
+const HELPERS: usize = 256;
+
+/// Cached answers about program, map and link types and helpers, one byte each:
+/// 0 = not probed yet, then [`NO`], [`YES`] or [`UNKNOWN`]. Two threads asking at once
+/// may both probe; they get the same answer.
+struct TypeCache {
+    prog: [AtomicU8; TYPES],
+    map: [AtomicU8; TYPES],
+    link: [AtomicU8; TYPES],
+    /// `TYPES * HELPERS` answers, allocated on the first helper question.
+    helpers: OnceLock<Box<[AtomicU8]>>,
+}
+
+const NO: u8 = 1;
+const YES: u8 = 2;
+const UNKNOWN: u8 = 3;
+
+impl std::fmt::Debug for TypeCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let probed = |a: &[AtomicU8]| a.iter().filter(|x| x.load(Ordering::Relaxed) != 0).count();
+        f.debug_struct("TypeCache")
+            .field("prog_types_probed", &probed(&self.prog))
+            .field("map_types_probed", &probed(&self.map))
+            .field("link_types_probed", &probed(&self.link))
+            .field(
+                "helpers_probed",
+                &self.helpers.get().map_or(0, |h| probed(h)),
+            )
+            .finish()
+    }
+}
+
+impl TypeCache {
+    const fn new() -> TypeCache {
+        TypeCache {
+            prog: [const { AtomicU8::new(0) }; TYPES],
+            map: [const { AtomicU8::new(0) }; TYPES],
+            link: [const { AtomicU8::new(0) }; TYPES],
+            helpers: OnceLock::new(),
+        }
+    }
+}
+
+/// The cached answer in `slot` (when there is one), or `probe`'s, stored.
+fn cached(slot: Option<&AtomicU8>, probe: impl FnOnce() -> Option<bool>) -> Option<bool> {
+    let decode = |v| match v {
+        YES => Some(true),
+        NO => Some(false),
+        _ => None,
+    };
+    if let Some(v) = slot.map(|s| s.load(Ordering::Relaxed)).filter(|&v| v != 0) {
+        return decode(v);
+    }
+    let answer = probe();
+    if let Some(s) = slot {
+        let v = match answer {
+            Some(true) => YES,
+            Some(false) => NO,
+            None => UNKNOWN,
+        };
+        s.store(v, Ordering::Relaxed);
+    }
+    answer
 }
 
 impl Default for KernelFeatures {
@@ -32,6 +104,7 @@ impl KernelFeatures {
     pub const fn new() -> Self {
         KernelFeatures {
             cache: [const { OnceLock::new() }; COUNT],
+            types: TypeCache::new(),
         }
     }
 
@@ -43,6 +116,57 @@ impl KernelFeatures {
     /// The answer for `feature` if it was probed already.
     pub fn probed(&self, feature: Feature) -> Option<bool> {
         self.cache[feature as usize].get().copied()
+    }
+
+    /// Whether the kernel loads programs of type `t` (probed on first use).
+    pub fn prog_type(&self, t: ProgramType) -> bool {
+        let slot = self.types.prog.get(t.0 as usize);
+        cached(slot, || Some(type_probes::prog_type(t))).unwrap_or(false)
+    }
+
+    /// Whether the kernel creates maps of type `t` (probed on first use).
+    pub fn map_type(&self, t: MapType) -> bool {
+        let slot = self.types.map.get(t.0 as usize);
+        cached(slot, || Some(type_probes::map_type(t))).unwrap_or(false)
+    }
+
+    /// Whether the kernel makes links of type `t` (probed on first use; see
+    /// [`link_type_supported`](super::link_type_supported)).
+    pub fn link_type(&self, t: LinkType) -> bool {
+        let slot = self.types.link.get(t.0 as usize);
+        cached(slot, || Some(type_probes::link_type(t))).unwrap_or(false)
+    }
+
+    /// Whether programs of type `t` may call helper `id` (probed on first use): `false`
+    /// when the kernel has no such program type, `None` for the types a probe program
+    /// cannot load as without a target (tracing, ext, lsm, struct_ops).
+    pub fn helper(&self, t: ProgramType, id: u32) -> Option<bool> {
+        if !self.prog_type(t) {
+            return Some(false);
+        }
+        let slots = self
+            .types
+            .helpers
+            .get_or_init(|| (0..TYPES * HELPERS).map(|_| AtomicU8::new(0)).collect());
+        let slot = ((t.0 as usize) < TYPES && (id as usize) < HELPERS)
+            .then(|| &slots[t.0 as usize * HELPERS + id as usize]);
+        cached(slot, || type_probes::helper(t, id))
+    }
+
+    /// Whether the kernel takes BTF of kind `kind` (the kinds before FUNC since BTF
+    /// itself; see [`Feature`] for the others).
+    pub fn btf_kind(&self, kind: Kind) -> bool {
+        let feature = match kind {
+            Kind::Void => return true,
+            Kind::Func | Kind::FuncProto => Feature::BtfFunc,
+            Kind::Var | Kind::Datasec => Feature::BtfDatasec,
+            Kind::Float => Feature::BtfFloat,
+            Kind::DeclTag => Feature::BtfDeclTag,
+            Kind::TypeTag => Feature::BtfTypeTag,
+            Kind::Enum64 => Feature::BtfEnum64,
+            _ => Feature::Btf,
+        };
+        self.supports(feature)
     }
 
     /// [`Feature::Btf`].

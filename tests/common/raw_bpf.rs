@@ -185,6 +185,27 @@ pub fn prog_load_flags(
     }
 }
 
+/// `BPF_PROG_LOAD` of `call helper; exit` as a `prog_type` program, with the verifier
+/// log: whether it loaded, and the log.
+pub fn helper_call_log(prog_type: u32, helper: i32) -> (bool, String) {
+    const LICENSE: &CStr = c"GPL";
+    let insns = [insn(0x85, 0, 0, 0, helper), insn(0x95, 0, 0, 0, 0)]; // call; exit
+    let mut log = vec![0u8; 4096];
+    let mut attr = Attr::<120>::new()
+        .u32(0, prog_type)
+        .u32(4, insns.len() as u32)
+        .u64(8, ptr(insns.as_ptr()))
+        .u64(16, ptr(LICENSE.as_ptr()))
+        .u32(24, 1) // log_level
+        .u32(28, log.len() as u32) // log_size
+        .u64(32, ptr(log.as_mut_ptr())); // log_buf
+                                         // SAFETY: `insns` (insn_cnt instructions), the license and the log buffer (log_size
+                                         // bytes) outlive the call.
+    let loaded = unsafe { bpf_fd(BPF_PROG_LOAD, &mut attr) }.is_ok();
+    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+    (loaded, String::from_utf8_lossy(&log[..end]).into_owned())
+}
+
 /// `BPF_LINK_CREATE` of `prog` with no target and no attach-type-specific attributes
 /// (fentry/fexit/fmod_ret/lsm/tp_btf links).
 pub fn link_create(prog: BorrowedFd<'_>, attach_type: u32) -> io::Result<OwnedFd> {

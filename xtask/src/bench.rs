@@ -61,7 +61,7 @@ pub fn run(args: &[String]) -> Result<()> {
     ]);
     println!("$ {}", cmd::display(&build));
     cmd::run(&mut build)?;
-    // Case 7 runs the command-line tool as a whole process.
+    // Cases 7 and 8 run the command-line tool as a whole process.
     let mut cli = Command::new(&cargo);
     cli.current_dir(&root).args([
         "build",

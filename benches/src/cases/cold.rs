@@ -2,50 +2,20 @@
 //! `bpftool prog loadall` of the same object.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use super::{prog_path, CaseResult, Options, Table};
+use super::{bpftool, corebpf_cli, prog_path, run_quiet, CaseResult, Options, Table};
 use crate::measure::{self, Metric, Result, System};
 
 const OBJECT: &str = "hello.bpf.o";
-
-fn run_quiet(cmd: &mut Command) -> Result<()> {
-    let out = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| format!("spawning {cmd:?}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{cmd:?} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(())
-}
 
 fn remove_pins(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
 pub fn run(o: &Options) -> Result<CaseResult> {
-    let cli = match &o.corebpf_cli {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()
-            .map_err(|e| e.to_string())?
-            .with_file_name("corebpf"),
-    };
-    if !cli.is_file() {
-        return Err(format!(
-            "{} is missing: build it with `cargo build --release --package corebpf-cli`",
-            cli.display()
-        ));
-    }
-    let bpftool = "bpftool";
-    if Command::new(bpftool).arg("version").output().is_err() {
-        return Err("bpftool is not installed (apt-get install bpftool)".into());
-    }
+    let cli = corebpf_cli(o)?;
+    let bpftool = bpftool()?;
     let object = prog_path(OBJECT);
     let pin_root = PathBuf::from(format!("/sys/fs/bpf/corebpf-bench-{}", std::process::id()));
     remove_pins(&pin_root);

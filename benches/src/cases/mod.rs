@@ -4,6 +4,7 @@ mod notes;
 pub use notes::notes;
 
 pub mod btf;
+pub mod btf_dump;
 pub mod cold;
 pub mod load;
 pub mod mapio;
@@ -14,13 +15,14 @@ pub mod rss;
 pub mod uprobes;
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::machine::Machine;
 use crate::measure::{self, Metric, Plan, Result, Samples};
 
-/// The highest case number.
-pub const LAST_CASE: u32 = 9;
+/// The number of the last case: cases are 1 to `LAST_CASE`.
+pub const LAST_CASE: u32 = 10;
 
 /// Command-line options of a benchmark run.
 #[derive(Clone, Debug)]
@@ -216,6 +218,49 @@ pub fn prog_bytes(name: &str) -> Result<Vec<u8>> {
     std::fs::read(&p).map_err(|e| format!("reading {}: {e}", p.display()))
 }
 
+/// The release `corebpf` binary the cases that run the command use.
+pub fn corebpf_cli(o: &Options) -> Result<PathBuf> {
+    let cli = match &o.corebpf_cli {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("corebpf"),
+    };
+    if !cli.is_file() {
+        return Err(format!(
+            "{} is missing: build it with `cargo build --release --package corebpf-cli`",
+            cli.display()
+        ));
+    }
+    Ok(cli)
+}
+
+/// `bpftool`, if it is installed.
+pub fn bpftool() -> Result<&'static str> {
+    let bpftool = "bpftool";
+    if Command::new(bpftool).arg("version").output().is_err() {
+        return Err("bpftool is not installed (apt-get install bpftool)".into());
+    }
+    Ok(bpftool)
+}
+
+/// Runs `cmd` with stdout to /dev/null; an error with its stderr if it fails.
+pub fn run_quiet(cmd: &mut Command) -> Result<()> {
+    let out = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("spawning {cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
 /// Runs the selected cases and writes the report.
 pub fn run_all(o: &Options) -> Result<()> {
     // SAFETY: geteuid has no preconditions.
@@ -239,6 +284,7 @@ pub fn run_all(o: &Options) -> Result<()> {
             7 => cold::run(o),
             8 => uprobes::run(o),
             9 => perfbuf::run(o),
+            10 => btf_dump::run(o),
             _ => unreachable!("validated in Options::parse"),
         }
         .map_err(|e| format!("case {case}: {e}"))?;
