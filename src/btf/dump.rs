@@ -21,6 +21,10 @@ use super::{Btf, Kind, Type};
 /// emitted without their dependencies rather than overflowing the stack.
 const MAX_DEPTH: usize = 256;
 
+/// Most unnamed padding bitfields emitted in a row (one per `long`, `int`, ... of the gap)
+/// before the rest of the gap becomes a `char` array. Kernels pad up to a page (511 longs).
+const MAX_PAD_UNITS: i64 = 512;
+
 /// Writes all types of `btf` as a C header (a `vmlinux.h` when given the kernel's BTF),
 /// wrapped in an include guard and in clang's `preserve_access_index` pragma so that
 /// field accesses through these types are CO-RE relocatable.
@@ -478,6 +482,7 @@ impl<'a> Dumper<'a> {
                 indent(&mut self.out, lvl);
                 let _ = write!(self.out, "{pad_type}: {pad_bits};");
                 cur += bits;
+                self.emit_pad_array(&mut cur, next, pad_bits, lvl);
                 continue;
             }
             for (name, pbits) in PADS.iter().rev() {
@@ -490,6 +495,20 @@ impl<'a> Dumper<'a> {
                 cur += bits;
                 break;
             }
+        }
+    }
+
+    /// After a first unit of padding (which the bitfield rules align), the whole units of
+    /// `cur..next` as one `char` array when they are more than any real layout has (a
+    /// page-aligned member: 511 longs): hostile BTF declares structs of up to 4 GiB, which
+    /// a line per unit would turn into gigabytes of header.
+    fn emit_pad_array(&mut self, cur: &mut i64, next: i64, unit: i64, lvl: usize) {
+        let whole = (next - *cur) / unit;
+        if whole > MAX_PAD_UNITS {
+            self.out.push('\n');
+            indent(&mut self.out, lvl);
+            let _ = write!(self.out, "char __pad_{}[{}];", *cur / 8, whole * unit / 8);
+            *cur += whole * unit;
         }
     }
 
@@ -981,6 +1000,33 @@ mod tests {
         let h = dump_c(&btf);
         assert!(h.contains("struct top {"));
         assert!(h.contains("typedef loop_b loop_a;") || h.contains("typedef loop_a loop_b;"));
+    }
+
+    /// Found by the `btf_dump` fuzz target: a struct that declares 4 GiB made a line of
+    /// padding per 8 bytes (gigabytes of header from a 60-byte BTF).
+    #[test]
+    fn huge_struct_padding_is_one_array_with_the_same_layout() {
+        const STRUCT: u32 = 4;
+        let mut b = Builder::new();
+        b.int("int", 4, 32, true); // 1
+        let x = b.s("x");
+        b.raw("huge", STRUCT, 1, false, u32::MAX - 7, &[x, 1, 0]); // 2
+        let y = b.s("y");
+        b.raw("page", STRUCT, 1, false, 4100, &[y, 1, 4096 * 8]); // 3: page-aligned member
+        let btf = Btf::parse(b.build()).unwrap();
+        let h = dump_c(&btf);
+        assert!(h.len() < 64 << 10, "header of {} bytes", h.len());
+        let (huge, page) = h.split_once("struct page {").unwrap();
+        assert!(
+            huge.contains("\tlong: 64;\n\tchar __pad_16[4294967272];"),
+            "{h}"
+        );
+        // Kernel-sized gaps keep libbpf's (and bpftool's) unnamed bitfields.
+        assert_eq!(page.matches("long: 64;").count(), 512, "{h}");
+        assert!(!page.contains("__pad"), "{h}");
+        let Some(clang) = clang() else { return };
+        let src = format!("#include \"vmlinux.h\"\n{}", layout_asserts(&btf));
+        compile(clang, &h, &src).unwrap_or_else(|e| panic!("{e}\n{h}"));
     }
 
     #[test]

@@ -244,7 +244,8 @@ fn read_line(line: &str, r: &mut Report) {
     let field = |key: &str| -> Option<u64> {
         let mut words = line.split_whitespace();
         words.find(|w| *w == key)?;
-        words.next()?.trim_end_matches(['k', 'M', 'b']).parse().ok()
+        let value = words.next()?.split('/').next()?;
+        value.trim_end_matches(['k', 'M', 'b']).parse().ok()
     };
     if let Some(rest) = line.strip_prefix('#') {
         if let Some(n) = rest.split_whitespace().next().and_then(|n| n.parse().ok()) {
