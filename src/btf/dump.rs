@@ -52,6 +52,11 @@ struct Dumper<'a> {
     referenced: Vec<bool>,
     /// Memoized alignment, 0 = not computed yet.
     align: Vec<u8>,
+    /// Anonymous composites whose members' needs were already required.
+    anon_required: Vec<bool>,
+    /// Lines of inline definitions of anonymous composites (one per member and one per
+    /// composite) left before [`Dumper::emit_anon_stub`] replaces them.
+    inline_budget: usize,
     out: String,
 }
 
@@ -71,6 +76,8 @@ impl<'a> Dumper<'a> {
             state: vec![State::NotEmitted; n],
             referenced: vec![false; n],
             align: vec![0; n],
+            anon_required: vec![false; n],
+            inline_budget: n.saturating_mul(4).saturating_add(4096),
             out: String::with_capacity(n * 24),
         };
         d.resolve_names();
@@ -306,7 +313,7 @@ impl<'a> Dumper<'a> {
                     if strong {
                         self.ensure(id, depth + 1);
                     }
-                } else {
+                } else if !std::mem::replace(&mut self.anon_required[id as usize], true) {
                     for m in t.members() {
                         self.require(m.type_id, true, depth + 1);
                     }
@@ -512,6 +519,18 @@ impl<'a> Dumper<'a> {
         }
     }
 
+    /// An anonymous composite of the right size, in place of its definition, once the
+    /// inline budget is spent: only BTF that shares anonymous types at every level of a
+    /// deep nest (each use inlines its definition again: exponential output) gets there.
+    fn emit_anon_stub(&mut self, id: u32, t: &Type<'_>) {
+        let kw = if t.kind == Kind::Struct {
+            "struct"
+        } else {
+            "union"
+        };
+        let _ = write!(self.out, "{kw} {{ char __anon_{id}[{}]; }}", t.size());
+    }
+
     fn emit_struct_def(&mut self, id: u32, t: &Type<'_>, lvl: usize, depth: usize) {
         let is_struct = t.kind == Kind::Struct;
         let kw = if is_struct { "struct" } else { "union" };
@@ -663,7 +682,11 @@ impl<'a> Dumper<'a> {
                 }
                 Kind::Struct | Kind::Union => {
                     self.emit_mods(stack);
-                    if t.name_off == 0 && depth < MAX_DEPTH {
+                    let cost = 1 + t.vlen();
+                    if t.name_off == 0 && depth < MAX_DEPTH && self.inline_budget < cost {
+                        self.emit_anon_stub(id, &t);
+                    } else if t.name_off == 0 && depth < MAX_DEPTH {
+                        self.inline_budget -= cost;
                         self.emit_struct_def(id, &t, lvl, depth + 1);
                     } else {
                         let kw = if t.kind == Kind::Struct {
@@ -1027,6 +1050,43 @@ mod tests {
         let Some(clang) = clang() else { return };
         let src = format!("#include \"vmlinux.h\"\n{}", layout_asserts(&btf));
         compile(clang, &h, &src).unwrap_or_else(|e| panic!("{e}\n{h}"));
+    }
+
+    /// Anonymous structs shared at every level of a deep nest: each use inlines the
+    /// definition again, 2^depth times without a limit.
+    #[test]
+    fn shared_anonymous_nest_dumps_in_bounded_size() {
+        const STRUCT: u32 = 4;
+        let mut b = Builder::new();
+        b.int("int", 4, 32, true); // 1
+        let depth = 200u32;
+        for i in 0..depth {
+            // 2 + i: struct { T a; T b; } with T the next one (the last holds ints).
+            let next = if i + 1 < depth { 3 + i } else { 1 };
+            let (a, c) = (b.s("a"), b.s("b"));
+            b.raw("", STRUCT, 2, false, 8, &[a, next, 0, c, next, 32]);
+        }
+        let top = b.s("top");
+        b.raw("top", STRUCT, 1, false, 8, &[top, 2, 0]);
+        let btf = Btf::parse(b.build()).unwrap();
+        let h = dump_c(&btf);
+        assert!(h.len() < 16 << 20, "header of {} bytes", h.len());
+        assert!(
+            h.contains("struct top {") && h.contains("__anon_"),
+            "{}",
+            &h[..4096]
+        );
+    }
+
+    #[test]
+    fn kernel_vmlinux_h_has_no_stubs() {
+        if !Path::new(crate::btf::kernel::SYSFS_VMLINUX).exists() {
+            eprintln!("skipping: no kernel BTF");
+            return;
+        }
+        let btf = crate::btf::kernel::vmlinux_btf().unwrap();
+        let h = dump_c(&btf);
+        assert!(!h.contains("__anon_") && !h.contains("char __pad_"));
     }
 
     #[test]
