@@ -183,7 +183,7 @@ fn build(root: &Path, target_dir: &Path, instrumented: bool) -> Result<PathBuf> 
 }
 
 fn list(plain: &Path) -> Result<Vec<String>> {
-    let out = cmd::stdout_of(&mut Command::new(plain).arg("list"))?;
+    let out = cmd::stdout_of(Command::new(plain).arg("list"))?;
     Ok(out
         .lines()
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
@@ -225,9 +225,11 @@ fn fuzz_one(fuzzer: &Path, work: &Path, name: &str, opts: &Options) -> Result<Re
         read_line(&line, &mut report);
         // The periodic and final status lines, and anything about a crash.
         let status = ["INITED", "pulse", "DONE"].iter().any(|w| line.contains(w));
-        if (line.starts_with('#') && status) || line.starts_with("stat::") || line.contains("==") {
-            println!("{line}");
-        } else if report.crashed {
+        let trouble = report.crashed
+            || line.contains("==")
+            || line.contains("panicked")
+            || line.contains("corebpf-fuzz:");
+        if (line.starts_with('#') && status) || line.starts_with("stat::") || trouble {
             println!("{line}");
         }
     }
