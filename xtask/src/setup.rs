@@ -249,6 +249,11 @@ fn install(missing: &[&Need]) -> Result<()> {
     }
     for need in missing {
         if let (Source::Mount, Check::Mount(fstype, dir)) = (need.source, &need.check) {
+            // Checked again: the installs above took minutes, and another
+            // process (a test that mounts what it needs) may have mounted it.
+            if is_mounted(fstype, dir) {
+                continue;
+            }
             let mut mount = Command::new("mount");
             mount.args(["-t", fstype, fstype, dir]);
             show_and_run(&mut mount)?;
