@@ -4,7 +4,7 @@
 //!
 //! - `pub const ABOUT: &str`: what it feeds and to what, in a line;
 //! - `pub fn run(data: &[u8]) -> Outcome`: one input through the library. `Err` carries the
-//!   library's error (its [chain](chain) of messages); a property the library promises
+//!   library's error (its [chain] of messages); a property the library promises
 //!   that does not hold is a panic, which the fuzzer reports like any other crash;
 //! - `pub fn seeds(repo: &Path) -> Vec<Seed>`: the starting corpus, made from the
 //!   repository's own files ([`seeds`] has the helpers).
