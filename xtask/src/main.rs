@@ -8,6 +8,7 @@ mod bench;
 mod cmd;
 mod elf;
 mod fixtures;
+mod fuzz;
 mod kernels;
 mod progs;
 mod setup;
@@ -101,6 +102,20 @@ COMMANDS:
         against the targets, the machine and this command. Needs root, the
         kernel's BTF, bpffs at /sys/fs/bpf and bpftool. Not part of `test`.
 
+    fuzz [--smoke | --time SECS] [TARGET...] [-- LIBFUZZER-ARGS...]
+        Coverage-guided fuzzing of the fuzz/ crate's targets (all, or the
+        named ones) with libFuzzer, on the stable toolchain: builds the
+        driver with SanitizerCoverage (profile `fuzz`: optimized, debug
+        assertions and overflow checks on) under TARGET_DIR/fuzz-instrumented,
+        writes each target's seeds (from bpf-progs/, the testdata and
+        btf-fixtures/) to TARGET_DIR/fuzzing/seeds/NAME, then runs each
+        target in turn for SECS seconds (default and --smoke: 60) on the
+        kept corpus TARGET_DIR/fuzzing/corpus/NAME. Prints each target's
+        executions, coverage (cov: edges, ft: features) and corpus size;
+        fails naming the targets that crashed (inputs in
+        TARGET_DIR/fuzzing/artifacts/NAME/; replay one with
+        `corebpf-fuzz run NAME FILE`). Not part of `test`.
+
     help
         Print this message.
 
@@ -136,6 +151,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "vmtest" => return vmtest::main(rest),
         "bench" => bench::run(rest),
+        "fuzz" => fuzz::run(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
