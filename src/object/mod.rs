@@ -21,6 +21,7 @@
 //! (relative immediates; `src_reg = BPF_PSEUDO_FUNC` on the latter).
 
 mod elf;
+mod global_value;
 mod link;
 mod maps;
 pub mod section;
@@ -38,6 +39,7 @@ use crate::insn::Insn;
 
 pub use crate::btf::ext::{CoreRelo, ExtPart, FuncInfo, LineInfo};
 pub use elf::EM_BPF;
+pub use global_value::{GlobalInfo, GlobalValueError};
 pub use maps::{BPF_F_MMAPABLE, BPF_F_RDONLY_PROG};
 pub use section::ProgramKind;
 
