@@ -73,6 +73,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "DIR", allow_hyphen_values = true)]
     pub pin: Option<PathBuf>,
     #[command(flatten)]
+    pub options: crate::run_flags::ObjectOptions,
+    #[command(flatten)]
     pub target: TargetBtf,
 }
 
@@ -88,6 +90,10 @@ pub struct RunArgs {
     /// Decode records through the struct, union or typedef NAME of the object's BTF
     #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
     pub event_type: Option<String>,
+    #[command(flatten)]
+    pub options: crate::run_flags::ObjectOptions,
+    #[command(flatten)]
+    pub targets: crate::run_flags::AttachTargets,
     #[command(flatten)]
     pub target: TargetBtf,
 }

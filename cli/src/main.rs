@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser};
 
 mod args;
 mod output;
+mod run_flags;
 
 use args::{Cli, Command, LoadArgs, RelocateArgs, RunArgs};
 
@@ -105,8 +106,9 @@ fn naming(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> any
 }
 
 fn load(a: &LoadArgs) -> Result<()> {
-    let spec = open_object(&a.object)?;
-    let mut obj = loader(a.target.btf.as_deref()).load(&spec)?;
+    let mut spec = open_object(&a.object)?;
+    let loader = run_flags::prepare(&mut spec, &a.options, loader(a.target.btf.as_deref()))?;
+    let mut obj = loader.load(&spec)?;
     for p in obj.programs() {
         println!("{}", output::program_line(p)?);
     }
@@ -180,16 +182,18 @@ fn ensure_tracefs() -> Result<()> {
 }
 
 fn run(a: &RunArgs) -> Result<()> {
-    let spec = open_object(&a.object)?;
+    let mut spec = open_object(&a.object)?;
     let decoder = output::EventDecoder::new(&spec, a.event_type.as_deref())?;
-    let obj = loader(a.target.btf.as_deref()).load(&spec)?;
+    let loader = run_flags::prepare(&mut spec, &a.options, loader(a.target.btf.as_deref()))?;
+    run_flags::check_targets(&spec, &a.options, &a.targets)?;
+    let obj = loader.load(&spec)?;
     if obj.programs().iter().any(|p| p.can_auto_attach()) {
         ensure_tracefs()?;
     }
     // Block SIGINT/SIGTERM before anything is attached, so Ctrl-C arrives as a readable
     // signalfd and the drops below detach everything.
     let signals = output::Signals::new()?;
-    let links = obj.attach_all()?;
+    let links = run_flags::attach(&obj, &a.targets)?;
     for l in &links {
         eprintln!("corebpf: attached {}", l.description());
     }

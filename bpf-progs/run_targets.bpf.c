@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * run_targets.bpf.c — programs whose section does not say everything about where
+ * they attach: `corebpf run` needs a target flag for each (cli/tests/run_flags.rs).
+ *
+ *   xdp_count   section xdp                --iface IFACE
+ *   tc_count    section tc/ingress         --iface IFACE
+ *   cg_egress   section cgroup_skb/egress  --cgroup PATH
+ *   up_getpgid  section uprobe/getpgid     --binary PATH (the C library), --pid PID
+ *
+ * Each sends a `struct event` per packet or call, so the tests count what reached it.
+ *
+ * Rebuild with `cargo xtask build-progs`; never edit the .bpf.o by hand.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+enum kind { KIND_XDP = 1, KIND_TC = 2, KIND_CGROUP = 3, KIND_UPROBE = 4 };
+
+struct event {
+	enum kind kind;
+	__u32 pid;
+	__u32 len;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+/* Not inlined, so that `struct event` is in the BTF for `corebpf run` to decode. */
+static __noinline void fill(struct event *e, enum kind kind, __u32 len)
+{
+	e->kind = kind;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->len = len;
+}
+
+static __always_inline void emit(enum kind kind, __u32 len)
+{
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e)
+		return;
+	fill(e, kind, len);
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("xdp")
+int xdp_count(struct xdp_md *ctx)
+{
+	emit(KIND_XDP, ctx->data_end - ctx->data);
+	return XDP_PASS;
+}
+
+SEC("tc/ingress")
+int tc_count(struct __sk_buff *skb)
+{
+	emit(KIND_TC, skb->len);
+	return 0; /* TC_ACT_OK */
+}
+
+SEC("cgroup_skb/egress")
+int cg_egress(struct __sk_buff *skb)
+{
+	emit(KIND_CGROUP, skb->len);
+	return 1; /* let it through */
+}
+
+SEC("uprobe/getpgid")
+int up_getpgid(void *ctx)
+{
+	emit(KIND_UPROBE, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
