@@ -6,7 +6,7 @@
  *   xdp_count   section xdp                --iface IFACE
  *   tc_count    section tc/ingress         --iface IFACE
  *   cg_egress   section cgroup_skb/egress  --cgroup PATH
- *   up_getpgid  section uprobe/getpgid     --binary PATH (the C library), --pid PID
+ *   up_getppid  section uprobe/getppid     --binary PATH (the C library), --pid PID
  *
  * Each sends a `struct event` per packet or call, so the tests count what reached it.
  *
@@ -67,8 +67,8 @@ int cg_egress(struct __sk_buff *skb)
 	return 1; /* let it through */
 }
 
-SEC("uprobe/getpgid")
-int up_getpgid(void *ctx)
+SEC("uprobe/getppid")
+int up_getppid(void *ctx)
 {
 	emit(KIND_UPROBE, 0);
 	return 0;

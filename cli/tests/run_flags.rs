@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::process::{Output, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -22,10 +23,14 @@ struct Running {
 
 impl Running {
     fn start(object: &str, args: &[&str]) -> Running {
-        let mut child = corebpf()
-            .arg("run")
-            .arg(prog(object))
-            .args(args)
+        let mut command = corebpf();
+        command.arg("run").arg(prog(object)).args(args);
+        Running::spawn(command)
+    }
+
+    /// Runs `command` (a `corebpf run`, perhaps through `ip netns exec`).
+    fn spawn(mut command: Command) -> Running {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -297,7 +302,7 @@ fn a_missing_target_is_an_error_naming_the_flag() {
         ("xdp_count", "--iface IFACE"),
         ("tc_count", "--iface IFACE"),
         ("cg_egress", "--cgroup PATH"),
-        ("up_getpgid", "--binary PATH"),
+        ("up_getppid", "--binary PATH"),
     ] {
         let out = corebpf()
             .arg("run")
@@ -314,4 +319,210 @@ fn a_missing_target_is_an_error_naming_the_flag() {
     // Every program needs one: without flags, the first one's is named.
     let out = corebpf().arg("run").arg(prog(TARGETS)).output().unwrap();
     assert!(failure(&out).contains("give --iface IFACE"));
+}
+
+/// The lines of `kind` events from process `pid` (any process: `None`).
+fn events<'t>(text: &'t str, kind: &str, pid: Option<u32>) -> Vec<&'t str> {
+    let kind = format!("kind={kind} ");
+    let pid = pid.map(|p| format!(" pid={p} "));
+    text.lines()
+        .filter(|l| l.starts_with(&kind))
+        .filter(|l| pid.as_ref().is_none_or(|p| l.contains(p.as_str())))
+        .collect()
+}
+
+/// The C library this process runs with, from its memory map.
+fn libc_path() -> String {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.contains("/libc.so"))
+        .expect("the test runs with a C library")
+        .to_string()
+}
+
+#[test]
+fn binary_and_pid_attach_a_uprobe_in_the_c_library() {
+    setup();
+    let me = std::process::id();
+    let libc = libc_path();
+    let mut run = Running::start(
+        TARGETS,
+        &[
+            "--only",
+            "up_getppid",
+            "--binary",
+            &libc,
+            "--pid",
+            &me.to_string(),
+        ],
+    );
+    run.wait_attached(1);
+    for _ in 0..5 {
+        // getppid(2), through the C library.
+        std::hint::black_box(std::os::unix::process::parent_id());
+    }
+    // Another process's calls do not count: --pid filters them out.
+    let other = Command::new("bash")
+        .args(["-c", "for i in 1 2 3; do echo $PPID >/dev/null; done; true"])
+        .status()
+        .unwrap();
+    assert!(other.success());
+    let (text, err) = run.stop();
+    assert!(err.contains(&format!("{libc}:getppid")), "{err}");
+    assert_eq!(events(&text, "KIND_UPROBE", Some(me)).len(), 5, "{text}");
+    assert_eq!(events(&text, "KIND_UPROBE", None).len(), 5, "{text}");
+}
+
+/// The cgroup2 hierarchy's mount point.
+fn cgroup2_root() -> PathBuf {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.get(2) == Some(&"cgroup2"))
+        .map(|f| PathBuf::from(f[1]))
+        .expect("a cgroup2 hierarchy is mounted")
+}
+
+/// A cgroup the test made, removed when dropped (its processes have exited by then).
+struct Cgroup(PathBuf);
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.0).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn cgroup_attaches_a_cgroup_program_to_that_cgroup() {
+    setup();
+    let cg = Cgroup(cgroup2_root().join(format!("corebpf-run-flags-{}", std::process::id())));
+    std::fs::create_dir(&cg.0).unwrap();
+    let path = cg.0.to_str().unwrap();
+    let mut run = Running::start(TARGETS, &["--only", "cg_egress", "--cgroup", path]);
+    run.wait_attached(1);
+    // Three datagrams from a shell in the cgroup, three from one outside it.
+    let send = "for i in 1 2 3; do echo x >/dev/udp/127.0.0.1/9; done";
+    let inside = Command::new("bash")
+        .arg("-c")
+        .arg(format!("echo $$ >{path}/cgroup.procs && {send}"))
+        .spawn()
+        .unwrap();
+    let pid_inside = inside.id();
+    assert!(inside.wait_with_output().unwrap().status.success());
+    let outside = Command::new("bash").args(["-c", send]).spawn().unwrap();
+    let pid_outside = outside.id();
+    assert!(outside.wait_with_output().unwrap().status.success());
+    let (text, _) = run.stop();
+    assert_eq!(
+        events(&text, "KIND_CGROUP", Some(pid_inside)).len(),
+        3,
+        "{text}"
+    );
+    assert!(
+        events(&text, "KIND_CGROUP", Some(pid_outside)).is_empty(),
+        "{text}"
+    );
+}
+
+/// Two network namespaces joined by a veth pair (`a` 10.201.0.1, `b` 10.201.0.2),
+/// deleted when dropped.
+struct VethPair {
+    a: String,
+    b: String,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl VethPair {
+    fn new(tag: &str) -> VethPair {
+        let id = std::process::id();
+        let pair = VethPair {
+            a: format!("rf{tag}a{id}"),
+            b: format!("rf{tag}b{id}"),
+        };
+        let (a, b) = (pair.a.as_str(), pair.b.as_str());
+        ip(&["netns", "add", a]);
+        ip(&["netns", "add", b]);
+        ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
+        for (dev, addr) in [(a, "10.201.0.1/24"), (b, "10.201.0.2/24")] {
+            ip(&["link", "set", dev, "netns", dev]);
+            ip(&["-n", dev, "addr", "add", addr, "dev", dev]);
+            ip(&["-n", dev, "link", "set", dev, "up"]);
+        }
+        pair
+    }
+
+    /// `corebpf run` in `b`'s namespace.
+    fn run_in_b(&self, args: &[&str]) -> Running {
+        let mut command = Command::new("ip");
+        command
+            .args([
+                "netns",
+                "exec",
+                &self.b,
+                env!("CARGO_BIN_EXE_corebpf"),
+                "run",
+            ])
+            .arg(prog(TARGETS))
+            .args(args);
+        Running::spawn(command)
+    }
+
+    /// Three UDP datagrams of 2 bytes from `a` to `b`.
+    fn send_from_a(&self) {
+        let send = "for i in 1 2 3; do echo x >/dev/udp/10.201.0.2/9; done";
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.a, "bash", "-c", send])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for VethPair {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// Events of `kind` for the test's datagrams: 14 + 20 + 8 + 2 bytes.
+fn datagrams<'t>(text: &'t str, kind: &str) -> Vec<&'t str> {
+    events(text, kind, None)
+        .into_iter()
+        .filter(|l| l.ends_with(" len=44"))
+        .collect()
+}
+
+#[test]
+fn iface_attaches_xdp_and_tc_programs_to_that_interface() {
+    setup();
+    let pair = VethPair::new("x");
+    for (program, kind) in [("xdp_count", "KIND_XDP"), ("tc_count", "KIND_TC")] {
+        let mut run = pair.run_in_b(&["--only", program, "--iface", &pair.b]);
+        run.wait_attached(1);
+        pair.send_from_a();
+        let (text, err) = run.stop();
+        assert_eq!(datagrams(&text, kind).len(), 3, "{program}: {text}\n{err}");
+    }
 }
