@@ -7,15 +7,20 @@
  *   tc_count    section tc/ingress         --iface IFACE
  *   cg_egress   section cgroup_skb/egress  --cgroup PATH
  *   up_getppid  section uprobe/getppid     --binary PATH (the C library), --pid PID
+ *   usdt_tick   section usdt/corebpf_cli:tick  --binary PATH (a program the test builds)
  *
  * Each sends a `struct event` per packet or call, so the tests count what reached it.
  *
  * Rebuild with `cargo xtask build-progs`; never edit the .bpf.o by hand.
  */
 #include <linux/bpf.h>
+#include <linux/ptrace.h>
+#include <stdbool.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
 
-enum kind { KIND_XDP = 1, KIND_TC = 2, KIND_CGROUP = 3, KIND_UPROBE = 4 };
+enum kind { KIND_XDP = 1, KIND_TC = 2, KIND_CGROUP = 3, KIND_UPROBE = 4, KIND_USDT = 5 };
 
 struct event {
 	enum kind kind;
@@ -71,6 +76,14 @@ SEC("uprobe/getppid")
 int up_getppid(void *ctx)
 {
 	emit(KIND_UPROBE, 0);
+	return 0;
+}
+
+/* len: the probe's argument. */
+SEC("usdt/corebpf_cli:tick")
+int BPF_USDT(usdt_tick, long n)
+{
+	emit(KIND_USDT, n);
 	return 0;
 }
 

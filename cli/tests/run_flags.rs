@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -303,6 +303,7 @@ fn a_missing_target_is_an_error_naming_the_flag() {
         ("tc_count", "--iface IFACE"),
         ("cg_egress", "--cgroup PATH"),
         ("up_getppid", "--binary PATH"),
+        ("usdt_tick", "--binary PATH"),
     ] {
         let out = corebpf()
             .arg("run")
@@ -373,6 +374,51 @@ fn binary_and_pid_attach_a_uprobe_in_the_c_library() {
     assert!(err.contains(&format!("{libc}:getppid")), "{err}");
     assert_eq!(events(&text, "KIND_UPROBE", Some(me)).len(), 5, "{text}");
     assert_eq!(events(&text, "KIND_UPROBE", None).len(), 5, "{text}");
+}
+
+/// A program with three USDT probes `corebpf_cli:tick` (arguments 1, 2, 3).
+const TICKS: &str = r#"
+#include <sys/sdt.h>
+int main(void)
+{
+	for (long i = 1; i <= 3; i++)
+		DTRACE_PROBE1(corebpf_cli, tick, i);
+	return 0;
+}
+"#;
+
+#[test]
+fn binary_attaches_a_usdt_probe_in_that_program() {
+    setup();
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("ticks.c");
+    let binary = dir.path().join("ticks");
+    std::fs::write(&source, TICKS).unwrap();
+    let cc = Command::new("cc")
+        .args(["-O1", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .output()
+        .expect("a C compiler (cc) for the USDT test program");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let mut run = Running::start(
+        TARGETS,
+        &["--only", "usdt_tick", "--binary", binary.to_str().unwrap()],
+    );
+    run.wait_attached(1);
+    let ticks = Command::new(&binary).spawn().unwrap();
+    let pid = ticks.id();
+    assert!(ticks.wait_with_output().unwrap().status.success());
+    let (text, _) = run.stop();
+    let lens: Vec<&str> = events(&text, "KIND_USDT", Some(pid))
+        .iter()
+        .filter_map(|l| l.rsplit(' ').next())
+        .collect();
+    assert_eq!(lens, ["len=1", "len=2", "len=3"], "{text}");
 }
 
 /// The cgroup2 hierarchy's mount point.
