@@ -344,6 +344,7 @@ fn libc_path() -> String {
 }
 
 #[test]
+#[ignore = "run wires this target once the attach API of branch uprobe-usdt is on main"]
 fn binary_and_pid_attach_a_uprobe_in_the_c_library() {
     setup();
     let me = std::process::id();
@@ -388,6 +389,7 @@ int main(void)
 "#;
 
 #[test]
+#[ignore = "run wires this target once the attach API of branch uprobe-usdt is on main"]
 fn binary_attaches_a_usdt_probe_in_that_program() {
     setup();
     let dir = tempfile::tempdir().unwrap();
@@ -447,6 +449,7 @@ impl Drop for Cgroup {
 }
 
 #[test]
+#[ignore = "run wires this target once the attach API of branch sockets-cgroup is on main"]
 fn cgroup_attaches_a_cgroup_program_to_that_cgroup() {
     setup();
     let cg = Cgroup(cgroup2_root().join(format!("corebpf-run-flags-{}", std::process::id())));
@@ -561,6 +564,7 @@ fn datagrams<'t>(text: &'t str, kind: &str) -> Vec<&'t str> {
 }
 
 #[test]
+#[ignore = "run wires this target once the attach API of branch net is on main"]
 fn iface_attaches_xdp_and_tc_programs_to_that_interface() {
     setup();
     let pair = VethPair::new("x");
