@@ -4,7 +4,7 @@
  * they attach: `corebpf run` needs a target flag for each (cli/tests/run_flags.rs).
  *
  *   xdp_count   section xdp                --iface IFACE
- *   tc_count    section tc/ingress         --iface IFACE
+ *   tc_count    section tcx/ingress        --iface IFACE
  *   cg_egress   section cgroup_skb/egress  --cgroup PATH
  *   up_getppid  section uprobe/getppid     --binary PATH (the C library), --pid PID
  *   usdt_tick   section usdt/corebpf_cli:tick  --binary PATH (a program the test builds)
@@ -58,7 +58,7 @@ int xdp_count(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-SEC("tc/ingress")
+SEC("tcx/ingress")
 int tc_count(struct __sk_buff *skb)
 {
 	emit(KIND_TC, skb->len);

@@ -318,6 +318,10 @@ mod tests {
             ("uretprobe.s/bin/bash:readline", NOT_FROM_SECTION_PLAN),
             ("uprobe.multi/libc.so.6:malloc*", NOT_FROM_SECTION_PLAN),
             ("usdt/bin/app:provider:name", NOT_FROM_SECTION_PLAN),
+            // A function or probe without its binary, as libbpf-tools write them
+            // (`corebpf run --binary` supplies it).
+            ("uprobe/getppid", NOT_FROM_SECTION_PLAN),
+            ("usdt/corebpf_cli:tick", NOT_FROM_SECTION_PLAN),
             ("freplace/handler", NOT_FROM_SECTION_PLAN),
             ("lsm_cgroup/socket_bind", NOT_FROM_SECTION_PLAN),
             ("iter/task", NOT_FROM_SECTION_PLAN),
