@@ -175,6 +175,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "DIR", allow_hyphen_values = true)]
     pub pin: Option<PathBuf>,
     #[command(flatten)]
+    pub options: crate::run_flags::ObjectOptions,
+    #[command(flatten)]
     pub target: TargetBtf,
 }
 
@@ -193,6 +195,10 @@ pub struct RunArgs {
     /// Perf buffer ring size per CPU, in pages (a power of two)
     #[arg(long, value_name = "N", default_value_t = corebpf::perf_buffer::DEFAULT_PAGES)]
     pub perf_pages: usize,
+    #[command(flatten)]
+    pub options: crate::run_flags::ObjectOptions,
+    #[command(flatten)]
+    pub targets: crate::run_flags::AttachTargets,
     #[command(flatten)]
     pub target: TargetBtf,
 }

@@ -12,6 +12,7 @@ mod events;
 mod feature;
 mod output;
 mod run;
+mod run_flags;
 mod trace_pipe;
 
 use args::{BtfCommand, Cli, Command, LoadArgs, RelocateArgs};
@@ -112,8 +113,9 @@ fn naming(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> any
 }
 
 fn load(a: &LoadArgs) -> Result<()> {
-    let spec = open_object(&a.object)?;
-    let mut obj = loader(a.target.btf.as_deref()).load(&spec)?;
+    let mut spec = open_object(&a.object)?;
+    let loader = run_flags::prepare(&mut spec, &a.options, loader(a.target.btf.as_deref()))?;
+    let mut obj = loader.load(&spec)?;
     for p in obj.programs() {
         println!("{}", output::program_line(p)?);
     }

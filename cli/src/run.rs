@@ -16,6 +16,7 @@ use corebpf::{Map, PerfBuffer, PerfBufferBuilder, RingBufError, RingBuffer, Ring
 use crate::args::RunArgs;
 use crate::events::{dropped_total, EventDecoder};
 use crate::output::Signals;
+use crate::run_flags;
 use crate::Result;
 
 /// What the callbacks count, shared with them (they run on this thread, but the
@@ -41,10 +42,16 @@ impl Tally {
 }
 
 pub fn run(a: &RunArgs) -> Result<()> {
-    let spec = crate::open_object(&a.object)?;
+    let mut spec = crate::open_object(&a.object)?;
     let ring_decoder = EventDecoder::new(&spec, a.event_type.as_deref())?;
     let perf_decoder = EventDecoder::for_perf(&spec, a.event_type.as_deref())?;
-    let obj = crate::loader(a.target.btf.as_deref()).load(&spec)?;
+    let loader = run_flags::prepare(
+        &mut spec,
+        &a.options,
+        crate::loader(a.target.btf.as_deref()),
+    )?;
+    run_flags::check_targets(&spec, &a.options, &a.targets)?;
+    let obj = loader.load(&spec)?;
     if obj.programs().iter().any(|p| p.can_auto_attach()) {
         crate::ensure_tracefs()?;
     }
@@ -54,7 +61,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let tally = Tally::default();
     let mut ring = ring_buffer(obj.maps(), &ring_decoder, &tally)?;
     let mut perfs = perf_buffers(obj.maps(), a.perf_pages, &perf_decoder, &tally)?;
-    let links = obj.attach_all()?;
+    let links = run_flags::attach(&obj, &a.targets)?;
     for l in &links {
         eprintln!("corebpf: attached {}", l.description());
     }

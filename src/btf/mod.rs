@@ -13,6 +13,7 @@ pub mod fixup;
 pub mod format;
 pub mod kernel;
 pub mod sanitize;
+pub mod value;
 
 pub use ext::BtfExt;
 

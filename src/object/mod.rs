@@ -21,6 +21,7 @@
 //! (relative immediates; `src_reg = BPF_PSEUDO_FUNC` on the latter).
 
 mod elf;
+mod global_value;
 mod link;
 mod maps;
 pub mod section;
@@ -39,6 +40,7 @@ use crate::insn::Insn;
 
 pub use crate::btf::ext::{CoreRelo, ExtPart, FuncInfo, LineInfo};
 pub use elf::EM_BPF;
+pub use global_value::{GlobalInfo, GlobalValueError};
 pub use maps::{BPF_F_MMAPABLE, BPF_F_RDONLY_PROG};
 pub use section::ProgramKind;
 pub use struct_ops::{StructOpsFunc, StructOpsSpec};

@@ -512,6 +512,16 @@ mod tests {
                 "usdt//bin/app:p",
                 bad("/bin/app:p", "expected PATH:PROVIDER:NAME"),
             ),
+            // A function or probe without its binary, as libbpf-tools write them
+            // (`corebpf run --binary` supplies it).
+            (
+                "uprobe/getppid",
+                bad("getppid", "expected PATH:FUNCTION[+OFFSET]"),
+            ),
+            (
+                "usdt/corebpf_cli:tick",
+                bad("corebpf_cli:tick", "expected PATH:PROVIDER:NAME"),
+            ),
             ("freplace/handler", P::Freplace),
             ("freplace/choose", P::Freplace),
             ("freplace", NO_TARGET_PLAN),
