@@ -130,7 +130,7 @@ ENVIRONMENT:
                  vmtest: seconds for one run on one kernel, boot included
     VMTEST_BOOT_TIMEOUT=300
                  vmtest: seconds until the guest starts the tests
-    VMTEST_BINARY_TIMEOUT=300
+    VMTEST_BINARY_TIMEOUT=600
                  vmtest: seconds for one test binary (it is then killed)
     VMTEST_MEMORY=2G
                  vmtest: guest memory

@@ -58,6 +58,8 @@ pub fn run(args: &[String]) -> Result<()> {
         "clippy",
         "--workspace",
         "--all-targets",
+        "--features",
+        "corebpf/tokio",
         "--",
         "-D",
         "warnings",
