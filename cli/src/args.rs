@@ -71,6 +71,18 @@ pub enum Command {
     /// the lines: two readers share them. Ctrl-C, or stdout's reader closing the pipe
     /// (`| head`), ends it with status 0.
     TracePipe(TracePipeArgs),
+    /// The BPF links the kernel holds: type, program, attach target in words, pids
+    ///
+    /// Like `bpftool link list|show`; `--json` field names are listed in the README.
+    #[command(subcommand)]
+    Link(crate::link::LinkCommand),
+    /// Print a histogram map (id, `name NAME` or `pinned PATH`) as BCC's print_log2_hist
+    ///
+    /// The map is keyed by bucket index (an array of u64 or u32 slots, or a hash keyed by
+    /// a u32 or u64 index); per-CPU values are summed. Log2 buckets are numbered as
+    /// BCC's bpf_log2l() numbers them (slot 1 holds 0 and 1); `--linear` prints one line
+    /// per bucket as print_linear_hist does.
+    Hist(crate::hist::HistArgs),
     /// Print a completion script for SHELL to stdout
     ///
     /// For example `corebpf completions bash > /etc/bash_completion.d/corebpf`.
@@ -199,6 +211,8 @@ pub struct RunArgs {
     pub options: crate::run_flags::ObjectOptions,
     #[command(flatten)]
     pub targets: crate::run_flags::AttachTargets,
+    #[command(flatten)]
+    pub hist: crate::hist::RunHistArgs,
     #[command(flatten)]
     pub target: TargetBtf,
 }

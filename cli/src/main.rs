@@ -10,6 +10,8 @@ mod args;
 mod btf;
 mod events;
 mod feature;
+mod hist;
+mod link;
 mod output;
 mod run;
 mod run_flags;
@@ -28,6 +30,8 @@ fn main() -> ExitCode {
         Command::Btf(BtfCommand::Dump(a)) => btf::dump(&a),
         Command::Feature(a) => feature::feature(&a),
         Command::TracePipe(a) => trace_pipe::trace_pipe(&a),
+        Command::Link(c) => link::link(&c),
+        Command::Hist(a) => hist::hist(&a),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "corebpf", &mut std::io::stdout());

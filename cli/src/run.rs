@@ -61,18 +61,22 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let tally = Tally::default();
     let mut ring = ring_buffer(obj.maps(), &ring_decoder, &tally)?;
     let mut perfs = perf_buffers(obj.maps(), a.perf_pages, &perf_decoder, &tally)?;
+    let mut hist = crate::hist::HistPrinter::new(&obj, &a.hist)?;
     let links = run_flags::attach(&obj, &a.targets)?;
     for l in &links {
         eprintln!("corebpf: attached {}", l.description());
     }
     let deadline = a.duration.map(|d| Instant::now() + d);
-    let outcome = event_loop(&signals, &mut ring, &mut perfs, deadline, &tally);
+    let outcome = event_loop(&signals, &mut ring, &mut perfs, deadline, &tally, &mut hist);
     // Detach first, then take what is left, so that every event made counts.
     drop(links);
     let drained = consume_all(&mut ring, &mut perfs);
     outcome.and(drained)?;
     drop(ring);
     drop(perfs);
+    if let Some(h) = &hist {
+        h.print()?;
+    }
     summary(&obj, &tally)
 }
 
@@ -137,14 +141,23 @@ fn event_loop(
     perfs: &mut [PerfBuffer<'_>],
     deadline: Option<Instant>,
     tally: &Tally,
+    hist: &mut Option<crate::hist::HistPrinter<'_>>,
 ) -> Result<()> {
     loop {
-        let wait = match deadline {
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return Ok(());
+        }
+        if let Some(h) = hist.as_mut() {
+            h.tick()?;
+        }
+        let tick = hist.as_ref().and_then(|h| h.due());
+        let wake = match (deadline, tick) {
+            (Some(d), Some(t)) => Some(d.min(t)),
+            (d, t) => d.or(t),
+        };
+        let wait = match wake {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Ok(());
-                }
                 PollTimeout::try_from(left.as_millis().saturating_add(1).min(60_000) as u64)
                     .unwrap_or(PollTimeout::MAX)
             }

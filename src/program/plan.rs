@@ -331,6 +331,14 @@ mod tests {
         };
         vec![
             (
+                "tracepoint/syscalls/sys_enter_read",
+                tp("syscalls", "sys_enter_read"),
+            ),
+            (
+                "tracepoint/syscalls/sys_exit_read",
+                tp("syscalls", "sys_exit_read"),
+            ),
+            (
                 "tracepoint/syscalls/sys_enter_execve",
                 tp("syscalls", "sys_enter_execve"),
             ),
