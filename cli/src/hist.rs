@@ -18,7 +18,7 @@ use crate::Result;
 #[derive(Debug, Args)]
 pub struct HistArgs {
     /// The map: its id, `name NAME` or `pinned PATH`
-    #[arg(value_name = "MAP", num_args = 1..=2, required = true, allow_hyphen_values = true)]
+    #[arg(value_name = "MAP", num_args = 1..=2, required = true)]
     pub map: Vec<String>,
     /// Buckets are linear (BCC's print_linear_hist), not log2
     #[arg(long)]
