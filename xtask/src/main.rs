@@ -32,7 +32,7 @@ COMMANDS:
     setup
         Install what `test` needs and is missing, saying what (root, Debian
         bookworm): apt packages clang-19 llvm-19 libbpf-dev bpftool strace
-        qemu-system-x86 busybox-static file, the kernels of the matrix
+        iproute2 systemtap-sdt-dev qemu-system-x86 busybox-static file, the kernels of the matrix
         (linux-image-6.12-amd64 and linux-image-amd64 from bookworm,
         linux-image-5.10.0-30-amd64 from bullseye, a suite it adds to
         /etc/apt/sources.list.d with pin priority 100 in
