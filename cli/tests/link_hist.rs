@@ -322,3 +322,36 @@ fn link_show_describes_raw_tp_and_tracepoint_links_of_this_process() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("link {}", ids[0])));
 }
+
+#[test]
+fn link_show_resolves_a_cgroup_links_path() {
+    let _g = serial();
+    setup();
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    if std::fs::read_to_string("/proc/mounts")
+        .map_or(true, |m| !m.contains(" /sys/fs/cgroup cgroup2 "))
+    {
+        println!("SKIP: no cgroup2 hierarchy at /sys/fs/cgroup");
+        return;
+    }
+    let name = format!("link_hist_{}", std::process::id());
+    let dir = root.join(&name);
+    let _ = std::fs::create_dir(&dir);
+    let spec = ObjectSpec::from_file(&prog("cg_skb.bpf.o")).unwrap();
+    let obj = Loader::new().load(&spec).expect("loading cg_skb.bpf.o");
+    let p = corebpf::program::CgroupSkb::try_from(obj.program("count_ingress").unwrap()).unwrap();
+    let link = p
+        .attach_path(&dir, corebpf::program::CgroupAttachMode::AllowMultiple)
+        .expect("attaching to the cgroup");
+    let id = link.info().expect("a BPF link").id.to_string();
+    let v = json(&["link", "show", &id, "--json"]);
+    assert_eq!(v["type"], "cgroup");
+    assert_eq!(v["prog_name"], "count_ingress");
+    assert_eq!(v["target"]["attach_type"], "cgroup_inet_ingress");
+    assert_eq!(v["target"]["cgroup_path"], format!("/{name}"));
+    let text = output(&["link", "show", &id]);
+    assert!(text.contains(&format!("cgroup_path /{name}")), "{text}");
+    drop(link);
+    drop(obj);
+    std::fs::remove_dir(&dir).unwrap();
+}
