@@ -126,7 +126,7 @@ ENVIRONMENT:
     XTASK_ALLOW_ANY_LLVM=1
                  accept another LLVM major version, with a warning (the
                  objects will then differ from the committed ones)
-    VMTEST_TIMEOUT=1200
+    VMTEST_TIMEOUT=1800
                  vmtest: seconds for one run on one kernel, boot included
     VMTEST_BOOT_TIMEOUT=300
                  vmtest: seconds until the guest starts the tests

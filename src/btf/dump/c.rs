@@ -1119,9 +1119,11 @@ impl<'a> Dumper<'a> {
                 Kind::Struct | Kind::Union => {
                     self.emit_mods(start);
                     let cost = 1 + t.vlen();
-                    if t.name_off == 0 && depth < MAX_DEPTH && self.inline_budget < cost {
+                    // An anonymous composite past the depth bound has no name to
+                    // refer to it by: a stub of its size and alignment keeps the layout.
+                    if t.name_off == 0 && (depth >= MAX_DEPTH || self.inline_budget < cost) {
                         self.emit_anon_stub(id, &t);
-                    } else if t.name_off == 0 && depth < MAX_DEPTH {
+                    } else if t.name_off == 0 {
                         self.inline_budget -= cost;
                         self.emit_struct_def(id, &t, lvl, depth + 1);
                     } else {
