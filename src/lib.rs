@@ -76,6 +76,7 @@
 //!   drop, the ring buffer (and the user ring buffer), the perf buffer;
 //! - [`loaded_btf`]: the BTF objects the kernel holds, opened by id and read back;
 //! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs;
+//! - [`inspect`]: what the kernel holds (maps: list, show, dump, lookup/update/delete);
 //! - `tokio` (the `tokio` feature, off by default): ring buffers and perf buffers
 //!   awaited in a tokio runtime.
 //!
@@ -96,6 +97,7 @@ pub mod btf;
 pub mod features;
 pub mod fs;
 mod gzip;
+pub mod inspect;
 // Crate-private: instruction encoding; the instruction type is re-exported below.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod insn;

@@ -71,6 +71,9 @@ pub enum Command {
     /// the lines: two readers share them. Ctrl-C, or stdout's reader closing the pipe
     /// (`| head`), ends it with status 0.
     TracePipe(TracePipeArgs),
+    /// Inspect the kernel's maps: list, show, dump (through BTF), lookup, update, delete
+    #[command(subcommand)]
+    Map(crate::map::MapCommand),
     /// Print a completion script for SHELL to stdout
     ///
     /// For example `corebpf completions bash > /etc/bash_completion.d/corebpf`.

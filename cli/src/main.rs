@@ -10,6 +10,7 @@ mod args;
 mod btf;
 mod events;
 mod feature;
+mod map;
 mod output;
 mod run;
 mod run_flags;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         Command::Btf(BtfCommand::Dump(a)) => btf::dump(&a),
         Command::Feature(a) => feature::feature(&a),
         Command::TracePipe(a) => trace_pipe::trace_pipe(&a),
+        Command::Map(c) => map::map(&c),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "corebpf", &mut std::io::stdout());
