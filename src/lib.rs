@@ -77,7 +77,7 @@
 //! - [`loaded_btf`]: the BTF objects the kernel holds, opened by id and read back;
 //! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs;
 //! - [`inspect`]: what the kernel holds (links, maps, programs) described as bpftool
-//!   does, and histogram maps printed as BCC does;
+//!   does, maps dumped through their BTF, and histogram maps printed as BCC does;
 //! - `tokio` (the `tokio` feature, off by default): ring buffers and perf buffers
 //!   awaited in a tokio runtime.
 //!

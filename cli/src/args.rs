@@ -76,13 +76,10 @@ pub enum Command {
     /// Like `bpftool link list|show`; `--json` field names are listed in the README.
     #[command(subcommand)]
     Link(crate::link::LinkCommand),
-    /// Print a histogram map (id, `name NAME` or `pinned PATH`) as BCC's print_log2_hist
-    ///
-    /// The map is keyed by bucket index (an array of u64 or u32 slots, or a hash keyed by
-    /// a u32 or u64 index); per-CPU values are summed. Log2 buckets are numbered as
-    /// BCC's bpf_log2l() numbers them (slot 1 holds 0 and 1); `--linear` prints one line
-    /// per bucket as print_linear_hist does.
-    Hist(crate::hist::HistArgs),
+    /// Inspect the kernel's maps: list, show, dump (through BTF), lookup, update,
+    /// delete, and histogram maps printed as BCC does (`map hist`)
+    #[command(subcommand)]
+    Map(crate::map::MapCommand),
     /// Print a completion script for SHELL to stdout
     ///
     /// For example `corebpf completions bash > /etc/bash_completion.d/corebpf`.

@@ -1,4 +1,4 @@
-//! `corebpf hist MAP` (to become `corebpf map hist` when the `map` commands merge) and
+//! `corebpf map hist MAP` and
 //! `run --hist MAP`: a histogram map printed as BCC's `print_log2_hist` prints it.
 
 use std::io::Write;
@@ -53,7 +53,7 @@ fn parse_interval(text: &str) -> std::result::Result<Duration, String> {
         .ok_or_else(|| "not a positive number of seconds".to_string())
 }
 
-/// `corebpf hist MAP`.
+/// `corebpf map hist MAP`.
 pub fn hist(a: &HistArgs) -> Result<()> {
     let map = open_map(&a.map)?;
     let stdout = std::io::stdout();

@@ -12,6 +12,7 @@ mod events;
 mod feature;
 mod hist;
 mod link;
+mod map;
 mod output;
 mod run;
 mod run_flags;
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
         Command::Feature(a) => feature::feature(&a),
         Command::TracePipe(a) => trace_pipe::trace_pipe(&a),
         Command::Link(c) => link::link(&c),
-        Command::Hist(a) => hist::hist(&a),
+        Command::Map(c) => map::map(&c),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "corebpf", &mut std::io::stdout());

@@ -52,10 +52,10 @@ fn hist_prints_a_hand_filled_array_as_bcc() {
             .unwrap();
     }
     let id = map.info().unwrap().id.to_string();
-    assert_eq!(output(&["hist", &id, "--label", "usecs"]), LOG2_TEXT);
+    assert_eq!(output(&["map", "hist", &id, "--label", "usecs"]), LOG2_TEXT);
     // The same through `name NAME`.
     assert_eq!(
-        output(&["hist", "name", "lh_arr", "--label", "usecs"]),
+        output(&["map", "hist", "name", "lh_arr", "--label", "usecs"]),
         LOG2_TEXT
     );
     // Linear: one line per bucket from 0, stars scaled to the largest count.
@@ -66,7 +66,7 @@ fn hist_prints_a_hand_filled_array_as_bcc() {
         3          : 0        |                                        |
         4          : 2        |********************                    |
 ";
-    assert_eq!(output(&["hist", &id, "--linear"]), want);
+    assert_eq!(output(&["map", "hist", &id, "--linear"]), want);
 }
 
 #[test]
@@ -84,7 +84,7 @@ fn hist_sums_a_percpu_hash_keyed_by_u64_and_opens_pins() {
     let dir = tempdir_on_bpffs();
     let pin = dir.join("lh_pcpu");
     map.pin(&pin).expect("pinning");
-    let text = output(&["hist", "pinned", pin.to_str().unwrap()]);
+    let text = output(&["map", "hist", "pinned", pin.to_str().unwrap()]);
     let a = cpus;
     let b = 2 * cpus;
     let want = format!(
@@ -107,7 +107,7 @@ fn hist_rejects_maps_that_are_not_histograms() {
     setup();
     let map = Map::create("lh_bad", &MapDef::new(MapType::HASH, 16, 8, 4)).unwrap();
     let id = map.info().unwrap().id.to_string();
-    let out = corebpf().args(["hist", &id]).output().unwrap();
+    let out = corebpf().args(["map", "hist", &id]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -3,6 +3,7 @@
 
 pub mod hist;
 pub mod link;
+pub mod map;
 
 pub use hist::{HistError, Histogram};
 pub use link::{link_pids, list_links, FieldValue, Holder, LinkEntry, LinkInspectError};
