@@ -74,6 +74,8 @@
 //!   program's kind to how it attaches ([`program::AttachPlan`]);
 //! - [`map`], [`link`], [`ringbuf`], [`perf_buffer`]: typed maps, links that detach on
 //!   drop, the ring buffer (and the user ring buffer), the perf buffer;
+//! - [`inspect`]: what the kernel holds — programs (and maps, links) loaded by any
+//!   process, listed and read back by id or pin;
 //! - [`loaded_btf`]: the BTF objects the kernel holds, opened by id and read back;
 //! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs;
 //! - `tokio` (the `tokio` feature, off by default): ring buffers and perf buffers
@@ -100,6 +102,7 @@ mod gzip;
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod insn;
 pub mod link;
+pub mod inspect;
 pub mod loaded_btf;
 pub mod loader;
 pub mod map;
