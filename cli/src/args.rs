@@ -71,6 +71,13 @@ pub enum Command {
     /// the lines: two readers share them. Ctrl-C, or stdout's reader closing the pipe
     /// (`| head`), ends it with status 0.
     TracePipe(TracePipeArgs),
+    /// The programs the kernel holds, whoever loaded them (as `bpftool prog`)
+    ///
+    /// `list` shows every program, `show ID` one by id, `pinned PATH` one pinned on a
+    /// bpffs: id, type, name, tag, load time, uid, sizes, map ids, BTF id, run stats
+    /// (with kernel.bpf_stats_enabled) and the processes holding it. `--json` field
+    /// names are listed in the README.
+    Prog(crate::prog::ProgArgs),
     /// Print a completion script for SHELL to stdout
     ///
     /// For example `corebpf completions bash > /etc/bash_completion.d/corebpf`.

@@ -11,6 +11,7 @@ mod btf;
 mod events;
 mod feature;
 mod output;
+mod prog;
 mod run;
 mod run_flags;
 mod trace_pipe;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         Command::Btf(BtfCommand::Dump(a)) => btf::dump(&a),
         Command::Feature(a) => feature::feature(&a),
         Command::TracePipe(a) => trace_pipe::trace_pipe(&a),
+        Command::Prog(a) => prog::prog(&a),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "corebpf", &mut std::io::stdout());
