@@ -101,8 +101,8 @@ mod gzip;
 // Crate-private: instruction encoding; the instruction type is re-exported below.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod insn;
-pub mod link;
 pub mod inspect;
+pub mod link;
 pub mod loaded_btf;
 pub mod loader;
 pub mod map;

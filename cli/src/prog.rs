@@ -162,7 +162,10 @@ fn write_text(
         writeln!(out, "\tbtf_id {id}")?;
     }
     if let Some(hs) = holders.filter(|h| !h.is_empty()) {
-        let list: Vec<String> = hs.iter().map(|h| format!("{}({})", h.comm, h.pid)).collect();
+        let list: Vec<String> = hs
+            .iter()
+            .map(|h| format!("{}({})", h.comm, h.pid))
+            .collect();
         writeln!(out, "\tpids {}", list.join(", "))?;
     }
     Ok(())
