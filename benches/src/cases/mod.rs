@@ -9,6 +9,7 @@ pub mod cold;
 pub mod load;
 pub mod mapio;
 pub mod perfbuf;
+pub mod prog_list;
 pub mod reloc;
 pub mod ringbuf;
 pub mod rss;
@@ -22,7 +23,7 @@ use crate::machine::Machine;
 use crate::measure::{self, Metric, Plan, Result, Samples};
 
 /// The number of the last case: cases are 1 to `LAST_CASE`.
-pub const LAST_CASE: u32 = 10;
+pub const LAST_CASE: u32 = 11;
 
 /// Command-line options of a benchmark run.
 #[derive(Clone, Debug)]
@@ -285,6 +286,7 @@ pub fn run_all(o: &Options) -> Result<()> {
             8 => uprobes::run(o),
             9 => perfbuf::run(o),
             10 => btf_dump::run(o),
+            11 => prog_list::run(o),
             _ => unreachable!("validated in Options::parse"),
         }
         .map_err(|e| format!("case {case}: {e}"))?;
