@@ -74,6 +74,8 @@
 //!   program's kind to how it attaches ([`program::AttachPlan`]);
 //! - [`map`], [`link`], [`ringbuf`], [`perf_buffer`]: typed maps, links that detach on
 //!   drop, the ring buffer (and the user ring buffer), the perf buffer;
+//! - [`inspect`]: what the kernel holds — programs (and maps, links) loaded by any
+//!   process, listed and read back by id or pin;
 //! - [`loaded_btf`]: the BTF objects the kernel holds, opened by id and read back;
 //! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs;
 //! - [`inspect`]: what the kernel holds (links, maps, programs) described as bpftool
@@ -102,6 +104,7 @@ pub mod inspect;
 // Crate-private: instruction encoding; the instruction type is re-exported below.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod insn;
+pub mod inspect;
 pub mod link;
 pub mod loaded_btf;
 pub mod loader;

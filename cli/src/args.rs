@@ -80,6 +80,13 @@ pub enum Command {
     /// delete, and histogram maps printed as BCC does (`map hist`)
     #[command(subcommand)]
     Map(crate::map::MapCommand),
+    /// The programs the kernel holds, whoever loaded them (as `bpftool prog`)
+    ///
+    /// `list` shows every program, `show ID` one by id, `pinned PATH` one pinned on a
+    /// bpffs: id, type, name, tag, load time, uid, sizes, map ids, BTF id, run stats
+    /// (with kernel.bpf_stats_enabled) and the processes holding it. `--json` field
+    /// names are listed in the README.
+    Prog(crate::prog::ProgArgs),
     /// Print a completion script for SHELL to stdout
     ///
     /// For example `corebpf completions bash > /etc/bash_completion.d/corebpf`.

@@ -14,6 +14,7 @@ mod hist;
 mod link;
 mod map;
 mod output;
+mod prog;
 mod run;
 mod run_flags;
 mod trace_pipe;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Command::TracePipe(a) => trace_pipe::trace_pipe(&a),
         Command::Link(c) => link::link(&c),
         Command::Map(c) => map::map(&c),
+        Command::Prog(a) => prog::prog(&a),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "corebpf", &mut std::io::stdout());

@@ -1,9 +1,12 @@
-//! What the kernel holds: links, maps and programs listed and described as `bpftool`
-//! does, and histogram maps printed as BCC does.
+//! What the kernel holds, whoever loaded it: programs, maps and links listed and
+//! described as `bpftool` does (by id, name or pin), maps dumped through their BTF, and
+//! histogram maps printed as BCC does.
 
 pub mod hist;
 pub mod link;
 pub mod map;
+pub mod prog;
 
 pub use hist::{HistError, Histogram};
 pub use link::{link_pids, list_links, FieldValue, Holder, LinkEntry, LinkInspectError};
+pub use prog::{programs, ProgramInfo, ProgramInspectError};

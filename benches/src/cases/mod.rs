@@ -10,6 +10,7 @@ pub mod load;
 pub mod map_dump;
 pub mod mapio;
 pub mod perfbuf;
+pub mod prog_list;
 pub mod reloc;
 pub mod ringbuf;
 pub mod rss;
@@ -286,8 +287,8 @@ pub fn run_all(o: &Options) -> Result<()> {
             8 => uprobes::run(o),
             9 => perfbuf::run(o),
             10 => btf_dump::run(o),
+            11 => prog_list::run(o),
             12 => map_dump::run(o),
-            11 => Err("case 11 (prog list) is another branch's".into()),
             _ => unreachable!("validated in Options::parse"),
         }
         .map_err(|e| format!("case {case}: {e}"))?;

@@ -1,0 +1,327 @@
+//! Programs the kernel holds, whoever loaded them (bpftool's `prog list` / `prog show`).
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::features::ProgramType;
+use crate::sys::bpf::{self as sysbpf, ProgInfo};
+use crate::sys::SysError;
+
+/// Errors from listing or reading the kernel's programs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProgramInspectError {
+    /// `BPF_PROG_GET_FD_BY_ID` failed (`ENOENT`: no program with this id; `EPERM`:
+    /// needs `CAP_SYS_ADMIN`).
+    #[error("opening program {id}")]
+    Open {
+        /// The id asked for.
+        id: u32,
+        /// The failed call.
+        #[source]
+        source: SysError,
+    },
+    /// Listing the ids or reading a program's info failed.
+    #[error("reading program {id}")]
+    Read {
+        /// The program's id (0 while listing from the start).
+        id: u32,
+        /// The failed call.
+        #[source]
+        source: SysError,
+    },
+    /// Opening a pinned path failed.
+    #[error("opening pinned object {}", path.display())]
+    Pin {
+        /// The path.
+        path: PathBuf,
+        /// The failed call.
+        #[source]
+        source: SysError,
+    },
+    /// The pinned object is not a program.
+    #[error("{} is a pinned {kind}, not a program", path.display())]
+    NotAProgram {
+        /// The path.
+        path: PathBuf,
+        /// What it is (`map`, `link`, …).
+        kind: String,
+    },
+}
+
+/// A process holding a descriptor of a program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Process id.
+    pub pid: u32,
+    /// The process's command name (`/proc/PID/comm`).
+    pub comm: String,
+}
+
+/// A program the kernel holds, with its info and map ids read back.
+///
+/// # Examples
+///
+/// ```no_run
+/// use corebpf::inspect;
+///
+/// for prog in inspect::programs() {
+///     let prog = prog?;
+///     println!("{}: {} {} tag {}", prog.id(), prog.program_type(), prog.name(), prog.tag());
+/// }
+/// # Ok::<(), corebpf::inspect::ProgramInspectError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ProgramInfo {
+    info: ProgInfo,
+    map_ids: Vec<u32>,
+}
+
+impl ProgramInfo {
+    /// Reads the program with id `id` (`BPF_PROG_GET_FD_BY_ID`, needs `CAP_SYS_ADMIN`).
+    pub fn from_id(id: u32) -> Result<ProgramInfo, ProgramInspectError> {
+        let fd = sysbpf::prog_get_fd_by_id(id)
+            .map_err(|source| ProgramInspectError::Open { id, source })?;
+        Self::from_fd(&fd, id)
+    }
+
+    /// Reads the program pinned at `path` on a bpffs.
+    pub fn from_pin(path: impl AsRef<Path>) -> Result<ProgramInfo, ProgramInspectError> {
+        let path = path.as_ref();
+        let fd = sysbpf::obj_get(path, 0).map_err(|source| ProgramInspectError::Pin {
+            path: path.to_owned(),
+            source,
+        })?;
+        let kind = fd_kind(&fd);
+        if kind != "prog" {
+            return Err(ProgramInspectError::NotAProgram {
+                path: path.to_owned(),
+                kind,
+            });
+        }
+        Self::from_fd(&fd, 0)
+    }
+
+    fn from_fd(fd: &OwnedFd, id: u32) -> Result<ProgramInfo, ProgramInspectError> {
+        let read = |source| ProgramInspectError::Read { id, source };
+        let info = sysbpf::prog_info(fd.as_fd()).map_err(read)?;
+        let map_ids = if info.nr_map_ids == 0 {
+            Vec::new()
+        } else {
+            sysbpf::prog_map_ids(fd.as_fd()).map_err(read)?
+        };
+        Ok(ProgramInfo { info, map_ids })
+    }
+
+    /// The raw `bpf_prog_info` (scalar fields only).
+    pub fn raw(&self) -> &ProgInfo {
+        &self.info
+    }
+
+    /// Program id.
+    pub fn id(&self) -> u32 {
+        self.info.id
+    }
+
+    /// Program name (up to 15 bytes, as the kernel keeps it).
+    pub fn name(&self) -> String {
+        self.info.name()
+    }
+
+    /// Program type.
+    pub fn program_type(&self) -> ProgramType {
+        ProgramType(self.info.type_)
+    }
+
+    /// The tag (hash of the instructions) as 16 hex digits, as bpftool prints it.
+    pub fn tag(&self) -> String {
+        self.info.tag.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether the license is GPL-compatible.
+    pub fn gpl_compatible(&self) -> bool {
+        self.info.is_gpl_compatible()
+    }
+
+    /// Load time, since boot.
+    pub fn loaded_since_boot(&self) -> Duration {
+        Duration::from_nanos(self.info.load_time)
+    }
+
+    /// Load time as wall-clock time (boot time taken from `/proc/uptime`); `None` when
+    /// the uptime cannot be read.
+    pub fn loaded_at(&self) -> Option<SystemTime> {
+        let boot = boot_time()?;
+        boot.checked_add(self.loaded_since_boot())
+    }
+
+    /// Uid of the loading process.
+    pub fn uid(&self) -> u32 {
+        self.info.created_by_uid
+    }
+
+    /// Size of the translated instructions, in bytes.
+    pub fn xlated_len(&self) -> u32 {
+        self.info.xlated_prog_len
+    }
+
+    /// Size of the JITed image, in bytes (0 when not JITed).
+    pub fn jited_len(&self) -> u32 {
+        self.info.jited_prog_len
+    }
+
+    /// Ids of the maps the program uses.
+    pub fn map_ids(&self) -> &[u32] {
+        &self.map_ids
+    }
+
+    /// Id of the program's BTF object, if it has one.
+    pub fn btf_id(&self) -> Option<u32> {
+        (self.info.btf_id != 0).then_some(self.info.btf_id)
+    }
+
+    /// Total run time and run count, when `kernel.bpf_stats_enabled` is (or was) on and
+    /// the program ran.
+    pub fn run_stats(&self) -> Option<(Duration, u64)> {
+        (self.info.run_cnt != 0 || self.info.run_time_ns != 0).then_some((
+            Duration::from_nanos(self.info.run_time_ns),
+            self.info.run_cnt,
+        ))
+    }
+
+    /// Instructions processed by the verifier (5.16+; 0 before).
+    pub fn verified_insns(&self) -> u32 {
+        self.info.verified_insns
+    }
+}
+
+/// Every program the kernel holds, in id order (`BPF_PROG_GET_NEXT_ID`). A program
+/// unloaded between listing and opening is skipped.
+pub fn programs() -> impl Iterator<Item = Result<ProgramInfo, ProgramInspectError>> {
+    let mut last = Some(0u32);
+    std::iter::from_fn(move || loop {
+        let start = last?;
+        match sysbpf::prog_get_next_id(start) {
+            Ok(None) => {
+                last = None;
+                return None;
+            }
+            Ok(Some(id)) => {
+                last = Some(id);
+                match ProgramInfo::from_id(id) {
+                    Err(ProgramInspectError::Open { source, .. })
+                        if source.errno() == libc::ENOENT =>
+                    {
+                        continue
+                    }
+                    r => return Some(r),
+                }
+            }
+            Err(source) => {
+                last = None;
+                return Some(Err(ProgramInspectError::Read { id: start, source }));
+            }
+        }
+    })
+}
+
+/// The processes holding a descriptor of each program, by program id, from
+/// `/proc/*/fdinfo` (`prog_id:` lines). Processes that cannot be read are skipped.
+pub fn holders() -> HashMap<u32, Vec<Holder>> {
+    let mut out: HashMap<u32, Vec<Holder>> = HashMap::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let ids = process_prog_ids(pid);
+        if ids.is_empty() {
+            continue;
+        }
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|s| s.trim_end().to_owned())
+            .unwrap_or_default();
+        for id in ids {
+            let list = out.entry(id).or_default();
+            if !list.iter().any(|h| h.pid == pid) {
+                list.push(Holder {
+                    pid,
+                    comm: comm.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The program ids process `pid` holds descriptors of.
+fn process_prog_ids(pid: u32) -> Vec<u32> {
+    let mut ids = Vec::new();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return ids;
+    };
+    for fd in fds.flatten() {
+        let is_prog = std::fs::read_link(fd.path())
+            .map(|t| t.as_os_str() == "anon_inode:bpf-prog")
+            .unwrap_or(false);
+        if !is_prog {
+            continue;
+        }
+        let info = format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_string_lossy());
+        if let Some(id) = std::fs::read_to_string(info)
+            .ok()
+            .and_then(|s| fdinfo_value(&s, "prog_id"))
+        {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// The number after `key:` in an fdinfo text.
+fn fdinfo_value(text: &str, key: &str) -> Option<u32> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k == key).then(|| v.trim().parse().ok())?
+    })
+}
+
+/// What a BPF descriptor refers to (`prog`, `map`, `link`, `btf`, …), from its
+/// `/proc/self/fd` link target `anon_inode:bpf-KIND`.
+fn fd_kind(fd: &OwnedFd) -> String {
+    let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    match target {
+        Ok(t) => {
+            let t = t.to_string_lossy();
+            t.strip_prefix("anon_inode:bpf-")
+                .or_else(|| t.strip_prefix("anon_inode:bpf_"))
+                .unwrap_or(&t)
+                .to_owned()
+        }
+        Err(_) => "unknown object".to_owned(),
+    }
+}
+
+/// Wall-clock time of boot: now minus `/proc/uptime` (which counts `CLOCK_BOOTTIME`,
+/// the clock of `load_time`).
+fn boot_time() -> Option<SystemTime> {
+    let up = std::fs::read_to_string("/proc/uptime").ok()?;
+    let secs: f64 = up.split_whitespace().next()?.parse().ok()?;
+    SystemTime::now().checked_sub(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fdinfo_value_finds_the_key() {
+        let t = "pos:\t0\nflags:\t02000002\nprog_type:\t1\nprog_id:\t42\n";
+        assert_eq!(fdinfo_value(t, "prog_id"), Some(42));
+        assert_eq!(fdinfo_value(t, "map_id"), None);
+    }
+}
