@@ -171,3 +171,96 @@ fn pin_into_a_fresh_dir_leaves_no_staging_dir() {
     left.sort();
     assert_eq!(left, ["handle_execve", "maps"]);
 }
+
+/// Runs `corebpf ARGS`, killing it if it has not ended within a minute (a hang is the
+/// bug under test; the limit is a watchdog, not a measurement).
+fn output_or_kill(args: &[&str]) -> Output {
+    let mut child = corebpf()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..600 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    panic!("corebpf {args:?} did not end within a minute");
+}
+
+#[test]
+fn dev_zero_as_object_is_refused_at_once() {
+    // Before: read whole, growing without bound; never returned.
+    let out = output_or_kill(&["relocate", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("/dev/zero") && err.contains("not a regular file"),
+        "{err}"
+    );
+    let e = corebpf::ObjectSpec::from_file(Path::new("/dev/zero")).unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+}
+
+/// Peak RSS in KiB of `corebpf ARGS`, measured by GNU time; None without it.
+fn peak_rss_kib(args: &[&str]) -> Option<(Output, u64)> {
+    let time = Path::new("/usr/bin/time");
+    if !time.exists() {
+        return None;
+    }
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let out = std::process::Command::new(time)
+        .args(["-f", "%M", "-o"])
+        .arg(report.path())
+        .arg(env!("CARGO_BIN_EXE_corebpf"))
+        .args(args)
+        .output()
+        .unwrap();
+    let kib = std::fs::read_to_string(report.path())
+        .unwrap()
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("GNU time's %M");
+    Some((out, kib))
+}
+
+#[test]
+fn sparse_gigabyte_file_is_refused_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sparse.o");
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let path = path.display().to_string();
+    let Some((out, kib)) = peak_rss_kib(&["relocate", &path]) else {
+        eprintln!("skipped: /usr/bin/time (GNU time) is not installed");
+        return;
+    };
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("bad magic"), "{err}");
+    // Before: 1 GiB of RSS (the file read whole into a buffer).
+    assert!(kib < 64 * 1024, "peak RSS {kib} KiB");
+}
+
+#[test]
+fn section_table_past_the_end_is_refused_before_mapping() {
+    let mut data = std::fs::read(prog("hello.bpf.o")).unwrap();
+    // e_shoff, little-endian at offset 40: far beyond the file.
+    data[40..48].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shoff.o");
+    std::fs::write(&path, &data).unwrap();
+    let e = corebpf::ObjectSpec::from_file(&path).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("section table") && text.contains("past the end"),
+        "{text}"
+    );
+}
