@@ -32,7 +32,7 @@ COMMANDS:
     setup
         Install what `test` needs and is missing, saying what (root, Debian
         bookworm): apt packages clang-19 llvm-19 libbpf-dev bpftool strace
-        qemu-system-x86 busybox-static file, the kernels of the matrix
+        iproute2 systemtap-sdt-dev qemu-system-x86 busybox-static file, the kernels of the matrix
         (linux-image-6.12-amd64 and linux-image-amd64 from bookworm,
         linux-image-5.10.0-30-amd64 from bullseye, a suite it adds to
         /etc/apt/sources.list.d with pin priority 100 in
@@ -126,7 +126,7 @@ ENVIRONMENT:
     XTASK_ALLOW_ANY_LLVM=1
                  accept another LLVM major version, with a warning (the
                  objects will then differ from the committed ones)
-    VMTEST_TIMEOUT=1200
+    VMTEST_TIMEOUT=1800
                  vmtest: seconds for one run on one kernel, boot included
     VMTEST_BOOT_TIMEOUT=300
                  vmtest: seconds until the guest starts the tests

@@ -117,12 +117,27 @@ pub fn bpf_toolchain() -> Vec<Need> {
     ]
 }
 
+/// Where systemtap-sdt-dev puts `<sys/sdt.h>` on x86-64 Debian.
+const SDT_H: &str = "/usr/include/x86_64-linux-gnu/sys/sdt.h";
+
 /// What the tests use on the running kernel: the toolchain (a vmlinux.h
-/// compile), bpftool and strace, and tracefs and bpffs mounted.
+/// compile), bpftool, strace, iproute2, `<sys/sdt.h>`, and tracefs and bpffs
+/// mounted.
 pub fn host_tests() -> Vec<Need> {
     let mut needs = bpf_toolchain();
     needs.push(Need::program(&["bpftool"], "bpftool"));
     needs.push(Need::program(&["strace"], "strace"));
+    // Network namespaces and veth pairs (XDP, TC, sockets tests).
+    needs.push(Need::program(&["ip"], "iproute2"));
+    // The C programs tests build: `<sys/sdt.h>` for USDT probes (tests/usdt.rs).
+    needs.push(Need {
+        what: SDT_H.into(),
+        check: Check::File(SDT_H),
+        source: Source::Apt {
+            package: "systemtap-sdt-dev",
+            suite: None,
+        },
+    });
     for (fstype, dir) in [("tracefs", "/sys/kernel/tracing"), ("bpf", "/sys/fs/bpf")] {
         needs.push(Need {
             what: format!("{fstype} on {dir}"),

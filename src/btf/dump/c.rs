@@ -34,6 +34,11 @@ const MAX_DEPTH: usize = 256;
 /// At most this many tabs of indentation, as libbpf.
 const MAX_INDENT: usize = 12;
 
+/// Most whole units of padding (`long: 64;` lines) written for one gap before the rest of
+/// it becomes one `char` array. Kernels pad up to a page (511 longs before a
+/// page-aligned member); hostile BTF declares structs of up to 4 GiB.
+const MAX_PAD_UNITS: i64 = 512;
+
 const PROLOGUE: &str = "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n\
 #ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n\
 #pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n\
@@ -126,6 +131,10 @@ struct Aux {
     align: u8,
     /// `___N` suffix of the resolved name; 0 or 1 for none.
     suffix: u32,
+    /// For an anonymous struct/union: the container (plus one; 0 = none) whose emission
+    /// last walked its members for the declarations they need, and from which depth.
+    walked_for: u32,
+    walked_depth: u16,
 }
 
 /// A multiply-rotate hash of the names the dumper counts: much cheaper than SipHash for
@@ -188,6 +197,9 @@ struct Dumper<'a> {
     queue: Vec<u32>,
     /// Declarator chains under construction (nested frames share it).
     decl_stack: Vec<u32>,
+    /// Lines of inline definitions of anonymous structs and unions (one per member and
+    /// one per composite) left before [`Dumper::emit_anon_stub`] stands in for them.
+    inline_budget: usize,
     out: String,
 }
 
@@ -259,6 +271,8 @@ impl<'a> Dumper<'a> {
             ident_names: NameCounts::default(),
             queue: Vec::new(),
             decl_stack: Vec::new(),
+            // Real BTF inlines each anonymous type about once: far below this.
+            inline_budget: n.saturating_mul(4).saturating_add(4096),
             out: String::with_capacity(n * 24),
         };
         d.mark_referenced();
@@ -585,8 +599,10 @@ impl<'a> Dumper<'a> {
         // members' types need their declarations first.
         if top_level || t.name_off == 0 {
             let inner = if t.name_off == 0 { cont_id } else { id };
-            for m in t.members() {
-                self.emit_type(m.type_id, inner, depth + 1);
+            if top_level || self.first_walk(id, cont_id, depth) {
+                for m in t.members() {
+                    self.emit_type(m.type_id, inner, depth + 1);
+                }
             }
         } else if !self.aux(id).fwd_emitted && id != cont_id {
             self.emit_struct_fwd(id, t);
@@ -600,6 +616,23 @@ impl<'a> Dumper<'a> {
         } else {
             self.aux(id).emit = Emit::No;
         }
+    }
+
+    /// Whether the members of anonymous composite `id` still need walking for container
+    /// `cont_id`'s emission, recording this walk. A walk for the same container from the
+    /// same depth or deeper would write nothing: the first one left every type it reaches
+    /// emitted or declared. Without this, anonymous types shared at every level of a deep
+    /// nest are walked 2^depth times.
+    fn first_walk(&mut self, id: u32, cont_id: u32, depth: usize) -> bool {
+        let key = cont_id.wrapping_add(1);
+        let depth = depth.min(usize::from(u16::MAX)) as u16;
+        let a = self.aux(id);
+        if a.walked_for == key && a.walked_depth <= depth {
+            return false;
+        }
+        a.walked_for = key;
+        a.walked_depth = depth;
+        true
     }
 
     /// `__builtin_va_list` is the compiler's own: redefining it breaks the header.
@@ -808,6 +841,7 @@ impl<'a> Dumper<'a> {
             if bits == pad_bits {
                 self.push_pad(pad_type, pad_bits, lvl);
                 cur += bits;
+                self.push_pad_array(&mut cur, next, pad_bits, lvl);
                 continue;
             }
             // The remainder: the smallest type that holds it.
@@ -848,15 +882,34 @@ impl<'a> Dumper<'a> {
         self.out.push('\n');
         indent(&mut self.out, lvl);
         self.out.push_str("struct {");
-        let mut left = size;
-        while left > 0 {
-            let bits = left.min(64);
+        let mut cur = 0;
+        while cur < size {
+            let bits = (size - cur).min(64);
             self.push_pad(pad_type(bits), bits, lvl + 1);
-            left -= bits;
+            cur += bits;
+            self.push_pad_array(&mut cur, size, 64, lvl + 1);
         }
         self.out.push('\n');
         indent(&mut self.out, lvl);
         self.out.push_str("};");
+    }
+
+    /// After a first unit of padding (which the bitfield rules align), the whole `unit`s
+    /// of `cur..next` as one `char` array when there are more than [`MAX_PAD_UNITS`]: a
+    /// line per unit would turn a 4 GiB struct into gigabytes of header.
+    fn push_pad_array(&mut self, cur: &mut i64, next: i64, unit: i64, lvl: usize) {
+        let whole = (next - *cur) / unit;
+        if whole <= MAX_PAD_UNITS {
+            return;
+        }
+        self.out.push('\n');
+        indent(&mut self.out, lvl);
+        self.out.push_str("char __pad_");
+        push_i64(&mut self.out, *cur / 8);
+        self.out.push('[');
+        push_i64(&mut self.out, whole * unit / 8);
+        self.out.push_str("];");
+        *cur += whole * unit;
     }
 
     fn push_pad(&mut self, ty: &str, bits: i64, lvl: usize) {
@@ -923,6 +976,25 @@ impl<'a> Dumper<'a> {
         self.out.push('}');
         if packed {
             self.out.push_str(" __attribute__((packed))");
+        }
+    }
+
+    /// An anonymous struct/union of the same size and alignment in place of its
+    /// definition, once the inline budget is spent: only BTF that shares anonymous types
+    /// at every level of a deep nest (each use inlines the definition again: exponential
+    /// output) gets here.
+    fn emit_anon_stub(&mut self, id: u32, t: &Type<'_>) {
+        let align = self.align_of(id, 0);
+        self.emit_struct_fwd(id, t);
+        self.out.push_str(" { char __anon_");
+        push_u64(&mut self.out, u64::from(id));
+        self.out.push('[');
+        push_u64(&mut self.out, u64::from(t.size()));
+        self.out.push_str("]; }");
+        if align > 1 {
+            self.out.push_str(" __attribute__((aligned(");
+            push_u64(&mut self.out, u64::from(align));
+            self.out.push_str(")))");
         }
     }
 
@@ -1046,7 +1118,13 @@ impl<'a> Dumper<'a> {
                 }
                 Kind::Struct | Kind::Union => {
                     self.emit_mods(start);
-                    if t.name_off == 0 && depth < MAX_DEPTH {
+                    let cost = 1 + t.vlen();
+                    // An anonymous composite past the depth bound has no name to
+                    // refer to it by: a stub of its size and alignment keeps the layout.
+                    if t.name_off == 0 && (depth >= MAX_DEPTH || self.inline_budget < cost) {
+                        self.emit_anon_stub(id, &t);
+                    } else if t.name_off == 0 {
+                        self.inline_budget -= cost;
                         self.emit_struct_def(id, &t, lvl, depth + 1);
                     } else {
                         self.emit_struct_fwd(id, &t);

@@ -254,6 +254,102 @@ fn malformed_btf_does_not_crash() {
     assert!(h.contains("typedef loop_b loop_a;") || h.contains("typedef loop_a loop_b;"));
 }
 
+/// Found by the `btf_dump` fuzz target: a struct that declares 4 GiB made a line of
+/// padding per 8 bytes (gigabytes of header from a 60-byte BTF). A union larger than
+/// its members took the same path.
+#[test]
+fn huge_struct_padding_is_one_array_with_the_same_layout() {
+    const STRUCT: u32 = 4;
+    const UNION: u32 = 5;
+    let mut b = Builder::new();
+    b.int("int", 4, 32, true); // 1
+    let x = b.s("x");
+    b.raw("huge", STRUCT, 1, false, u32::MAX - 7, &[x, 1, 0]); // 2
+    let y = b.s("y");
+    b.raw("page", STRUCT, 1, false, 4100, &[y, 1, 4096 * 8]); // 3: page-aligned member
+    let z = b.s("z");
+    b.raw("huge_u", UNION, 1, false, 1 << 20, &[z, 1, 0]); // 4: members left out
+    let btf = Btf::parse(b.build()).unwrap();
+    let (h, names) = dump_with_names(&btf);
+    assert!(h.len() < 64 << 10, "header of {} bytes", h.len());
+    let (huge, page) = h.split_once("struct page {").unwrap();
+    assert!(
+        huge.contains("\tlong: 64;\n\tchar __pad_16[4294967272];"),
+        "{h}"
+    );
+    // Kernel-sized gaps keep libbpf's (and bpftool's) unnamed bitfields.
+    let (page, huge_u) = page.split_once("union huge_u {").unwrap();
+    assert_eq!(page.matches("long: 64;").count(), 512, "{h}");
+    assert!(!page.contains("__pad"), "{h}");
+    assert!(
+        huge_u.contains("\tstruct {\n\t\tlong: 64;\n\t\tchar __pad_8[1048568];\n\t};"),
+        "{h}"
+    );
+    let Some(clang) = clang() else { return };
+    let src = format!("#include \"vmlinux.h\"\n{}", layout_asserts(&btf, &names));
+    compile(clang, &h, &src).unwrap_or_else(|e| panic!("{e}\n{h}"));
+}
+
+/// Anonymous unions shared at every level of a deep nest: each use inlines the
+/// definition again, 2^depth times without a limit (and walking their members for the
+/// declarations they need took as long). Past the inline budget they become stubs of
+/// the same size and alignment, so the layout holds.
+#[test]
+fn shared_anonymous_nest_dumps_in_bounded_size() {
+    const STRUCT: u32 = 4;
+    const UNION: u32 = 5;
+    let mut b = Builder::new();
+    b.int("long int", 8, 64, true); // 1
+    b.int("char", 1, 8, true); // 2
+    let depth = 200u32;
+    for i in 0..depth {
+        // 3 + i: union { T a; T b; } with T the next one (the last holds longs).
+        let next = if i + 1 < depth { 4 + i } else { 1 };
+        let (a, c) = (b.s("a"), b.s("b"));
+        b.raw("", UNION, 2, false, 8, &[a, next, 0, c, next, 0]);
+    }
+    let (c, u) = (b.s("c"), b.s("u"));
+    // struct top { char c; union {...} u; }: `u` at 8 only by its alignment.
+    b.raw("top", STRUCT, 2, false, 16, &[c, 2, 0, u, 3, 64]);
+    let btf = Btf::parse(b.build()).unwrap();
+    let t = std::time::Instant::now();
+    let (h, names) = dump_with_names(&btf);
+    eprintln!("{} bytes in {:?}", h.len(), t.elapsed());
+    assert!(h.len() < 1 << 20, "header of {} bytes", h.len());
+    assert!(h.contains("struct top {"), "{}", &h[..4096]);
+    assert!(
+        h.contains("union { char __anon_"),
+        "no stub: {}",
+        &h[..4096]
+    );
+    assert!(
+        h.contains("]; } __attribute__((aligned(8)))"),
+        "{}",
+        &h[..4096]
+    );
+    let _ = names;
+    let Some(clang) = clang() else { return };
+    // The layout of `top` only: layout_asserts walks every member path, 2^depth here.
+    let src = "#include \"vmlinux.h\"\n\
+               _Static_assert(sizeof(struct top) == 16, \"size\");\n\
+               _Static_assert(__builtin_offsetof(struct top, u) == 8, \"offset\");\n";
+    compile(clang, &h, src).unwrap_or_else(|e| panic!("{e}\n{}", &h[..4096]));
+}
+
+/// The stub and the padding array are for hostile BTF only: a kernel's header is
+/// libbpf's (bpftool's) text.
+#[test]
+fn kernel_vmlinux_h_has_no_stubs() {
+    if !Path::new(crate::btf::kernel::SYSFS_VMLINUX).exists() {
+        eprintln!("skipping: no kernel BTF");
+        return;
+    }
+    let btf = crate::btf::kernel::vmlinux_btf().unwrap();
+    let h = dump_c(&btf);
+    assert!(!h.contains("__anon_"), "an anonymous type became a stub");
+    assert!(!h.contains("char __pad_"), "a padding gap became an array");
+}
+
 #[test]
 fn kernel_vmlinux_h_compiles_with_the_kernel_layout() {
     if !Path::new(crate::btf::kernel::SYSFS_VMLINUX).exists() {
