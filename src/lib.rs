@@ -104,7 +104,6 @@ pub mod inspect;
 // Crate-private: instruction encoding; the instruction type is re-exported below.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod insn;
-pub mod inspect;
 pub mod link;
 pub mod loaded_btf;
 pub mod loader;

@@ -1,6 +1,7 @@
 //! `corebpf feature`: what the running kernel supports, from the library's probes.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use corebpf::btf::Kind;
 use corebpf::features::{self, Feature, LinkType, ProgramType};
@@ -33,11 +34,13 @@ struct Report {
 /// `corebpf feature`.
 pub fn feature(a: &FeatureArgs) -> Result<()> {
     let r = probe(a.full);
+    let mut out = std::io::stdout().lock();
     if a.json {
-        println!("{}", json(&r));
+        writeln!(out, "{}", json(&r))?;
     } else {
-        print!("{}", text(&r));
+        write!(out, "{}", text(&r))?;
     }
+    out.flush()?;
     Ok(())
 }
 

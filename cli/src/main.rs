@@ -1,5 +1,6 @@
 //! `corebpf`: load, run and inspect eBPF objects, in the spirit of `bpftool`.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -14,6 +15,7 @@ mod hist;
 mod link;
 mod map;
 mod output;
+mod pin;
 mod prog;
 mod run;
 mod run_flags;
@@ -43,8 +45,10 @@ fn main() -> ExitCode {
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`| head`): a normal end, as for other Unix tools.
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("corebpf: {}", output::error_chain(e.as_ref()));
+            output::note(&output::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -80,24 +84,26 @@ fn relocate(a: &RelocateArgs) -> Result<()> {
             })),
             Err(e) => {
                 failed = true;
-                eprintln!(
-                    "corebpf: program '{}': {}",
+                output::note(&format!(
+                    "program '{}': {}",
                     p.program,
                     output::error_chain(e)
-                );
+                ));
             }
         }
     }
+    let mut out = std::io::stdout().lock();
     if a.json {
-        println!("{}", output::relocations_json(&lines));
+        writeln!(out, "{}", output::relocations_json(&lines)).context(output::STDOUT)?;
     } else {
         for l in &lines {
-            println!("{l}");
+            writeln!(out, "{l}").context(output::STDOUT)?;
         }
         if programs.is_empty() {
-            eprintln!("corebpf: {}: no CO-RE relocations", a.object.display());
+            output::note(&format!("{}: no CO-RE relocations", a.object.display()));
         }
     }
+    out.flush().context(output::STDOUT)?;
     if failed {
         bail!("some programs could not be relocated");
     }
@@ -123,60 +129,36 @@ fn load(a: &LoadArgs) -> Result<()> {
     let mut spec = open_object(&a.object)?;
     let loader = run_flags::prepare(&mut spec, &a.options, loader(a.target.btf.as_deref()))?;
     let mut obj = loader.load(&spec)?;
+    let mut lines = Vec::new();
     for p in obj.programs() {
-        println!("{}", output::program_line(p)?);
+        lines.push(output::program_line(p)?);
     }
     for m in obj.maps() {
-        println!("{}", output::map_line(m)?);
+        lines.push(output::map_line(m)?);
     }
+    // Pins are made (all or nothing) before anything is written, so that a reader
+    // going away cannot cut the pinning short.
     if let Some(dir) = &a.pin {
-        pin_all(&mut obj, dir)?;
+        mount_bpffs_if_needed(dir)?;
+        lines.extend(pin::pin_all(&mut obj, dir)?);
     }
+    let mut out = std::io::stdout().lock();
+    for l in &lines {
+        writeln!(out, "{l}").context(output::STDOUT)?;
+    }
+    out.flush().context(output::STDOUT)?;
     Ok(())
 }
 
-/// Pins programs as DIR/<program> and maps as DIR/maps/<map> (global data maps under
-/// their kernel name with `.` as `_`, since bpffs refuses dots: `hello_rodata`).
-fn pin_all(obj: &mut corebpf::Object, dir: &Path) -> Result<()> {
-    ensure_bpffs(dir)?;
-    let maps_dir = dir.join("maps");
-    std::fs::create_dir_all(&maps_dir)
-        .with_context(|| format!("creating {}", maps_dir.display()))?;
-    for p in obj.programs() {
-        let path = dir.join(p.name());
-        p.pin(&path)?;
-        println!("pinned program {} at {}", p.name(), path.display());
-    }
-    for m in obj.maps_mut() {
-        let file = if m.name().contains('.') {
-            m.pin_name()
-        } else {
-            m.name().to_string()
-        };
-        let path = maps_dir.join(file);
-        m.pin(&path)?;
-        println!("pinned map {} at {}", m.name(), path.display());
-    }
-    Ok(())
-}
-
-/// Makes sure `dir` (created if missing) is on a bpf filesystem, mounting one at
-/// /sys/fs/bpf when the path lies there and nothing is mounted yet.
-fn ensure_bpffs(dir: &Path) -> Result<()> {
+/// Mounts a bpffs at /sys/fs/bpf when `dir` lies there and nothing is mounted yet.
+fn mount_bpffs_if_needed(dir: &Path) -> Result<()> {
     let root = Path::new("/sys/fs/bpf");
     if dir.starts_with(root) && !corebpf::fs::is_bpffs(root) {
         corebpf::fs::mount_bpffs(root).context(
             "bpffs is not mounted and mounting it at /sys/fs/bpf \
              (`mount -t bpf bpf /sys/fs/bpf`) failed",
         )?;
-        eprintln!("corebpf: mounted bpffs at /sys/fs/bpf");
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    if !corebpf::fs::is_bpffs(dir) {
-        bail!(
-            "{} is not on a bpf filesystem; pin under /sys/fs/bpf or mount one with `mount -t bpf bpf DIR`",
-            dir.display()
-        );
+        output::note("mounted bpffs at /sys/fs/bpf");
     }
     Ok(())
 }
@@ -191,6 +173,6 @@ fn ensure_tracefs() -> Result<()> {
         "tracefs is not mounted and mounting it at /sys/kernel/tracing \
          (`mount -t tracefs tracefs /sys/kernel/tracing`) failed",
     )?;
-    eprintln!("corebpf: mounted tracefs at /sys/kernel/tracing");
+    output::note("mounted tracefs at /sys/kernel/tracing");
     Ok(())
 }

@@ -17,14 +17,32 @@ impl log::Log for StderrLogger {
     }
     fn log(&self, r: &log::Record<'_>) {
         if self.enabled(r.metadata()) {
-            eprintln!(
-                "corebpf: {}: {}",
+            note(&format!(
+                "{}: {}",
                 r.level().as_str().to_lowercase(),
                 r.args()
-            );
+            ));
         }
     }
     fn flush(&self) {}
+}
+
+/// The context of a failed write to standard output.
+pub const STDOUT: &str = "writing to stdout";
+
+/// Prints `corebpf: MESSAGE` on stderr. A stderr that cannot be written to has nowhere
+/// to report to, so its failure is ignored rather than aborting.
+pub fn note(message: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "corebpf: {message}");
+}
+
+/// True when `e` or one of its causes is a write to a reader that went away (EPIPE).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// An error and its causes (`source()`), each printed once, joined with `: `. A cause

@@ -64,7 +64,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let mut hist = crate::hist::HistPrinter::new(&obj, &a.hist)?;
     let links = run_flags::attach(&obj, &a.targets)?;
     for l in &links {
-        eprintln!("corebpf: attached {}", l.description());
+        crate::output::note(&format!("attached {}", l.description()));
     }
     let deadline = a.duration.map(|d| Instant::now() + d);
     let outcome = event_loop(&signals, &mut ring, &mut perfs, deadline, &tally, &mut hist);
@@ -180,7 +180,7 @@ fn event_loop(
             }
         }
         if signals.pending()? {
-            eprintln!("corebpf: interrupted; detaching");
+            crate::output::note("interrupted; detaching");
             return Ok(());
         }
         consume_all(ring, perfs)?;
@@ -207,13 +207,13 @@ fn consume_all(ring: &mut Option<RingBuffer<'_>>, perfs: &mut [PerfBuffer<'_>]) 
 /// `corebpf: records N, lost M[, dropped D]` on stderr.
 fn summary(obj: &corebpf::Object, tally: &Tally) -> Result<()> {
     let mut line = format!(
-        "corebpf: records {}, lost {}",
+        "records {}, lost {}",
         tally.records.load(Relaxed),
         tally.lost.load(Relaxed)
     );
     if let Some(dropped) = dropped_total(obj.maps())? {
         line.push_str(&format!(", dropped {dropped}"));
     }
-    eprintln!("{line}");
+    crate::output::note(&line);
     Ok(())
 }

@@ -225,11 +225,11 @@ pub fn check_targets(spec: &ObjectSpec, opts: &ObjectOptions, t: &AttachTargets)
         (t.binary.is_some(), Need::Binary),
     ] {
         if given && !used.contains(&n) {
-            eprintln!("corebpf: no program loaded uses {}", n.flag());
+            crate::output::note(&format!("no program loaded uses {}", n.flag()));
         }
     }
     if t.pid.is_some() && !uprobes {
-        eprintln!("corebpf: no program loaded is a uprobe or USDT probe; --pid has no effect");
+        crate::output::note("no program loaded is a uprobe or USDT probe; --pid has no effect");
     }
     Ok(())
 }
@@ -263,11 +263,11 @@ pub fn attach(obj: &corebpf::Object, t: &AttachTargets) -> Result<Vec<corebpf::L
                 // Registered below, with their struct_ops map.
                 None if matches!(p.kind(), ProgramKind::StructOps { .. }) => continue,
                 None => {
-                    eprintln!(
-                        "corebpf: not attached: program '{}' (section {}): its section names no target",
+                    crate::output::note(&format!(
+                        "not attached: program '{}' (section {}): its section names no target",
                         p.name(),
                         p.section()
-                    );
+                    ));
                     continue;
                 }
             }

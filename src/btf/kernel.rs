@@ -228,7 +228,9 @@ fn sniff(head: &[u8]) -> Option<Format> {
 /// For an ELF file only the headers and the `.BTF` section are read, not the whole file
 /// (a `vmlinux` with debug info is hundreds of megabytes).
 pub fn load_btf_file(path: &Path) -> Result<Btf, BtfError> {
-    Btf::parse(read_btf_bytes(path)?)
+    let btf = Btf::parse(read_btf_bytes(path)?)?;
+    super::validate::validate(&btf)?;
+    Ok(btf)
 }
 
 /// Reads split BTF (a kernel module's: its ids and strings continue `base`'s) from a

@@ -13,6 +13,7 @@ pub mod fixup;
 pub mod format;
 pub mod kernel;
 pub mod sanitize;
+pub mod validate;
 pub mod value;
 
 pub use ext::BtfExt;
@@ -72,6 +73,15 @@ pub enum BtfError {
     /// A chain of modifiers/typedefs loops or is too long.
     #[error("BTF type [{0}] resolves through a loop or too many modifiers")]
     Loop(u32),
+    /// One type is malformed (a name past the string table, a sized type of size 0,
+    /// a reference to a missing type).
+    #[error("BTF type [{id}] is invalid: {reason}")]
+    BadType {
+        /// Type id.
+        id: u32,
+        /// What is wrong.
+        reason: String,
+    },
     /// Anything else structurally wrong, described.
     #[error("BTF is invalid: {0}")]
     Invalid(String),

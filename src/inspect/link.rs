@@ -46,14 +46,8 @@ impl std::fmt::Display for FieldValue {
     }
 }
 
-/// A process holding a link open.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Holder {
-    /// Its pid.
-    pub pid: u32,
-    /// Its command name (`/proc/PID/comm`).
-    pub comm: String,
-}
+/// A process holding a link open (the same record as a program's holder).
+pub use super::prog::Holder;
 
 /// One link, described.
 ///

@@ -51,7 +51,7 @@ pub enum ProgramInspectError {
     },
 }
 
-/// A process holding a descriptor of a program.
+/// A process holding a descriptor of a program or link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
     /// Process id.

@@ -127,7 +127,7 @@ pub struct Elf<'a> {
     pub relocs: Vec<RelocSection>,
 }
 
-fn elf_err(reason: impl Into<String>) -> ObjectError {
+pub(crate) fn elf_err(reason: impl Into<String>) -> ObjectError {
     ObjectError::Elf {
         path: None,
         reason: reason.into(),
@@ -188,7 +188,7 @@ pub fn aligned(data: &[u8]) -> Aligned<'_> {
 }
 
 /// Checks the identification and header; returns nothing, errors name the problem.
-fn check_header(data: &[u8]) -> Result<(), ObjectError> {
+pub(crate) fn check_header(data: &[u8]) -> Result<(), ObjectError> {
     if data.len() < 4 || data[..4] != elf::ELFMAG {
         return Err(elf_err("not an ELF file (bad magic number)"));
     }

@@ -389,6 +389,43 @@ pub struct ObjectSpec {
     pub struct_ops: Vec<StructOpsSpec>,
 }
 
+/// Opens `path` and checks, before reading anything beyond the ELF header, that it is a
+/// regular file whose header is valid and whose section table lies within its size;
+/// then maps it. A device (`/dev/zero`) or a huge file that is not an object costs
+/// neither time nor memory.
+fn read_checked(path: &Path) -> Result<crate::sys::mmap::FileMap, ObjectError> {
+    use std::io::Read as _;
+    let io = |source| ObjectError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(elf::elf_err("not a regular file"));
+    }
+    let size = meta.len();
+    let mut head = Vec::with_capacity(64);
+    (&mut f).take(64).read_to_end(&mut head).map_err(io)?;
+    elf::check_header(&head)?;
+    let field = |at: usize, n: usize| {
+        head[at..at + n]
+            .iter()
+            .rev()
+            .fold(0u64, |acc, &b| acc << 8 | u64::from(b))
+    };
+    let (shoff, shentsize, shnum) = (field(40, 8), field(58, 2), field(60, 2));
+    let end = shoff.checked_add(shentsize * shnum);
+    if !matches!(end, Some(end) if end <= size) {
+        return Err(elf::elf_err(format!(
+            "section table ({shnum} entries of {shentsize} bytes at offset {shoff}) \
+             lies past the end of the {size}-byte file"
+        )));
+    }
+    let len = usize::try_from(size).map_err(|_| elf::elf_err("file too large to map"))?;
+    crate::sys::mmap::FileMap::map(&f, len).map_err(|e| io(e.source))
+}
+
 /// `"PATH: "` for an error about a file, or nothing.
 fn in_file(path: Option<&str>) -> String {
     path.map_or_else(String::new, |p| format!("{p}: "))
@@ -397,10 +434,14 @@ fn in_file(path: Option<&str>) -> String {
 impl ObjectSpec {
     /// Reads and parses an object file; its name is the file name without `.bpf.o`/`.o`.
     pub fn from_file(path: &Path) -> Result<ObjectSpec, ObjectError> {
-        let data = std::fs::read(path).map_err(|source| ObjectError::Io {
-            path: path.display().to_string(),
-            source,
+        let data = read_checked(path).map_err(|e| match e {
+            ObjectError::Elf { path: None, reason } => ObjectError::Elf {
+                path: Some(path.display().to_string()),
+                reason,
+            },
+            e => e,
         })?;
+        let data = data.as_ref();
         let file = path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
@@ -411,7 +452,7 @@ impl ObjectSpec {
             .map(str::to_string)
             .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
             .unwrap_or_default();
-        Self::parse(&data, &name).map_err(|e| match e {
+        Self::parse(data, &name).map_err(|e| match e {
             ObjectError::Elf { path: None, reason } => ObjectError::Elf {
                 path: Some(path.display().to_string()),
                 reason,

@@ -464,3 +464,51 @@ impl AsRef<[u8]> for SysfsMap {
         unsafe { std::slice::from_raw_parts(self.region.ptr.as_ptr(), self.region.len) }
     }
 }
+
+/// A read-only private mapping of a whole regular file, so that a large file is paged
+/// in as it is read instead of copied into a growing buffer.
+///
+/// A file truncated by another process while mapped makes reads past its new end fault
+/// (`SIGBUS`), as with any file mapping; callers map files they then copy out of at
+/// once and drop the mapping.
+#[derive(Debug)]
+pub struct FileMap {
+    region: MmapRegion,
+}
+
+impl FileMap {
+    /// Maps the first `len` bytes of `file` (a regular file of at least `len` bytes,
+    /// which the caller checked with `fstat`). `len` must not be 0.
+    pub fn map(file: &std::fs::File, len: usize) -> SysResult<FileMap> {
+        use std::os::fd::AsFd;
+        if len == 0 {
+            return Err(SysError::invalid("mmap", "empty file"));
+        }
+        let call = Syscall::Mmap {
+            addr: ptr::null_mut(),
+            len,
+            prot: libc::PROT_READ,
+            flags: libc::MAP_PRIVATE,
+            fd: Some(file.as_fd()),
+            offset: 0,
+        };
+        // SAFETY: not MAP_FIXED: the kernel picks a fresh range and replaces nothing.
+        let addr = unsafe { syscall(call) }.map_err(mmap_err)?;
+        Ok(FileMap {
+            region: MmapRegion {
+                ptr: MmapRegion::nonnull(addr)?,
+                len,
+                access: Some(Access::ReadOnly),
+            },
+        })
+    }
+}
+
+impl AsRef<[u8]> for FileMap {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: the whole region is our live read-only private mapping of `len` bytes;
+        // it stays mapped while `self` is borrowed. Pages are only read; a concurrent
+        // truncation faults rather than yielding freed memory (see the type's docs).
+        unsafe { std::slice::from_raw_parts(self.region.ptr.as_ptr(), self.region.len) }
+    }
+}
