@@ -74,44 +74,9 @@ pub fn init_logger(verbose: u8) {
     }
 }
 
-/// The kernel's name for a program type, as bpftool prints it.
+/// The kernel's name for a program type, as bpftool prints it (the library's table).
 pub fn prog_type_name(t: u32) -> &'static str {
-    const NAMES: [&str; 33] = [
-        "unspec",
-        "socket_filter",
-        "kprobe",
-        "sched_cls",
-        "sched_act",
-        "tracepoint",
-        "xdp",
-        "perf_event",
-        "cgroup_skb",
-        "cgroup_sock",
-        "lwt_in",
-        "lwt_out",
-        "lwt_xmit",
-        "sock_ops",
-        "sk_skb",
-        "cgroup_device",
-        "sk_msg",
-        "raw_tracepoint",
-        "cgroup_sock_addr",
-        "lwt_seg6local",
-        "lirc_mode2",
-        "sk_reuseport",
-        "flow_dissector",
-        "cgroup_sysctl",
-        "raw_tracepoint_writable",
-        "cgroup_sockopt",
-        "tracing",
-        "struct_ops",
-        "ext",
-        "lsm",
-        "sk_lookup",
-        "syscall",
-        "netfilter",
-    ];
-    NAMES.get(t as usize).copied().unwrap_or("unknown")
+    corebpf::features::ProgramType(t).name()
 }
 
 /// `prog NAME type=T id=N insns=N verified=N`.
