@@ -22,15 +22,24 @@ __s64 user_id = -1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 64);
+	__uint(max_entries, 1024); /* two ids hashed to one bucket fail with -EEXIST */
 	__uint(key_size, sizeof(u32));
 	__uint(value_size, DEPTH * sizeof(u64));
 } stacks SEC(".maps");
 
-SEC("tracepoint/syscalls/sys_enter_getppid")
-int record(void *ctx)
+/* x86-64's number for getppid(2). */
+#define NR_GETPPID 110
+
+/*
+ * A raw tracepoint, not tracepoint/syscalls/sys_enter_getppid: a syscall tracepoint
+ * hands bpf_get_stackid the user registers of the syscall, so before 6.x kernels
+ * (6.1 here) it finds no kernel stack (-EFAULT); a raw tracepoint's registers are
+ * the kernel's at the tracepoint.
+ */
+SEC("raw_tp/sys_enter")
+int record(struct bpf_raw_tracepoint_args *ctx)
 {
-	if ((u32)bpf_get_current_pid_tgid() != target_tid)
+	if ((u32)bpf_get_current_pid_tgid() != target_tid || ctx->args[1] != NR_GETPPID)
 		return 0;
 	kernel_id = bpf_get_stackid(ctx, &stacks, 0);
 	user_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
