@@ -34,48 +34,52 @@ struct {
 } events SEC(".maps");
 
 /* Not inlined, so that `struct event` is in the BTF for `corebpf run` to decode. */
-static __noinline void fill(struct event *e, enum kind kind, __u32 len)
+static __noinline void fill(struct event *e, enum kind kind, __u32 len, __u32 pid)
 {
 	e->kind = kind;
-	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->pid = pid;
 	e->len = len;
 }
 
-static __always_inline void emit(enum kind kind, __u32 len)
+/*
+ * `pid`: the process, for the probes; 0 for the packet programs, which may not call
+ * bpf_get_current_pid_tgid before 6.x (XDP never; cgroup_skb on 6.1 neither).
+ */
+static __always_inline void emit(enum kind kind, __u32 len, __u32 pid)
 {
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e)
 		return;
-	fill(e, kind, len);
+	fill(e, kind, len, pid);
 	bpf_ringbuf_submit(e, 0);
 }
 
 SEC("xdp")
 int xdp_count(struct xdp_md *ctx)
 {
-	emit(KIND_XDP, ctx->data_end - ctx->data);
+	emit(KIND_XDP, ctx->data_end - ctx->data, 0);
 	return XDP_PASS;
 }
 
 SEC("tcx/ingress")
 int tc_count(struct __sk_buff *skb)
 {
-	emit(KIND_TC, skb->len);
+	emit(KIND_TC, skb->len, 0);
 	return 0; /* TC_ACT_OK */
 }
 
 SEC("cgroup_skb/egress")
 int cg_egress(struct __sk_buff *skb)
 {
-	emit(KIND_CGROUP, skb->len);
+	emit(KIND_CGROUP, skb->len, 0);
 	return 1; /* let it through */
 }
 
 SEC("uprobe/getppid")
 int up_getppid(void *ctx)
 {
-	emit(KIND_UPROBE, 0);
+	emit(KIND_UPROBE, 0, bpf_get_current_pid_tgid() >> 32);
 	return 0;
 }
 
@@ -83,7 +87,7 @@ int up_getppid(void *ctx)
 SEC("usdt/corebpf_cli:tick")
 int BPF_USDT(usdt_tick, long n)
 {
-	emit(KIND_USDT, n);
+	emit(KIND_USDT, n, bpf_get_current_pid_tgid() >> 32);
 	return 0;
 }
 

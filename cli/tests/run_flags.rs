@@ -461,21 +461,13 @@ fn cgroup_attaches_a_cgroup_program_to_that_cgroup() {
         .arg(format!("echo $$ >{path}/cgroup.procs && {send}"))
         .spawn()
         .unwrap();
-    let pid_inside = inside.id();
     assert!(inside.wait_with_output().unwrap().status.success());
     let outside = Command::new("bash").args(["-c", send]).spawn().unwrap();
-    let pid_outside = outside.id();
     assert!(outside.wait_with_output().unwrap().status.success());
     let (text, _) = run.stop();
-    assert_eq!(
-        events(&text, "KIND_CGROUP", Some(pid_inside)).len(),
-        3,
-        "{text}"
-    );
-    assert!(
-        events(&text, "KIND_CGROUP", Some(pid_outside)).is_empty(),
-        "{text}"
-    );
+    // A cgroup_skb program records no pid (6.1 refuses it the helper): the three events
+    // are the inside shell's; the outside one's would make six.
+    assert_eq!(events(&text, "KIND_CGROUP", None).len(), 3, "{text}");
 }
 
 /// Two network namespaces joined by a veth pair (`a` 10.201.0.1, `b` 10.201.0.2),
