@@ -5,33 +5,12 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::*;
 use corebpf::inspect::ProgramInfo;
 use corebpf::{Loader, ObjectSpec};
 use serde_json::Value;
-
-fn have_bpftool() -> bool {
-    let ok = Command::new("bpftool")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        println!("SKIP: bpftool is not installed");
-    }
-    ok
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn run(args: &[&str]) -> String {
     ok(corebpf().args(args).output().unwrap())

@@ -2,7 +2,7 @@
 //! that concern the workspace rather than the library.
 #![allow(dead_code)]
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 #[path = "../../../tests/common/workspace.rs"]
 mod workspace;
@@ -18,4 +18,27 @@ pub use workspace::*;
 /// The `corebpf` binary cargo built for these tests.
 pub fn corebpf() -> Command {
     Command::new(env!("CARGO_BIN_EXE_corebpf"))
+}
+
+/// True when bpftool runs here; otherwise prints the SKIP line of a test that needs it.
+pub fn have_bpftool() -> bool {
+    let ok = Command::new("bpftool")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        println!("SKIP: bpftool is not installed");
+    }
+    ok
+}
+
+/// The stdout of a command that must succeed (its status and stderr otherwise).
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
