@@ -127,6 +127,8 @@ pub use insn::Insn;
 
 #[cfg(test)]
 mod error_tests;
+#[cfg(test)]
+mod test_kernel;
 
 /// `#[derive(Pod)]`: implements [`Pod`] for a `#[repr(C)]` struct after checking at
 /// compile time that it is plain old data (see [`pod`]).

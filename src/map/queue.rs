@@ -172,6 +172,13 @@ mod tests {
 
     #[test]
     fn bloom_filter_never_forgets() {
+        if !crate::test_kernel::has(
+            "bloom_filter_never_forgets",
+            (5, 16),
+            "BPF_MAP_TYPE_BLOOM_FILTER",
+        ) {
+            return;
+        }
         let m = Map::create("t_bloom", &MapDef::new(MapType::BLOOM_FILTER, 0, 8, 100)).unwrap();
         let b: BloomFilter<u64> = (&m).try_into().unwrap();
         for v in 0..50u64 {
