@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * maps_storage.bpf.c — local storage keyed by kernel objects:
+ * maps_storage.bpf.c — local storage keyed by a task:
  *
- *   tp_btf/sys_enter:                 task_calls (task storage) counts the system
- *                                     calls of process `target_tgid`, on the
- *                                     task_struct of the thread that makes them;
- *   lsm/file_open:                    inode_opens (inode storage) counts the opens
- *                                     of each inode by thread `target_tid` (inode
- *                                     storage is for BPF LSM programs only).
+ *   tp_btf/sys_enter:                 task_calls (task storage, 5.11) counts the
+ *                                     system calls of process `target_tgid`, on the
+ *                                     task_struct of the thread that makes them.
  *
- * The arguments of both are kernel pointers the storage helpers take.
+ * Inode storage (5.10) is in maps_inode_storage.bpf.c: an object's maps are all
+ * created, so one holding both would not load on 5.10.
+ *
  * Rebuild with `cargo xtask build-progs maps_storage`.
  */
 #include <linux/bpf.h>
@@ -19,14 +18,8 @@ typedef __u32 u32;
 typedef __u64 u64;
 
 struct task_struct;
-struct inode;
-
-struct file {
-	struct inode *f_inode;
-} __attribute__((preserve_access_index));
 
 const volatile u32 target_tgid = 0;
-const volatile u32 target_tid = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -34,13 +27,6 @@ struct {
 	__type(key, int);
 	__type(value, u64);
 } task_calls SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_INODE_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, u64);
-} inode_opens SEC(".maps");
 
 /* sys_enter(struct pt_regs *regs, long id) */
 SEC("tp_btf/sys_enter")
@@ -52,22 +38,6 @@ int count_task(u64 *ctx)
 		return 0;
 	n = bpf_task_storage_get(&task_calls, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (n)
-		__sync_fetch_and_add(n, 1);
-	return 0;
-}
-
-/* file_open(struct file *file) */
-SEC("lsm/file_open")
-int count_open(u64 *ctx)
-{
-	struct file *file = (struct file *)ctx[0];
-	u64 *n;
-
-	if ((u32)bpf_get_current_pid_tgid() != target_tid)
-		return 0;
-	n = bpf_inode_storage_get(&inode_opens, file->f_inode, 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (n)
 		__sync_fetch_and_add(n, 1);
 	return 0;

@@ -395,7 +395,7 @@ fn inode_storage_counts_the_opens_of_a_file_on_its_inode() {
     if feature::require(test, Feature::Lsm).is_none() {
         return;
     }
-    let obj = load("maps_storage", &["count_open"]);
+    let obj = load("maps_inode_storage", &["count_open"]);
     let dir = tempfile::tempdir().unwrap();
     let (opened, other) = (dir.path().join("opened"), dir.path().join("other"));
     std::fs::write(&opened, b"x").unwrap();

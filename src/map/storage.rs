@@ -107,7 +107,7 @@ fd_storage!(
     /// use corebpf::Loader;
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let obj = Loader::new().load_file("bpf-progs/maps_storage.bpf.o")?;
+    /// let obj = Loader::new().load_file("bpf-progs/maps_inode_storage.bpf.o")?;
     /// let opens: InodeStorage<u64> = obj.map("inode_opens").expect("inode_opens").try_into()?;
     /// let file = std::fs::File::open("/etc/hostname")?;
     /// println!("{:?}", opens.get(&file)?);
