@@ -2,6 +2,7 @@
 //! described as `bpftool` does (by id, name or pin), maps dumped through their BTF, and
 //! histogram maps printed as BCC does.
 
+pub mod disasm;
 pub mod hist;
 pub mod link;
 pub mod map;
