@@ -7,7 +7,9 @@ pub mod hist;
 pub mod link;
 pub mod map;
 pub mod prog;
+pub mod xlated;
 
 pub use hist::{HistError, Histogram};
 pub use link::{link_pids, list_links, FieldValue, Holder, LinkEntry, LinkInspectError};
 pub use prog::{programs, ProgramInfo, ProgramInspectError};
+pub use xlated::{SourceLine, XlatedError, XlatedInsn, XlatedListing};
