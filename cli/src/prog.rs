@@ -330,7 +330,42 @@ fn format_utc(secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::format_utc;
+    use super::{format_utc, write_xlated_insn};
+    use corebpf::inspect::{SourceLine, XlatedInsn};
+    use corebpf::Insn;
+
+    #[test]
+    fn xlated_lines_as_bpftool_prints_them() {
+        let mut insn = XlatedInsn {
+            index: 7,
+            insn: Insn::new(0x95, 0, 0, 0, 0),
+            text: "(95) exit".into(),
+            function: Some("int f(void)".into()),
+            source: Some(SourceLine {
+                text: "return 0;".into(),
+                file: "./f.c".into(),
+                line: 3,
+                column: 2,
+            }),
+        };
+        let text = |insn: &XlatedInsn, source, linum| {
+            let mut out = Vec::new();
+            write_xlated_insn(&mut out, insn, source, linum).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(&insn, false, false), "   7: (95) exit\n");
+        assert_eq!(
+            text(&insn, true, false),
+            "int f(void):\n; return 0;\n   7: (95) exit\n"
+        );
+        assert_eq!(
+            text(&insn, true, true),
+            "int f(void):\n; return 0; [file:./f.c line_num:3 line_col:2]\n   7: (95) exit\n"
+        );
+        // printf's "% 4d": a blank before the number, padded to four columns.
+        insn.index = 1234;
+        assert_eq!(text(&insn, false, false), " 1234: (95) exit\n");
+    }
 
     #[test]
     fn utc_dates() {
