@@ -1,5 +1,6 @@
-//! `corebpf prog list|show|pinned`: the programs the kernel holds, as `bpftool prog`
-//! shows them.
+//! `corebpf prog list|show|pinned|dump`: the programs the kernel holds, as `bpftool prog`
+//! shows them, and their translated instructions as `bpftool prog dump xlated` prints
+//! them.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -8,7 +9,7 @@ use std::time::UNIX_EPOCH;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use corebpf::inspect::{self, Holder, ProgramInfo};
+use corebpf::inspect::{self, Holder, ProgramInfo, XlatedInsn, XlatedListing};
 
 use crate::output::json_str;
 use crate::Result;
@@ -41,18 +42,51 @@ pub enum ProgCommand {
         /// Path on a bpffs
         path: PathBuf,
     },
+    /// A program's instructions
+    #[command(subcommand)]
+    Dump(DumpCommand),
+}
+
+/// `prog dump` kinds.
+#[derive(Debug, Subcommand)]
+pub enum DumpCommand {
+    /// The kernel's translated instructions, disassembled as `bpftool prog dump
+    /// xlated` prints them
+    Xlated(XlatedArgs),
+}
+
+/// `prog dump xlated` options.
+#[derive(Debug, Args)]
+pub struct XlatedArgs {
+    /// The program: ID, `id ID` or `pinned PATH`
+    #[arg(value_name = "ID | id ID | pinned PATH", num_args = 1..=2, required = true)]
+    pub target: Vec<String>,
+    /// Each function's prototype and each instruction's source line (from the
+    /// program's BTF), before the instruction where it starts
+    #[arg(long)]
+    pub source: bool,
+    /// With the source lines, their file, line and column (bpftool's `linum`);
+    /// implies --source
+    #[arg(long)]
+    pub linum: bool,
 }
 
 /// `corebpf prog`.
 pub fn prog(a: &ProgArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    if let ProgCommand::Dump(DumpCommand::Xlated(x)) = &a.command {
+        dump_xlated(&mut out, x, a.json)?;
+        out.flush()?;
+        return Ok(());
+    }
     let progs = match &a.command {
         ProgCommand::List => inspect::programs()
             .collect::<std::result::Result<Vec<_>, _>>()
             .context("listing the kernel's programs")?,
         ProgCommand::Show { id } => vec![ProgramInfo::from_id(*id)?],
         ProgCommand::Pinned { path } => vec![ProgramInfo::from_pin(path)?],
+        ProgCommand::Dump(_) => unreachable!("handled above"),
     };
     let holders = inspect::prog::holders();
     let single = !matches!(a.command, ProgCommand::List);
@@ -171,6 +205,100 @@ fn write_text(
     Ok(())
 }
 
+/// `corebpf prog dump xlated`.
+fn dump_xlated(out: &mut impl Write, a: &XlatedArgs, json: bool) -> Result<()> {
+    let parse_id = |id: &str| {
+        id.parse::<u32>()
+            .with_context(|| format!("'{id}' is not a program id"))
+    };
+    let listing = match a.target.as_slice() {
+        [id] => XlatedListing::from_id(parse_id(id)?)?,
+        [kw, id] if kw == "id" => XlatedListing::from_id(parse_id(id)?)?,
+        [kw, path] if kw == "pinned" => XlatedListing::from_pin(path)?,
+        _ => anyhow::bail!(
+            "expected ID, 'id ID' or 'pinned PATH', got '{}'",
+            a.target.join(" ")
+        ),
+    };
+    let source = a.source || a.linum;
+    if json {
+        write_xlated_json(out, &listing, source)?;
+    } else {
+        for insn in listing.insns() {
+            write_xlated_insn(out, insn, source, a.linum)?;
+        }
+    }
+    Ok(())
+}
+
+/// One instruction as bpftool prints it: the prototype and source line first (with
+/// `source`), then `% 4d: text` (a blank before the index, padded to four columns).
+fn write_xlated_insn(
+    out: &mut impl Write,
+    insn: &XlatedInsn,
+    source: bool,
+    linum: bool,
+) -> std::io::Result<()> {
+    if source {
+        if let Some(f) = &insn.function {
+            writeln!(out, "{f}:")?;
+        }
+        if let Some(l) = &insn.source {
+            write!(out, "; {}", l.text)?;
+            if linum {
+                write!(
+                    out,
+                    " [file:{} line_num:{} line_col:{}]",
+                    l.file, l.line, l.column
+                )?;
+            }
+            out.write_all(b"\n")?;
+        }
+    }
+    writeln!(out, " {:>3}: {}", insn.index, insn.text)
+}
+
+/// The listing as a JSON array of instructions (field names in the README).
+fn write_xlated_json(
+    out: &mut impl Write,
+    listing: &XlatedListing,
+    source: bool,
+) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    out.write_all(b"[")?;
+    let mut s = String::with_capacity(128);
+    for (i, insn) in listing.insns().iter().enumerate() {
+        s.clear();
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(
+            s,
+            "{{\"pc\":{},\"disasm\":{}",
+            insn.index,
+            json_str(&insn.text)
+        );
+        if source {
+            if let Some(f) = &insn.function {
+                let _ = write!(s, ",\"proto\":{}", json_str(f));
+            }
+            if let Some(l) = &insn.source {
+                let _ = write!(
+                    s,
+                    ",\"src\":{},\"file\":{},\"line_num\":{},\"line_col\":{}",
+                    json_str(&l.text),
+                    json_str(&l.file),
+                    l.line,
+                    l.column
+                );
+            }
+        }
+        s.push('}');
+        out.write_all(s.as_bytes())?;
+    }
+    out.write_all(b"]\n")
+}
+
 fn loaded_at_unix(p: &ProgramInfo) -> Option<u64> {
     p.loaded_at()?
         .duration_since(UNIX_EPOCH)
@@ -202,7 +330,42 @@ fn format_utc(secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::format_utc;
+    use super::{format_utc, write_xlated_insn};
+    use corebpf::inspect::{SourceLine, XlatedInsn};
+    use corebpf::Insn;
+
+    #[test]
+    fn xlated_lines_as_bpftool_prints_them() {
+        let mut insn = XlatedInsn {
+            index: 7,
+            insn: Insn::new(0x95, 0, 0, 0, 0),
+            text: "(95) exit".into(),
+            function: Some("int f(void)".into()),
+            source: Some(SourceLine {
+                text: "return 0;".into(),
+                file: "./f.c".into(),
+                line: 3,
+                column: 2,
+            }),
+        };
+        let text = |insn: &XlatedInsn, source, linum| {
+            let mut out = Vec::new();
+            write_xlated_insn(&mut out, insn, source, linum).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(&insn, false, false), "   7: (95) exit\n");
+        assert_eq!(
+            text(&insn, true, false),
+            "int f(void):\n; return 0;\n   7: (95) exit\n"
+        );
+        assert_eq!(
+            text(&insn, true, true),
+            "int f(void):\n; return 0; [file:./f.c line_num:3 line_col:2]\n   7: (95) exit\n"
+        );
+        // printf's "% 4d": a blank before the number, padded to four columns.
+        insn.index = 1234;
+        assert_eq!(text(&insn, false, false), " 1234: (95) exit\n");
+    }
 
     #[test]
     fn utc_dates() {

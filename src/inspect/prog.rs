@@ -292,7 +292,7 @@ fn fdinfo_value(text: &str, key: &str) -> Option<u32> {
 
 /// What a BPF descriptor refers to (`prog`, `map`, `link`, `btf`, …), from its
 /// `/proc/self/fd` link target `anon_inode:bpf-KIND`.
-fn fd_kind(fd: &OwnedFd) -> String {
+pub(super) fn fd_kind(fd: &OwnedFd) -> String {
     let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     match target {
         Ok(t) => {

@@ -282,6 +282,84 @@ pub fn prog_map_ids(fd: BorrowedFd<'_>) -> SysResult<Vec<u32>> {
     Ok(ids)
 }
 
+/// What a program dump reads besides the scalar info: the translated instructions and
+/// the records that describe them, each as the kernel copied it out.
+#[derive(Clone, Debug, Default)]
+pub struct ProgDumpData {
+    /// The scalar info of the second call (counts and record sizes as the kernel
+    /// reported them; pointer fields are this process's buffers).
+    pub info: ProgInfo,
+    /// The translated (`xlated`) instructions, raw.
+    pub xlated: Vec<u8>,
+    /// Kernel addresses of the JITed functions (main program, then subprograms);
+    /// empty when the program is not JITed.
+    pub jited_ksyms: Vec<u64>,
+    /// `struct bpf_func_info` records, `info.func_info_rec_size` bytes each.
+    pub func_info: Vec<u8>,
+    /// `struct bpf_line_info` records, `info.line_info_rec_size` bytes each.
+    pub line_info: Vec<u8>,
+}
+
+/// Zero for an empty buffer (the kernel copies nothing then), its address otherwise.
+fn buf_u64<T>(buf: &mut [T]) -> u64 {
+    if buf.is_empty() {
+        0
+    } else {
+        ptr_u64(buf.as_mut_ptr())
+    }
+}
+
+/// A program's translated instructions, JITed function addresses, func_info and
+/// line_info: a first info call for the sizes, a second with buffers of those sizes.
+/// An empty `xlated` means the kernel would not hand the instructions out (no
+/// `CAP_BPF`/`CAP_SYS_ADMIN`).
+pub fn prog_dump_data(fd: BorrowedFd<'_>) -> SysResult<ProgDumpData> {
+    let first = prog_info(fd)?;
+    let mut xlated = vec![0u8; first.xlated_prog_len as usize];
+    let mut jited_ksyms = vec![0u64; first.nr_jited_ksyms as usize];
+    let func_rec = first.func_info_rec_size as usize;
+    let line_rec = first.line_info_rec_size as usize;
+    let mut func_info = vec![0u8; first.nr_func_info as usize * func_rec];
+    let mut line_info = vec![0u8; first.nr_line_info as usize * line_rec];
+    let mut info = ProgInfo {
+        xlated_prog_len: xlated.len() as u32,
+        xlated_prog_insns: buf_u64(&mut xlated),
+        nr_jited_ksyms: jited_ksyms.len() as u32,
+        jited_ksyms: buf_u64(&mut jited_ksyms),
+        nr_func_info: first.nr_func_info,
+        func_info_rec_size: first.func_info_rec_size,
+        func_info: buf_u64(&mut func_info),
+        nr_line_info: first.nr_line_info,
+        line_info_rec_size: first.line_info_rec_size,
+        line_info: buf_u64(&mut line_info),
+        ..Default::default()
+    };
+    // SAFETY: each non-zero pointer is a live, writable buffer of exactly the length
+    // or record count beside it (record size times count for func_info/line_info, as
+    // the kernel reported them); the kernel copies at most that much into each.
+    unsafe { obj_info(fd, &mut info) }?;
+    xlated.truncate((info.xlated_prog_len as usize).min(xlated.len()));
+    jited_ksyms.truncate((info.nr_jited_ksyms as usize).min(jited_ksyms.len()));
+    let keep = |n: u32, rec: u32, len: usize| (n as usize * rec as usize).min(len);
+    func_info.truncate(keep(
+        info.nr_func_info,
+        info.func_info_rec_size,
+        func_info.len(),
+    ));
+    line_info.truncate(keep(
+        info.nr_line_info,
+        info.line_info_rec_size,
+        line_info.len(),
+    ));
+    Ok(ProgDumpData {
+        info,
+        xlated,
+        jited_ksyms,
+        func_info,
+        line_info,
+    })
+}
+
 /// `BPF_OBJ_GET_INFO_BY_FD` for a map.
 pub fn map_info(fd: BorrowedFd<'_>) -> SysResult<MapInfo> {
     let mut info = MapInfo::default();
