@@ -40,6 +40,8 @@ const RUSTFLAGS: &[&str] = &[
 #[derive(Debug)]
 struct Options {
     seconds: u64,
+    /// Targets fuzzed at once (each libFuzzer process uses one core).
+    jobs: usize,
     targets: Vec<String>,
     extra: Vec<String>,
 }
@@ -47,6 +49,7 @@ struct Options {
 fn parse(args: &[String]) -> Result<Options> {
     let mut opts = Options {
         seconds: 60,
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         targets: Vec::new(),
         extra: Vec::new(),
     };
@@ -54,6 +57,13 @@ fn parse(args: &[String]) -> Result<Options> {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--smoke" => opts.seconds = 60,
+            "--jobs" => {
+                let v = it.next().ok_or("--jobs needs a number")?;
+                opts.jobs = match v.parse() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(format!("--jobs: `{v}` is not a positive number")),
+                };
+            }
             "--time" => {
                 let v = it.next().ok_or("--time needs a number of seconds")?;
                 opts.seconds = v
@@ -112,10 +122,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut seed_cmd = Command::new(&plain);
     seed_cmd.arg("seeds").arg(&seeds).args(&names);
     cmd::run(&mut seed_cmd)?;
-    let mut reports = Vec::new();
-    for name in &names {
-        reports.push(fuzz_one(&fuzzer, &work, name, &opts)?);
-    }
+    let reports = fuzz_all(&fuzzer, &work, &names, &opts)?;
     println!("\nfuzz summary ({} s per target):", opts.seconds);
     for r in &reports {
         println!(
@@ -190,7 +197,33 @@ fn list(plain: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Runs one target for `opts.seconds`, echoing libFuzzer's status lines.
+/// Runs every target of `names`, `opts.jobs` at a time; their reports in `names` order.
+fn fuzz_all(fuzzer: &Path, work: &Path, names: &[String], opts: &Options) -> Result<Vec<Report>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Report>>>> =
+        names.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.min(names.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(name) = names.get(i) else { break };
+                let report = fuzz_one(fuzzer, work, name, opts);
+                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| {
+            r.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(|| Err("a fuzzing thread ended without a report".into()))
+        })
+        .collect()
+}
+
+/// Runs one target for `opts.seconds`, echoing libFuzzer's status lines, each
+/// prefixed with the target's name (targets run side by side).
 fn fuzz_one(fuzzer: &Path, work: &Path, name: &str, opts: &Options) -> Result<Report> {
     let corpus = work.join("corpus").join(name);
     let artifacts = work.join("artifacts").join(name);
@@ -210,7 +243,7 @@ fn fuzz_one(fuzzer: &Path, work: &Path, name: &str, opts: &Options) -> Result<Re
         .arg(work.join("seeds").join(name))
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    println!("\n==> {}", cmd::display(&c));
+    println!("\n==> [{name}] {}", cmd::display(&c));
     let start = Instant::now();
     let mut child = c.spawn().map_err(|e| cmd::spawn_error(&c, e))?;
     let mut report = Report {
@@ -230,7 +263,7 @@ fn fuzz_one(fuzzer: &Path, work: &Path, name: &str, opts: &Options) -> Result<Re
             || line.contains("panicked")
             || line.contains("corebpf-fuzz:");
         if (line.starts_with('#') && status) || line.starts_with("stat::") || trouble {
-            println!("{line}");
+            println!("[{name}] {line}");
         }
     }
     let status = child
