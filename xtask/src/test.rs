@@ -68,7 +68,13 @@ pub fn run(args: &[String]) -> Result<()> {
     fmt.args(["fmt", "--all", "--", "--check"]);
     // The test binaries leave doctests out; the crate docs' examples must compile too.
     let mut doctest = cmd::cargo();
-    doctest.args(["test", "--workspace", "--doc"]);
+    doctest.args([
+        "test",
+        "--workspace",
+        "--doc",
+        "--profile",
+        vmtest::TEST_PROFILE,
+    ]);
     let mut doc = cmd::cargo();
     doc.args(["doc", "--no-deps"])
         .env("RUSTDOCFLAGS", "-Dwarnings");
