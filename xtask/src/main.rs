@@ -66,7 +66,7 @@ COMMANDS:
         run even if one fails, and the exit status is non-zero if any did):
             the set-up (as `setup`)
             cargo xtask vmtest [-- TEST-ARGS...]   (every kernel)
-            cargo test --workspace --doc
+            cargo test --workspace --doc --profile ci
             cargo clippy --workspace --all-targets -- -D warnings
             cargo fmt --all -- --check
             RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
@@ -74,23 +74,31 @@ COMMANDS:
         The kernel tests need root. XTASK_NO_VM=1 runs the tests on the
         running kernel only.
 
-    vmtest [--kernel PATH]... [--host-only|--vm-only] [-- TEST-ARGS...]
+    vmtest [--kernel PATH]... [--host-only|--vm-only] [--only NAME]... [--jobs N]
+           [-- TEST-ARGS...]
         Build the test binaries once (cargo test --workspace --all-targets
-        --no-run) and run them as root, one binary and one test at a time
-        (--test-threads=1 --nocapture TEST-ARGS), on several kernels: by
-        default the running one, directly, then the newest installed
-        /boot/vmlinuz-6.12.*, -6.1.* and -5.10.* (Debian's, see `setup`),
-        each booted under QEMU by virtme-ng with lsm=lockdown,capability,bpf.
-        Guests leave out three slow tests that do not touch the kernel.
+        --profile ci --no-run: optimized, line tables only) and run them as
+        root, one binary and one test at a time (--test-threads=1 --nocapture
+        TEST-ARGS), on several kernels: by default the running one, directly,
+        then the newest installed /boot/vmlinuz-6.12.*, -6.1.* and -5.10.*
+        (Debian's, see `setup`), each booted under QEMU by virtme-ng with
+        lsm=lockdown,capability,bpf. Guests leave out the packages whose
+        tests never touch the kernel (derive, fuzz, xtask, benches) and a few
+        slow kernel-independent tests.
         --kernel (repeatable: an image, or `host`) replaces the defaults;
-        --host-only / --vm-only keep only those. A test that prints a line
-        `SKIP: <reason>` counts as skipped. Prints `kernel R: N passed,
-        M failed, K skipped` per kernel with its boot and test times, failures
-        and skips, then `vmtest: N passed, M failed, K skipped`. A guest that
-        does not start the tests in time, or dies, is retried once, then
-        reported as INFRASTRUCTURE FAILURE. Exit status: 1 if a test failed,
-        else 3 after an infrastructure failure (2: bad usage). The script,
-        outputs and consoles are kept in target/vmtest/KERNEL/.
+        --host-only / --vm-only keep only those; --only (repeatable) keeps the
+        binaries whose name (e.g. tests/xdp.rs) contains NAME. Kernels are
+        tested N at a time (default 2: a TCG guest keeps about one core busy),
+        the running one first, then the guests oldest first. A test that
+        prints a line `SKIP: <reason>` counts as skipped. Prints `kernel R: N
+        passed, M failed, K skipped` per kernel with its boot and test times,
+        failures and skips, then `vmtest: N passed, M failed, K skipped`. A
+        guest that does not start the tests in time is retried once, then
+        reported as INFRASTRUCTURE FAILURE, as is one that stops or dies after
+        starting them (not retried: it would likely do so again). Exit status:
+        1 if a test failed, else 3 after an infrastructure failure (2: bad
+        usage). The script, outputs and consoles are kept in
+        target/vmtest/KERNEL/.
 
     bench [--rounds N] [--warmup N] [--cases 1,2,..] [--quick] [--out FILE]
         Benchmark corebpf against libbpf 1.7 (libbpf-sys, vendored; needs
@@ -102,14 +110,15 @@ COMMANDS:
         against the targets, the machine and this command. Needs root, the
         kernel's BTF, bpffs at /sys/fs/bpf and bpftool. Not part of `test`.
 
-    fuzz [--smoke | --time SECS] [TARGET...] [-- LIBFUZZER-ARGS...]
+    fuzz [--smoke | --time SECS] [--jobs N] [TARGET...] [-- LIBFUZZER-ARGS...]
         Coverage-guided fuzzing of the fuzz/ crate's targets (all, or the
         named ones) with libFuzzer, on the stable toolchain: builds the
         driver with SanitizerCoverage (profile `fuzz`: optimized, debug
         assertions and overflow checks on) under TARGET_DIR/fuzz-instrumented,
         writes each target's seeds (from bpf-progs/, the testdata and
         btf-fixtures/) to TARGET_DIR/fuzzing/seeds/NAME, then runs each
-        target in turn for SECS seconds (default and --smoke: 60) on the
+        target for SECS seconds (default and --smoke: 60), N at a time
+        (default: one per CPU; each is one process on one core), on the
         kept corpus TARGET_DIR/fuzzing/corpus/NAME. Prints each target's
         executions, coverage (cov: edges, ft: features) and corpus size;
         fails naming the targets that crashed (inputs in
@@ -126,11 +135,11 @@ ENVIRONMENT:
     XTASK_ALLOW_ANY_LLVM=1
                  accept another LLVM major version, with a warning (the
                  objects will then differ from the committed ones)
-    VMTEST_TIMEOUT=1800
+    VMTEST_TIMEOUT=3000
                  vmtest: seconds for one run on one kernel, boot included
     VMTEST_BOOT_TIMEOUT=300
                  vmtest: seconds until the guest starts the tests
-    VMTEST_BINARY_TIMEOUT=600
+    VMTEST_BINARY_TIMEOUT=900
                  vmtest: seconds for one test binary (it is then killed)
     VMTEST_MEMORY=2G
                  vmtest: guest memory
