@@ -75,7 +75,8 @@
 //! - [`map`], [`link`], [`ringbuf`], [`perf_buffer`]: typed maps, links that detach on
 //!   drop, the ring buffer (and the user ring buffer), the perf buffer;
 //! - [`inspect`]: what the kernel holds — programs (and maps, links) loaded by any
-//!   process, listed and read back by id or pin;
+//!   process, listed and read back by id or pin, their translated instructions
+//!   disassembled as bpftool prints them;
 //! - [`loaded_btf`]: the BTF objects the kernel holds, opened by id and read back;
 //! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs;
 //! - [`inspect`]: what the kernel holds (links, maps, programs) described as bpftool

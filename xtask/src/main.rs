@@ -83,13 +83,14 @@ COMMANDS:
         then the newest installed /boot/vmlinuz-6.12.*, -6.1.* and -5.10.*
         (Debian's, see `setup`), each booted under QEMU by virtme-ng with
         lsm=lockdown,capability,bpf. Guests leave out the packages whose
-        tests never touch the kernel (derive, fuzz, xtask, benches) and a few
-        slow kernel-independent tests.
+        tests never touch the kernel (derive, fuzz, xtask, benches, the CLI's
+        argument parsing) and a few slow kernel-independent tests.
         --kernel (repeatable: an image, or `host`) replaces the defaults;
         --host-only / --vm-only keep only those; --only (repeatable) keeps the
         binaries whose name (e.g. tests/xdp.rs) contains NAME. Kernels are
-        tested N at a time (default 2: a TCG guest keeps about one core busy),
-        the running one first, then the guests oldest first. A test that
+        tested N at a time (default 1: two TCG guests on 2 cores slowed each
+        other's tests 1.5-3.5 times), the running one first, then the guests
+        oldest first. A test that
         prints a line `SKIP: <reason>` counts as skipped. Prints `kernel R: N
         passed, M failed, K skipped` per kernel with its boot and test times,
         failures and skips, then `vmtest: N passed, M failed, K skipped`. A
@@ -135,7 +136,7 @@ ENVIRONMENT:
     XTASK_ALLOW_ANY_LLVM=1
                  accept another LLVM major version, with a warning (the
                  objects will then differ from the committed ones)
-    VMTEST_TIMEOUT=3000
+    VMTEST_TIMEOUT=3600
                  vmtest: seconds for one run on one kernel, boot included
     VMTEST_BOOT_TIMEOUT=300
                  vmtest: seconds until the guest starts the tests
