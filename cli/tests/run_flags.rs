@@ -396,7 +396,11 @@ fn binary_attaches_a_usdt_probe_in_that_program() {
     std::fs::write(&source, TICKS).unwrap();
     // A PIE needs a pid or BPF cookies (5.15) for its probe address, as in libbpf;
     // before 5.15 the program is built position-dependent.
-    let pie = if kernel_at_least((5, 15)) { "-pie" } else { "-no-pie" };
+    let pie = if kernel_at_least((5, 15)) {
+        "-pie"
+    } else {
+        "-no-pie"
+    };
     let cc = Command::new("cc")
         .args(["-O1", pie, "-o"])
         .arg(&binary)
