@@ -309,7 +309,13 @@ impl ValueFormatter<'_> {
                 Ok(())
             }
             Kind::Array => self.array(rid, bytes),
-            Kind::Var => self.value(t.ref_type(), bytes),
+            Kind::Var => {
+                // A VAR may name another VAR, or itself: bounded like any nesting.
+                self.enter(rid)?;
+                let r = self.value(t.ref_type(), bytes);
+                self.depth -= 1;
+                r
+            }
             Kind::Datasec => {
                 self.enter(rid)?;
                 self.out.push('{');
