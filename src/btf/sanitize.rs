@@ -383,9 +383,16 @@ struct KsymsPlan {
 }
 
 fn plan_ksyms(btf: &Btf, extra: &mut Appended<'_>) -> Result<Option<KsymsPlan>, BtfError> {
-    let Some(sec) = btf.types().find(|t| is_ksyms(btf, t)) else {
+    let mut all = btf.types().filter(|t| is_ksyms(btf, t));
+    let Some(sec) = all.next() else {
         return Ok(None);
     };
+    if let Some(second) = all.next() {
+        return Err(BtfError::Invalid(format!(
+            "two DATASECs named '{KSYMS_SEC}' ([{}] and [{}])",
+            sec.id, second.id
+        )));
+    }
     let mut has_func = false;
     for v in sec.datasec_vars() {
         match btf.type_by_id(v.type_id)?.kind {
