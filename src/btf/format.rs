@@ -442,8 +442,14 @@ pub fn format_type_name(btf: &Btf, id: u32) -> String {
 /// The C declaration of `inner` (a name, or "" for an abstract declarator) as type `id`:
 /// `declaration(btf, id_of_char_array_16, "comm")` is `char comm[16]`.
 pub fn declaration(btf: &Btf, id: u32, inner: &str) -> String {
-    decl(btf, id, inner.to_string(), 0)
+    let mut budget = MAX_DECL_STEPS;
+    decl(btf, id, inner.to_string(), 0, &mut budget)
 }
+
+/// Types one declaration may visit: a function prototype whose parameters are
+/// prototypes again branches at every level, so depth alone does not bound the work
+/// (or the text) of a crafted BTF.
+const MAX_DECL_STEPS: u32 = 4096;
 
 /// The name a named type is referred to by: `struct foo`, `union foo`, `enum foo`, `foo`
 /// for typedefs, ints and floats; `struct {...}` and friends for anonymous ones.
@@ -483,10 +489,14 @@ fn join(base: String, inner: &str) -> String {
     }
 }
 
-fn decl(btf: &Btf, id: u32, inner: String, depth: usize) -> String {
+fn decl(btf: &Btf, id: u32, inner: String, depth: usize, budget: &mut u32) -> String {
     if depth > MAX_RESOLVE_DEPTH {
         return join("<loop>".into(), &inner);
     }
+    if *budget == 0 {
+        return join("<too complex>".into(), &inner);
+    }
+    *budget -= 1;
     let Ok(t) = btf.type_by_id(id) else {
         return join(format!("<bad type {id}>"), &inner);
     };
@@ -514,12 +524,12 @@ fn decl(btf: &Btf, id: u32, inner: String, depth: usize) -> String {
                 } else {
                     format!("{q} {inner}")
                 };
-                decl(btf, t.ref_type(), inner, depth + 1)
+                decl(btf, t.ref_type(), inner, depth + 1, budget)
             } else {
-                format!("{q} {}", decl(btf, t.ref_type(), inner, depth + 1))
+                format!("{q} {}", decl(btf, t.ref_type(), inner, depth + 1, budget))
             }
         }
-        Kind::TypeTag | Kind::DeclTag => decl(btf, t.ref_type(), inner, depth + 1),
+        Kind::TypeTag | Kind::DeclTag => decl(btf, t.ref_type(), inner, depth + 1, budget),
         Kind::Ptr => {
             let target = btf.type_by_id(t.ref_type()).map(|x| x.kind);
             let inner = if matches!(target, Ok(Kind::Array | Kind::FuncProto)) {
@@ -527,7 +537,7 @@ fn decl(btf: &Btf, id: u32, inner: String, depth: usize) -> String {
             } else {
                 format!("*{inner}")
             };
-            decl(btf, t.ref_type(), inner, depth + 1)
+            decl(btf, t.ref_type(), inner, depth + 1, budget)
         }
         Kind::Array => match t.array() {
             Ok(a) => decl(
@@ -535,6 +545,7 @@ fn decl(btf: &Btf, id: u32, inner: String, depth: usize) -> String {
                 a.elem_type,
                 format!("{inner}[{}]", a.nelems),
                 depth + 1,
+                budget,
             ),
             Err(_) => join(format!("<bad type {id}>"), &inner),
         },
@@ -545,7 +556,7 @@ fn decl(btf: &Btf, id: u32, inner: String, depth: usize) -> String {
                     params.push("...".into());
                 } else {
                     let pname = btf.str_at(p.name_off).unwrap_or("");
-                    params.push(decl(btf, p.type_id, pname.to_string(), depth + 1));
+                    params.push(decl(btf, p.type_id, pname.to_string(), depth + 1, budget));
                 }
             }
             let params = if params.is_empty() {
@@ -553,7 +564,13 @@ fn decl(btf: &Btf, id: u32, inner: String, depth: usize) -> String {
             } else {
                 params.join(", ")
             };
-            decl(btf, t.ref_type(), format!("{inner}({params})"), depth + 1)
+            decl(
+                btf,
+                t.ref_type(),
+                format!("{inner}({params})"),
+                depth + 1,
+                budget,
+            )
         }
         Kind::Func => {
             let name = btf.name_of(&t).unwrap_or("");
@@ -562,7 +579,7 @@ fn decl(btf: &Btf, id: u32, inner: String, depth: usize) -> String {
             } else {
                 inner
             };
-            decl(btf, t.ref_type(), inner, depth + 1)
+            decl(btf, t.ref_type(), inner, depth + 1, budget)
         }
         Kind::Var => {
             let name = btf.name_of(&t).unwrap_or("");
@@ -571,7 +588,7 @@ fn decl(btf: &Btf, id: u32, inner: String, depth: usize) -> String {
             } else {
                 inner
             };
-            decl(btf, t.ref_type(), inner, depth + 1)
+            decl(btf, t.ref_type(), inner, depth + 1, budget)
         }
     }
 }
