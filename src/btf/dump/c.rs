@@ -957,8 +957,10 @@ impl<'a> Dumper<'a> {
                 off = m_off + m_sz;
                 prev_bitfield = true;
             } else {
-                let size = self.btf.resolve_size(m.type_id).unwrap_or(0) as i64;
-                off = m_off + size * 8;
+                // A crafted size may not fit in bits: saturate (padding is then skipped).
+                let size = i64::try_from(self.btf.resolve_size(m.type_id).unwrap_or(0))
+                    .unwrap_or(i64::MAX);
+                off = m_off.saturating_add(size.saturating_mul(8));
                 prev_bitfield = false;
             }
             self.out.push(';');
