@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use common::*;
@@ -18,22 +17,6 @@ fn run(args: &[&str]) -> String {
 
 fn json(args: &[&str]) -> Value {
     serde_json::from_str(&run(args)).unwrap()
-}
-
-/// Removes a path when dropped, also when an assertion fails.
-struct Remove(PathBuf);
-
-impl Drop for Remove {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn pin_path(what: &str) -> PathBuf {
-    PathBuf::from(format!(
-        "/sys/fs/bpf/corebpf-prog-test-{what}-{}",
-        std::process::id()
-    ))
 }
 
 fn ids(v: &Value) -> Vec<u64> {
@@ -112,7 +95,7 @@ fn a_program_bpftool_loaded_and_pinned_matches_bpftool() {
         return;
     }
     setup();
-    let pin = pin_path("pinned");
+    let pin = pin_path("prog", "pinned");
     let _guard = Remove(pin.clone());
     let load = Command::new("bpftool")
         .args(["prog", "load"])
@@ -185,7 +168,7 @@ fn a_pinned_map_is_not_a_program() {
         return;
     }
     setup();
-    let pin = pin_path("map");
+    let pin = pin_path("prog", "map");
     let _guard = Remove(pin.clone());
     let pin_s = pin.to_str().unwrap();
     ok(Command::new("bpftool")

@@ -12,7 +12,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -26,34 +26,6 @@ fn run(args: &[&str]) -> String {
 
 fn bpftool(args: &[&str]) -> String {
     ok(Command::new("bpftool").args(args).output().unwrap())
-}
-
-/// True when bpftool runs here; otherwise prints this test's SKIP line.
-fn bpftool_or_skip(test: &str) -> bool {
-    let ok = Command::new("bpftool")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        println!("SKIP: {test}: bpftool is not installed");
-    }
-    ok
-}
-
-/// Removes a pin when dropped, also when an assertion fails.
-struct Remove(PathBuf);
-
-impl Drop for Remove {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn pin_path(what: &str) -> PathBuf {
-    PathBuf::from(format!(
-        "/sys/fs/bpf/corebpf-dump-test-{what}-{}",
-        std::process::id()
-    ))
 }
 
 /// Equal lines, or the one documented difference (see the file's doc).
@@ -192,7 +164,7 @@ fn a_program_this_process_loaded_matches_bpftool() {
     ));
     assert_eq!(insn_lines(&source), lines);
 
-    if !bpftool_or_skip("a_program_this_process_loaded_matches_bpftool") {
+    if !have_bpftool() {
         return;
     }
     let theirs = bpftool(&["prog", "dump", "xlated", "id", &id]);
@@ -220,7 +192,7 @@ fn newer_than_this_kernel(section: &str) -> Option<&'static str> {
 /// bpf_loop's callback (`ld_imm64` of a function). Each program, plain and --source.
 #[test]
 fn other_objects_match_bpftool_program_by_program() {
-    if !bpftool_or_skip("other_objects_match_bpftool_program_by_program") {
+    if !have_bpftool() {
         return;
     }
     setup();
@@ -257,14 +229,14 @@ fn other_objects_match_bpftool_program_by_program() {
 
 #[test]
 fn a_program_bpftool_loaded_and_pinned() {
-    if !bpftool_or_skip("a_program_bpftool_loaded_and_pinned") {
+    if !have_bpftool() {
         return;
     }
     setup();
     // The bpf_loop object where the kernel has bpf_loop (5.17), hello before.
     let bpf_loop = kernel_at_least((5, 17));
     let name = if bpf_loop { "ringbuf_bench" } else { "hello" };
-    let pin = pin_path("rb");
+    let pin = pin_path("dump", "rb");
     let _guard = Remove(pin.clone());
     let pin_s = pin.to_str().unwrap();
     let load = Command::new("bpftool")
@@ -341,7 +313,7 @@ fn json_lists_the_same_instructions() {
     let fns = insns.iter().filter(|j| j.get("proto").is_some()).count();
     assert_eq!(fns, 2, "handle_execve and fill_event");
 
-    if !bpftool_or_skip("json_lists_the_same_instructions") {
+    if !have_bpftool() {
         return;
     }
     // bpftool's JSON: the same disassembly and source text per instruction.
@@ -398,11 +370,11 @@ fn a_missing_id_is_a_typed_error_naming_it() {
 
 #[test]
 fn a_pinned_map_is_not_a_program() {
-    if !bpftool_or_skip("a_pinned_map_is_not_a_program") {
+    if !have_bpftool() {
         return;
     }
     setup();
-    let pin = pin_path("map");
+    let pin = pin_path("dump", "map");
     let _guard = Remove(pin.clone());
     let pin_s = pin.to_str().unwrap();
     bpftool(&[

@@ -42,3 +42,20 @@ pub fn ok(out: Output) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// Removes a path when dropped, also when an assertion fails.
+pub struct Remove(pub std::path::PathBuf);
+
+impl Drop for Remove {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A bpffs path for `what` of test file `file`, unique to this process.
+pub fn pin_path(file: &str, what: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!(
+        "/sys/fs/bpf/corebpf-{file}-test-{what}-{}",
+        std::process::id()
+    ))
+}
