@@ -118,9 +118,12 @@ COMMANDS:
         assertions and overflow checks on) under TARGET_DIR/fuzz-instrumented,
         writes each target's seeds (from bpf-progs/, the testdata and
         btf-fixtures/) to TARGET_DIR/fuzzing/seeds/NAME, then runs each
-        target for SECS seconds (default and --smoke: 60), N at a time
-        (default: one per CPU; each is one process on one core), on the
-        kept corpus TARGET_DIR/fuzzing/corpus/NAME. Prints each target's
+        target for SECS seconds (default 60), N at a time (default: one per
+        CPU; each is one process on one core), on the kept corpus
+        TARGET_DIR/fuzzing/corpus/NAME. --smoke instead runs a fixed 20,000
+        inputs per target from libFuzzer's seed 1 on the seeds alone (a
+        fresh corpus each time): bounded by work, not by the clock, which is
+        what CI wants. Prints each target's
         executions, coverage (cov: edges, ft: features) and corpus size;
         fails naming the targets that crashed (inputs in
         TARGET_DIR/fuzzing/artifacts/NAME/; replay one with
