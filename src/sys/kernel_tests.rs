@@ -617,6 +617,40 @@ fn prog_map_ids_lists_used_maps() {
     assert_eq!(read_slot0_u64(map.as_fd()), 3);
 }
 
+#[test]
+fn info_and_map_ids_of_a_program_at_the_kernels_map_limit() {
+    require_root!();
+    // 64 maps is the verifier's MAX_USED_MAPS: exactly the buffer the first call offers.
+    let maps: Vec<OwnedFd> = (0..64)
+        .map(|i| create_map(map_type::ARRAY, 4, 8, 1, &format!("corebpf_m{i}")))
+        .collect();
+    let mut insns: Vec<Insn> = maps
+        .iter()
+        .flat_map(|m| asm::ld_map_fd(1, m.as_raw_fd()))
+        .collect();
+    insns.extend([asm::mov_imm(0, 0), asm::exit()]);
+    let prog = load(prog_type::SOCKET_FILTER, &insns, "corebpf_many");
+    let (info, mut ids) = prog_info_and_map_ids(prog.as_fd()).unwrap();
+    assert_eq!(info.id, prog_info(prog.as_fd()).unwrap().id);
+    assert_eq!(info.nr_map_ids, 64);
+    assert_eq!(info.map_ids, 0, "the buffer's address is not handed back");
+    let mut want: Vec<u32> = maps
+        .iter()
+        .map(|m| map_info(m.as_fd()).unwrap().id)
+        .collect();
+    ids.sort();
+    want.sort();
+    assert_eq!(ids, want);
+    // A program with no map: no ids, in one call all the same.
+    let bare = load(
+        prog_type::SOCKET_FILTER,
+        &[asm::mov_imm(0, 0), asm::exit()],
+        "corebpf_bare",
+    );
+    let (info, ids) = prog_info_and_map_ids(bare.as_fd()).unwrap();
+    assert_eq!((info.nr_map_ids, ids), (0, vec![]));
+}
+
 /// A BTF blob with one type: `int` (32-bit signed).
 fn int_btf(bits: u32) -> Vec<u8> {
     let mut b = Vec::new();

@@ -265,21 +265,38 @@ pub fn prog_info(fd: BorrowedFd<'_>) -> SysResult<ProgInfo> {
 
 /// The ids of the maps a program uses.
 pub fn prog_map_ids(fd: BorrowedFd<'_>) -> SysResult<Vec<u32>> {
-    let first = prog_info(fd)?;
-    let mut ids = vec![0u32; first.nr_map_ids as usize];
-    if ids.is_empty() {
-        return Ok(ids);
+    prog_info_and_map_ids(fd).map(|(_, ids)| ids)
+}
+
+/// Map ids asked for with the first `BPF_OBJ_GET_INFO_BY_FD` of
+/// [`prog_info_and_map_ids`]: programs rarely use more, so one call usually answers.
+const MAP_IDS_GUESS: usize = 64;
+
+/// A program's scalar info and the ids of the maps it uses: one
+/// `BPF_OBJ_GET_INFO_BY_FD` when it uses at most 64 maps (the kernel copies the ids
+/// into the buffer offered and reports how many there are), two otherwise. The
+/// returned info's `map_ids` pointer is cleared.
+pub fn prog_info_and_map_ids(fd: BorrowedFd<'_>) -> SysResult<(ProgInfo, Vec<u32>)> {
+    let mut ids = vec![0u32; MAP_IDS_GUESS];
+    loop {
+        let offered = ids.len();
+        let mut info = ProgInfo {
+            nr_map_ids: offered as u32,
+            map_ids: ptr_u64(ids.as_mut_ptr()),
+            ..Default::default()
+        };
+        // SAFETY: `map_ids` points to a writable buffer of `nr_map_ids` u32s; the kernel
+        // copies at most that many. No other pointer field is set.
+        unsafe { obj_info(fd, &mut info) }?;
+        let total = info.nr_map_ids as usize;
+        if total <= offered {
+            ids.truncate(total);
+            info.map_ids = 0;
+            return Ok((info, ids));
+        }
+        // More maps than offered (or added meanwhile): ask again with room for all.
+        ids = vec![0u32; total];
     }
-    let mut info = ProgInfo {
-        nr_map_ids: first.nr_map_ids,
-        map_ids: ptr_u64(ids.as_mut_ptr()),
-        ..Default::default()
-    };
-    // SAFETY: `map_ids` points to a writable buffer of `nr_map_ids` u32s; the kernel
-    // copies at most that many.
-    unsafe { obj_info(fd, &mut info) }?;
-    ids.truncate((info.nr_map_ids as usize).min(ids.len()));
-    Ok(ids)
 }
 
 /// What a program dump reads besides the scalar info: the translated instructions and
