@@ -133,43 +133,16 @@ fn describe(id: u32) -> Result<LinkEntry, LinkInspectError> {
     })
 }
 
-/// Link id → the processes holding it, from the `link_id:` lines of
-/// `/proc/*/fdinfo/*`. Processes that vanish meanwhile are skipped.
+/// Link id → the processes holding it, from `/proc/*/fd` and the `link_id:` lines of
+/// their `fdinfo`. Processes that vanish meanwhile are skipped.
 pub fn link_pids() -> BTreeMap<u32, Vec<Holder>> {
     let mut map: BTreeMap<u32, Vec<Holder>> = BTreeMap::new();
-    let Ok(procs) = fs::read_dir("/proc") else {
-        return map;
-    };
-    for p in procs.flatten() {
-        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(fds) = fs::read_dir(p.path().join("fdinfo")) else {
-            continue;
-        };
-        let mut seen = Vec::new();
-        for fd in fds.flatten() {
-            let Ok(text) = fs::read_to_string(fd.path()) else {
-                continue;
-            };
-            let id = text
-                .lines()
-                .find_map(|l| l.strip_prefix("link_id:"))
-                .and_then(|v| v.trim().parse::<u32>().ok());
-            if let Some(id) = id.filter(|id| !seen.contains(id)) {
-                seen.push(id);
-            }
-        }
-        if seen.is_empty() {
-            continue;
-        }
-        let comm = fs::read_to_string(p.path().join("comm"))
-            .map(|c| c.trim_end().to_string())
-            .unwrap_or_default();
-        for id in seen {
-            map.entry(id).or_default().push(Holder {
-                pid,
-                comm: comm.clone(),
+    for held in super::procfs::held(&super::procfs::LINK) {
+        let list = map.entry(held.id).or_default();
+        if !list.iter().any(|h| h.pid == held.pid) {
+            list.push(Holder {
+                pid: held.pid,
+                comm: held.comm,
             });
         }
     }

@@ -146,40 +146,13 @@ fn summary_with(info: MapInfo, holders: &[(u32, String, u32)]) -> MapSummary {
     MapSummary { info, pids }
 }
 
-/// (pid, comm, map id) for every map fd of every process, from `/proc/*/fdinfo`.
+/// (pid, comm, map id) for every map fd of every process, from `/proc/*/fd` and the
+/// `map_id:` lines of their `fdinfo`.
 fn holders() -> Vec<(u32, String, u32)> {
-    let mut out = Vec::new();
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for p in procs.flatten() {
-        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(fds) = std::fs::read_dir(p.path().join("fdinfo")) else {
-            continue;
-        };
-        let mut comm = None;
-        for fd in fds.flatten() {
-            let Ok(text) = std::fs::read_to_string(fd.path()) else {
-                continue;
-            };
-            let Some(id) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("map_id:"))
-                .and_then(|v| v.trim().parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let comm = comm.get_or_insert_with(|| {
-                std::fs::read_to_string(p.path().join("comm"))
-                    .map(|s| s.trim_end().to_string())
-                    .unwrap_or_default()
-            });
-            out.push((pid, comm.clone(), id));
-        }
-    }
-    out
+    super::procfs::held(&super::procfs::MAP)
+        .into_iter()
+        .map(|h| (h.pid, h.comm, h.id))
+        .collect()
 }
 
 /// One entry of a dump, formatted.

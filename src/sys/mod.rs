@@ -469,6 +469,25 @@ pub fn pidfd_open(pid: u32) -> SysResult<OwnedFd> {
     owned_fd("pidfd_open", r)
 }
 
+/// `pidfd_getfd(pidfd, fd, 0)` (5.6+): a duplicate, in this process, of descriptor `fd`
+/// of the process `pidfd` refers to (it needs ptrace access to that process).
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: RawFd) -> SysResult<OwnedFd> {
+    // SAFETY: pidfd_getfd takes two descriptor numbers and flags, no pointers; on
+    // success it returns a new descriptor.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_getfd,
+            pidfd.as_raw_fd(),
+            fd,
+            0 as libc::c_uint,
+        )
+    };
+    if r < 0 {
+        return Err(SysError::from_io("pidfd_getfd", io::Error::last_os_error()));
+    }
+    owned_fd("pidfd_getfd", r)
+}
+
 /// Counts the CPUs in a kernel CPU list such as `"0-3,5,7-8"`; `None` if malformed or
 /// empty.
 fn parse_cpu_list(text: &str) -> Option<u32> {

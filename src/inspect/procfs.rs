@@ -1,0 +1,199 @@
+//! Which processes hold descriptors of BPF objects, from `/proc`: for every process,
+//! the link target of each descriptor (`anon_inode:bpf-prog`, `anon_inode:bpf-map`,
+//! `anon_inode:bpf_link`), then the id of the matching ones only. The id comes from
+//! a duplicate of the descriptor (`pidfd_getfd`, 5.6+) asked with
+//! `BPF_OBJ_GET_INFO_BY_FD`: about 3× cheaper than opening, formatting and reading
+//! its `/proc/PID/fdinfo` (250 descriptors: 0.22 ms against 0.75 ms, measured), which
+//! stays the way where `pidfd_getfd` is missing or refused.
+//!
+//! Processes that vanish meanwhile, or that this process may not inspect, are skipped.
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::fcntl::readlinkat;
+
+use crate::sys;
+
+/// One descriptor of a BPF object held by a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Held {
+    pub pid: u32,
+    pub comm: String,
+    /// The object's id, from the descriptor's `fdinfo`.
+    pub id: u32,
+}
+
+/// What a kind of BPF object is called in `/proc`, and how to read its id.
+pub(super) struct Kind {
+    /// `prog`, `map` or `link`: the link target is `anon_inode:bpf-NAME` (or `bpf_NAME`).
+    pub name: &'static str,
+    /// The `fdinfo` line with the id: `prog_id`, `map_id`, `link_id`.
+    pub fdinfo_key: &'static str,
+    /// The id of a descriptor of this kind, from the kernel.
+    pub id_of: fn(BorrowedFd<'_>) -> Option<u32>,
+}
+
+/// Programs.
+pub(super) const PROG: Kind = Kind {
+    name: "prog",
+    fdinfo_key: "prog_id",
+    id_of: |fd| sys::bpf::prog_info(fd).ok().map(|i| i.id),
+};
+
+/// Maps.
+pub(super) const MAP: Kind = Kind {
+    name: "map",
+    fdinfo_key: "map_id",
+    id_of: |fd| sys::bpf::map_info(fd).ok().map(|i| i.id),
+};
+
+/// Links.
+pub(super) const LINK: Kind = Kind {
+    name: "link",
+    fdinfo_key: "link_id",
+    id_of: |fd| sys::bpf::link_info(fd).ok().map(|i| i.id),
+};
+
+/// Every descriptor of BPF objects of `kind` in every process, with its object's id,
+/// in `/proc` order.
+pub(super) fn held(kind: &Kind) -> Vec<Held> {
+    let mut out = Vec::new();
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return out;
+    };
+    let targets = [
+        format!("anon_inode:bpf-{}", kind.name),
+        format!("anon_inode:bpf_{}", kind.name),
+    ];
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let dir_path = format!("/proc/{pid}/fd");
+        let (Ok(dir), Ok(fds)) = (File::open(&dir_path), fs::read_dir(&dir_path)) else {
+            continue;
+        };
+        let mut comm: Option<String> = None;
+        let mut pidfd: Option<Option<OwnedFd>> = None;
+        for fd in fds.flatten() {
+            // Relative to the open directory: no walk of /proc/PID per descriptor.
+            let target = match readlinkat(Some(dir.as_raw_fd()), fd.file_name().as_os_str()) {
+                Ok(t) => t,
+                // Not ours to inspect (another user namespace, pid 1 here): no
+                // descriptor of this process will be.
+                Err(Errno::EACCES | Errno::EPERM) => break,
+                Err(_) => continue,
+            };
+            if !targets.iter().any(|t| target == t.as_str()) {
+                continue;
+            }
+            let Some(number) = fd.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            let pidfd = pidfd.get_or_insert_with(|| sys::pidfd_open(pid).ok());
+            let Some(id) =
+                id_by_dup(pidfd.as_ref(), number, kind).or_else(|| id_by_fdinfo(pid, number, kind))
+            else {
+                continue;
+            };
+            let comm = comm.get_or_insert_with(|| {
+                read_small(&format!("/proc/{pid}/comm"))
+                    .map(|s| s.trim_end().to_owned())
+                    .unwrap_or_default()
+            });
+            out.push(Held {
+                pid,
+                comm: comm.clone(),
+                id,
+            });
+        }
+    }
+    out
+}
+
+/// The id of descriptor `number` of the process behind `pidfd`, from a duplicate.
+fn id_by_dup(pidfd: Option<&OwnedFd>, number: RawFd, kind: &Kind) -> Option<u32> {
+    let dup = sys::pidfd_getfd(pidfd?.as_fd(), number).ok()?;
+    (kind.id_of)(dup.as_fd())
+}
+
+/// The id of descriptor `number` of process `pid`, from its `fdinfo`.
+fn id_by_fdinfo(pid: u32, number: RawFd, kind: &Kind) -> Option<u32> {
+    let text = read_small(&format!("/proc/{pid}/fdinfo/{number}"))?;
+    fdinfo_value(&text, kind.fdinfo_key)
+}
+
+/// The text of a small `/proc` file (at most 64 KiB), read without the size probe
+/// `fs::read_to_string` makes first: a `statx` per file that procfs answers with 0
+/// anyway. With 500 program descriptors in one process that probe was 500 syscalls
+/// of `prog list`.
+fn read_small(path: &str) -> Option<String> {
+    const LIMIT: usize = 64 << 10;
+    let mut file = File::open(path).ok()?;
+    let mut text = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    while text.len() < LIMIT {
+        let n = file.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8(text).ok()
+}
+
+/// The number after `key:` in an fdinfo text.
+pub(super) fn fdinfo_value(text: &str, key: &str) -> Option<u32> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k == key).then(|| v.trim().parse().ok())?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fdinfo_value_finds_the_key() {
+        let t = "pos:\t0\nflags:\t02000002\nprog_type:\t1\nprog_id:\t42\n";
+        assert_eq!(fdinfo_value(t, "prog_id"), Some(42));
+        assert_eq!(fdinfo_value(t, "map_id"), None);
+        assert_eq!(fdinfo_value("prog_id:\tx\n", "prog_id"), None);
+    }
+
+    #[test]
+    fn fdinfo_and_duplicate_agree_on_this_processs_map() {
+        let Ok(map) = crate::map::Map::create(
+            "procfs_test",
+            &crate::map::MapDef::new(crate::map::MapType::ARRAY, 4, 4, 1),
+        ) else {
+            eprintln!("SKIP: cannot create a map (not root?)");
+            return;
+        };
+        let id = sys::bpf::map_info(map.fd()).expect("map info").id;
+        let me = std::process::id();
+        let number = map.fd().as_raw_fd();
+        assert_eq!(id_by_fdinfo(me, number, &MAP), Some(id));
+        let pidfd = sys::pidfd_open(me).ok();
+        match id_by_dup(pidfd.as_ref(), number, &MAP) {
+            Some(got) => assert_eq!(got, id),
+            None => eprintln!("NOTE: pidfd_getfd unavailable; fdinfo alone checked"),
+        }
+        let held = held(&MAP);
+        assert!(
+            held.iter().any(|h| h.pid == me && h.id == id),
+            "map {id} of process {me} not among {held:?}"
+        );
+    }
+
+    #[test]
+    fn small_files_read_whole() {
+        let comm = read_small("/proc/self/comm").expect("/proc/self/comm");
+        assert_eq!(comm, fs::read_to_string("/proc/self/comm").unwrap());
+        assert_eq!(read_small("/proc/self/no-such-file"), None);
+    }
+}
