@@ -84,7 +84,7 @@ pub enum MapRef {
 pub struct MapSummary {
     /// The kernel's info (id, name, type, sizes, flags, BTF ids).
     pub info: MapInfo,
-    /// Processes holding an fd to it (from `/proc/*/fdinfo`), with their command names.
+    /// Processes holding an fd to it (from `/proc/*/fd`), with their command names.
     pub pids: Vec<(u32, String)>,
 }
 
