@@ -133,20 +133,10 @@ fn describe(id: u32) -> Result<LinkEntry, LinkInspectError> {
     })
 }
 
-/// Link id → the processes holding it, from `/proc/*/fd` and the `link_id:` lines of
-/// their `fdinfo`. Processes that vanish meanwhile are skipped.
+/// Link id → the processes holding it, from `/proc` (each descriptor's id read from a
+/// duplicate, or its `fdinfo` before 5.6). Processes that vanish meanwhile are skipped.
 pub fn link_pids() -> BTreeMap<u32, Vec<Holder>> {
-    let mut map: BTreeMap<u32, Vec<Holder>> = BTreeMap::new();
-    for held in super::procfs::held(&super::procfs::LINK) {
-        let list = map.entry(held.id).or_default();
-        if !list.iter().any(|h| h.pid == held.pid) {
-            list.push(Holder {
-                pid: held.pid,
-                comm: held.comm,
-            });
-        }
-    }
-    map
+    super::procfs::holders_by_id(&super::procfs::LINK)
 }
 
 fn num(v: impl Into<u64>) -> FieldValue {

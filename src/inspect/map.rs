@@ -146,8 +146,8 @@ fn summary_with(info: MapInfo, holders: &[(u32, String, u32)]) -> MapSummary {
     MapSummary { info, pids }
 }
 
-/// (pid, comm, map id) for every map fd of every process, from `/proc/*/fd` and the
-/// `map_id:` lines of their `fdinfo`.
+/// (pid, comm, map id) for every map fd of every process, from `/proc` (each
+/// descriptor's id read from a duplicate, or its `fdinfo` before 5.6).
 fn holders() -> Vec<(u32, String, u32)> {
     super::procfs::held(&super::procfs::MAP)
         .into_iter()

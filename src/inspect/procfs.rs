@@ -8,6 +8,7 @@
 //!
 //! Processes that vanish meanwhile, or that this process may not inspect, are skipped.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -15,6 +16,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use nix::errno::Errno;
 use nix::fcntl::readlinkat;
 
+use super::prog::Holder;
 use crate::sys;
 
 /// One descriptor of a BPF object held by a process.
@@ -22,7 +24,7 @@ use crate::sys;
 pub(super) struct Held {
     pub pid: u32,
     pub comm: String,
-    /// The object's id, from the descriptor's `fdinfo`.
+    /// The object's id.
     pub id: u32,
 }
 
@@ -112,6 +114,22 @@ pub(super) fn held(kind: &Kind) -> Vec<Held> {
         }
     }
     out
+}
+
+/// The processes holding objects of `kind`, by object id, each process once per id,
+/// in `/proc` order.
+pub(super) fn holders_by_id(kind: &Kind) -> BTreeMap<u32, Vec<Holder>> {
+    let mut by_id: BTreeMap<u32, Vec<Holder>> = BTreeMap::new();
+    for held in held(kind) {
+        let list = by_id.entry(held.id).or_default();
+        if !list.iter().any(|h| h.pid == held.pid) {
+            list.push(Holder {
+                pid: held.pid,
+                comm: held.comm,
+            });
+        }
+    }
+    by_id
 }
 
 /// The id of descriptor `number` of the process behind `pidfd`, from a duplicate.

@@ -222,21 +222,13 @@ pub fn programs() -> impl Iterator<Item = Result<ProgramInfo, ProgramInspectErro
     })
 }
 
-/// The processes holding a descriptor of each program, by program id, from
-/// `/proc/*/fd` and the `prog_id:` lines of their `fdinfo`. Processes that cannot be
-/// read are skipped.
+/// The processes holding a descriptor of each program, by program id, from `/proc`
+/// (each descriptor's id read from a duplicate, or its `fdinfo` before 5.6). Processes
+/// that cannot be read are skipped.
 pub fn holders() -> HashMap<u32, Vec<Holder>> {
-    let mut out: HashMap<u32, Vec<Holder>> = HashMap::new();
-    for held in super::procfs::held(&super::procfs::PROG) {
-        let list = out.entry(held.id).or_default();
-        if !list.iter().any(|h| h.pid == held.pid) {
-            list.push(Holder {
-                pid: held.pid,
-                comm: held.comm,
-            });
-        }
-    }
-    out
+    super::procfs::holders_by_id(&super::procfs::PROG)
+        .into_iter()
+        .collect()
 }
 
 /// What a BPF descriptor refers to (`prog`, `map`, `link`, `btf`, …), from its
