@@ -122,6 +122,9 @@ pub mod tokio;
 // so far used only by its kernel tests; test builds still report what nothing uses.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod sys;
+#[cfg(feature = "fuzz-internals")]
+#[doc(hidden)]
+pub mod fuzz_internals;
 mod util;
 
 pub use insn::Insn;
