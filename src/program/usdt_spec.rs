@@ -419,15 +419,18 @@ fn parse_arg(text: &str) -> Result<(UsdtArg, usize), String> {
 
 /// Parses a note's argument specification (`-4@%edi 8@-8(%rbp) -4@$5`), as libbpf's
 /// x86-64 `parse_usdt_arg()` does.
+///
+/// Every argument is parsed before the count is checked, so that [`TooManyArgs`] says
+/// how many there are: arguments need not be separated by whitespace (`8@(%rax)8@$1`
+/// is two, as libbpf reads it) and may hold some (`8 @ -8( %rbp )` is one), so the
+/// words of the text do not count them. Each takes at least four bytes (`1@$0`), so
+/// the list is bounded by the text's length.
+///
+/// [`TooManyArgs`]: UsdtSpecError::TooManyArgs
 pub fn parse_args(spec: &str) -> Result<Vec<UsdtArg>, UsdtSpecError> {
     let mut args = Vec::new();
     let mut rest = spec.trim_start();
     while !rest.is_empty() {
-        if args.len() == MAX_ARGS {
-            return Err(UsdtSpecError::TooManyArgs {
-                count: spec.split_whitespace().count(),
-            });
-        }
         let (arg, used) = parse_arg(rest).map_err(|reason| UsdtSpecError::BadArg {
             index: args.len(),
             spec: rest
@@ -440,6 +443,9 @@ pub fn parse_args(spec: &str) -> Result<Vec<UsdtArg>, UsdtSpecError> {
         args.push(arg);
         // `used` ends on a character boundary: the parser consumed ASCII only.
         rest = rest.get(used..).unwrap_or_default();
+    }
+    if args.len() > MAX_ARGS {
+        return Err(UsdtSpecError::TooManyArgs { count: args.len() });
     }
     Ok(args)
 }

@@ -130,9 +130,11 @@ fn check_args(spec: &str) -> Result<(), UsdtSpecError> {
         Ok(args) => args,
         Err(e) => {
             match &e {
-                UsdtSpecError::BadArg { index, .. } => {
-                    assert!(*index < MAX_ARGS, "argument #{index} past the limit")
-                }
+                UsdtSpecError::BadArg { index, .. } => assert!(
+                    *index * 4 <= spec.len(),
+                    "argument #{index} of a {}-byte specification",
+                    spec.len()
+                ),
                 UsdtSpecError::TooManyArgs { count } => assert!(
                     *count > MAX_ARGS,
                     "'{spec}': too many arguments, but the error counts {count}"
