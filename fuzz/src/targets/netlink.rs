@@ -30,7 +30,8 @@ use corebpf::fuzz_internals::netlink::{
 use crate::{Outcome, Seed};
 
 /// See the module documentation.
-pub const ABOUT: &str = "request byte + datagrams -> messages, errors, XDP state, filters, exchange";
+pub const ABOUT: &str =
+    "request byte + datagrams -> messages, errors, XDP state, filters, exchange";
 
 /// The requests, by the input's first byte.
 const REQUESTS: [&str; 7] = [
@@ -143,7 +144,11 @@ impl Transport for Replay<'_> {
     }
 
     fn recv(&mut self) -> io::Result<Vec<u8>> {
-        Ok(self.datagrams.pop_front().map(<[u8]>::to_vec).unwrap_or_default())
+        Ok(self
+            .datagrams
+            .pop_front()
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default())
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -210,10 +215,17 @@ fn check_message(msg: &Message<'_>) {
     match nl::parse_error(msg) {
         Ok(reply) => {
             assert!(p.len() >= 4, "an error code from {} bytes", p.len());
-            assert_eq!(reply.error, u32_at(p, 0) as i32, "the errno is not the header's");
+            assert_eq!(
+                reply.error,
+                u32_at(p, 0) as i32,
+                "the errno is not the header's"
+            );
             check_ext_ack(msg, &reply);
         }
-        Err(_) => {}
+        Err(_) => assert!(
+            p.len() < 4 || msg.flags & flags::ACK_TLVS != 0,
+            "an error code without extended ack does not read"
+        ),
     }
     match nl::parse_done(msg) {
         Ok(reply) => {
@@ -226,30 +238,23 @@ fn check_message(msg: &Message<'_>) {
             assert!(p.len() >= 4, "NLMSG_DONE without a code is a success");
         }
     }
-    match nl::parse_xdp_state(p) {
-        Ok(state) => {
-            assert!(p.len() >= 16, "an XDP state from {} bytes", p.len());
-            let _ = state;
-        }
-        Err(_) => {}
+    if nl::parse_xdp_state(p).is_ok() {
+        assert!(p.len() >= 16, "an XDP state from {} bytes", p.len());
     }
-    match nl::parse_filter(p) {
-        Ok(f) => {
-            assert!(p.len() >= 20, "a filter from {} bytes", p.len());
-            assert_eq!(f.ifindex, u32_at(p, 4), "tcm_ifindex");
-            assert_eq!(f.handle, u32_at(p, 8), "tcm_handle");
-            assert_eq!(f.parent, u32_at(p, 12), "tcm_parent");
-            assert_eq!(u32::from(f.priority), u32_at(p, 16) >> 16, "priority");
-            check_filter_strings(&f, p.len());
-            if f.kind != "bpf" {
-                assert!(
-                    f.prog_id.is_none() && f.name.is_none() && !f.direct_action,
-                    "cls_bpf options read for a '{}' filter",
-                    f.kind
-                );
-            }
+    if let Ok(f) = nl::parse_filter(p) {
+        assert!(p.len() >= 20, "a filter from {} bytes", p.len());
+        assert_eq!(f.ifindex, u32_at(p, 4), "tcm_ifindex");
+        assert_eq!(f.handle, u32_at(p, 8), "tcm_handle");
+        assert_eq!(f.parent, u32_at(p, 12), "tcm_parent");
+        assert_eq!(u32::from(f.priority), u32_at(p, 16) >> 16, "priority");
+        check_filter_strings(&f, p.len());
+        if f.kind != "bpf" {
+            assert!(
+                f.prog_id.is_none() && f.name.is_none() && !f.direct_action,
+                "cls_bpf options read for a '{}' filter",
+                f.kind
+            );
         }
-        Err(_) => {}
     }
 }
 
@@ -262,7 +267,10 @@ fn check_ext_ack(msg: &Message<'_>, reply: &ErrorReply) {
     }
     if let Some(m) = &reply.message {
         assert!(!m.contains('\0'), "the extended ack's message holds a NUL");
-        assert!(m.chars().count() <= msg.payload.len(), "a message longer than its payload");
+        assert!(
+            m.chars().count() <= msg.payload.len(),
+            "a message longer than its payload"
+        );
     }
 }
 
@@ -270,7 +278,10 @@ fn check_ext_ack(msg: &Message<'_>, reply: &ErrorReply) {
 fn check_filter_strings(f: &TcFilter, len: usize) {
     for s in std::iter::once(&f.kind).chain(&f.name) {
         assert!(!s.contains('\0'), "filter {f:?}: a NUL in a string");
-        assert!(s.chars().count() <= len, "filter {f:?}: a string longer than the reply");
+        assert!(
+            s.chars().count() <= len,
+            "filter {f:?}: a string longer than the reply"
+        );
     }
 }
 
@@ -307,10 +318,15 @@ fn error(seq: u32, error: i32, ext: Option<(&str, u32)>, capped: bool) -> Vec<u8
     }
     message(msg_type::ERROR, f, seq, |b| {
         let mut header = error.to_ne_bytes().to_vec();
-        header.extend_from_slice(if capped { &request[..NLMSG_HDRLEN] } else { &request });
+        header.extend_from_slice(if capped {
+            &request[..NLMSG_HDRLEN]
+        } else {
+            &request
+        });
         b.family_header(&header);
         if let Some((text, offset)) = ext {
-            b.attr_str(NLMSGERR_ATTR_MSG, text).attr_u32(NLMSGERR_ATTR_OFFS, offset);
+            b.attr_str(NLMSGERR_ATTR_MSG, text)
+                .attr_u32(NLMSGERR_ATTR_OFFS, offset);
         }
     })
 }
@@ -345,7 +361,9 @@ fn newtfilter(seq: u32, msg_flags: u16, handle: u32, name: &str, id: u32) -> Vec
         tcmsg[8..12].copy_from_slice(&handle.to_ne_bytes());
         tcmsg[12..16].copy_from_slice(&0xffff_fff2u32.to_ne_bytes());
         tcmsg[16..20].copy_from_slice(&((1u32 << 16) | 0x0300).to_ne_bytes());
-        b.family_header(&tcmsg).attr_str(TCA_KIND, "bpf").attr_u32(TCA_CHAIN, 0);
+        b.family_header(&tcmsg)
+            .attr_str(TCA_KIND, "bpf")
+            .attr_u32(TCA_CHAIN, 0);
         if handle != 0 {
             b.begin_nested(TCA_OPTIONS)
                 .attr_u32(TCA_BPF_ID, id)
@@ -381,7 +399,9 @@ fn recorded(data: &[u8]) -> Vec<Vec<u8>> {
     let mut rest = data;
     while rest.len() >= 5 {
         let len = u32::from_le_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
-        let Some(bytes) = rest.get(5..5 + len) else { break };
+        let Some(bytes) = rest.get(5..5 + len) else {
+            break;
+        };
         if rest[0] == 2 {
             out.push(bytes.to_vec());
         }
@@ -403,7 +423,9 @@ pub fn seeds(repo: &Path) -> Vec<Seed> {
         .unwrap_or_default();
     files.sort();
     for path in files {
-        let Some(name) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
         let (Some(request), Ok(data)) = (request_of(name), std::fs::read(&path)) else {
             continue;
         };
@@ -423,16 +445,67 @@ pub fn seeds(repo: &Path) -> Vec<Seed> {
     let built = [
         ("ack-clsact", input(4, &[vec![ack()]])),
         ("ack-filter-del", input(5, &[vec![ack()]])),
-        ("ack-xdp-attach-warning", input(6, &[vec![error(s, 0, Some(("XDP program replaced", 0)), true)]])),
-        ("eexist-clsact", input(4, &[vec![error(s, -17, Some(("Exclusivity flag on, cannot modify", 0)), true)]])),
-        ("ebusy-xdp-echoed", input(6, &[vec![error(s, -16, Some(("XDP program already attached", 36)), false)]])),
-        ("einval-xdp-plain", input(6, &[vec![error(s, -22, None, false)]])),
-        ("enoent-filter-get", input(2, &[vec![error(s, -2, Some(("Filter with specified priority/protocol not found", 0)), true)]])),
+        (
+            "ack-xdp-attach-warning",
+            input(
+                6,
+                &[vec![error(s, 0, Some(("XDP program replaced", 0)), true)]],
+            ),
+        ),
+        (
+            "eexist-clsact",
+            input(
+                4,
+                &[vec![error(
+                    s,
+                    -17,
+                    Some(("Exclusivity flag on, cannot modify", 0)),
+                    true,
+                )]],
+            ),
+        ),
+        (
+            "ebusy-xdp-echoed",
+            input(
+                6,
+                &[vec![error(
+                    s,
+                    -16,
+                    Some(("XDP program already attached", 36)),
+                    false,
+                )]],
+            ),
+        ),
+        (
+            "einval-xdp-plain",
+            input(6, &[vec![error(s, -22, None, false)]]),
+        ),
+        (
+            "enoent-filter-get",
+            input(
+                2,
+                &[vec![error(
+                    s,
+                    -2,
+                    Some(("Filter with specified priority/protocol not found", 0)),
+                    true,
+                )]],
+            ),
+        ),
         ("xdp-none", input(0, &[vec![newlink(s, 0, &[]), ack()]])),
-        ("xdp-native", input(0, &[vec![newlink(s, 1, &[(IFLA_XDP_PROG_ID, 42)]), ack()]])),
+        (
+            "xdp-native",
+            input(0, &[vec![newlink(s, 1, &[(IFLA_XDP_PROG_ID, 42)]), ack()]]),
+        ),
         (
             "xdp-multi",
-            input(0, &[vec![newlink(s, 4, &[(IFLA_XDP_DRV_PROG_ID, 42), (6, 43), (7, 44)]), ack()]]),
+            input(
+                0,
+                &[vec![
+                    newlink(s, 4, &[(IFLA_XDP_DRV_PROG_ID, 42), (6, 43), (7, 44)]),
+                    ack(),
+                ]],
+            ),
         ),
         (
             "filter-dump-two-datagrams",
@@ -448,14 +521,23 @@ pub fn seeds(repo: &Path) -> Vec<Seed> {
             ),
         ),
         ("filter-dump-empty", input(1, &[vec![done(s)]])),
-        ("filter-get", input(2, &[vec![newtfilter(s, 0, 1, "tc_ingress", 42), ack()]])),
-        ("filter-add-echo", input(3, &[vec![newtfilter(s, 0, 1, "fuzz", 42), ack()]])),
+        (
+            "filter-get",
+            input(2, &[vec![newtfilter(s, 0, 1, "tc_ingress", 42), ack()]]),
+        ),
+        (
+            "filter-add-echo",
+            input(3, &[vec![newtfilter(s, 0, 1, "fuzz", 42), ack()]]),
+        ),
         (
             "stale-then-ack",
             input(
                 5,
                 &[
-                    vec![message(msg_type::NOOP, 0, s, |_| {}), error(s - 1, -1, None, true)],
+                    vec![
+                        message(msg_type::NOOP, 0, s, |_| {}),
+                        error(s - 1, -1, None, true),
+                    ],
                     vec![ack()],
                 ],
             ),

@@ -16,8 +16,8 @@ use std::path::Path;
 
 use corebpf::program::uprobe_elf::Layout;
 use corebpf::program::usdt_spec::{
-    parse_args, parse_notes, ArgLocation, SpecLayout, UsdtArg, UsdtNote, UsdtSpecError,
-    MAX_ARGS, NOTE_NAME, NOTE_TYPE,
+    parse_args, parse_notes, ArgLocation, SpecLayout, UsdtArg, UsdtNote, UsdtSpecError, MAX_ARGS,
+    NOTE_NAME, NOTE_TYPE,
 };
 
 use crate::{chain, Outcome, Seed};
@@ -103,17 +103,25 @@ fn check_notes(notes: &[UsdtNote], section: &[u8], layout: Layout, align: u64) {
         for s in [&n.provider, &n.name, &n.args] {
             assert!(!s.contains('\0'), "note {n:?} has a NUL in a string");
         }
-        assert!(!n.args.starts_with(':'), "note {n:?}: ':' arguments read as none");
+        assert!(
+            !n.args.starts_with(':'),
+            "note {n:?}: ':' arguments read as none"
+        );
         if !layout.is_64 {
             for a in [n.location, n.base, n.semaphore] {
-                assert!(a <= u64::from(u32::MAX), "ELF32 note {n:?} has a 64-bit address");
+                assert!(
+                    a <= u64::from(u32::MAX),
+                    "ELF32 note {n:?} has a 64-bit address"
+                );
             }
         }
     }
     // Written again as the linker writes them, the notes read back the same (unless a
     // string was not UTF-8: its replacement characters are not the original bytes).
     let lossless = notes.iter().all(|n| {
-        !(n.provider.contains('\u{fffd}') || n.name.contains('\u{fffd}') || n.args.contains('\u{fffd}'))
+        !(n.provider.contains('\u{fffd}')
+            || n.name.contains('\u{fffd}')
+            || n.args.contains('\u{fffd}'))
     });
     if lossless {
         let again = write_notes(notes, layout, align as usize);
@@ -173,25 +181,33 @@ fn check_args(spec: &str) -> Result<(), UsdtSpecError> {
         Ok(back) => assert_eq!(back, args, "'{spec}' written as '{text}' reads differently"),
         Err(e) => panic!("'{spec}' written as '{text}' does not parse: {}", chain(&e)),
     }
-    let sib = args.iter().any(|a| matches!(a.location, ArgLocation::Sib { .. }));
+    let sib = args
+        .iter()
+        .any(|a| matches!(a.location, ArgLocation::Sib { .. }));
     for layout in [SpecLayout::V1, SpecLayout::V2] {
         match layout.encode(&args, 0x0123_4567_89ab_cdef) {
             Ok(value) => {
                 assert_eq!(value.len(), layout.size, "encoded value size");
-                assert!(!(sib && layout == SpecLayout::V1), "SIB encoded in the 1.6 layout");
+                assert!(
+                    !(sib && layout == SpecLayout::V1),
+                    "SIB encoded in the 1.6 layout"
+                );
                 let cnt = u16::from_le_bytes([value[layout.size - 8], value[layout.size - 7]]);
                 assert_eq!(usize::from(cnt), args.len(), "encoded argument count");
             }
             Err(UsdtSpecError::SibUnsupported { index }) => {
                 assert!(sib && layout == SpecLayout::V1, "SIB refused in {layout:?}");
                 assert!(
-                    matches!(args.get(index).map(|a| a.location), Some(ArgLocation::Sib { .. })),
+                    matches!(
+                        args.get(index).map(|a| a.location),
+                        Some(ArgLocation::Sib { .. })
+                    ),
                     "SibUnsupported names argument #{index}, not a SIB one"
                 );
             }
-            Err(UsdtSpecError::UnsupportedArch) => {
-                assert!(!cfg!(all(target_arch = "x86_64", target_endian = "little")))
-            }
+            // Refused only where the encoder does not know the registers' layout.
+            Err(UsdtSpecError::UnsupportedArch)
+                if !cfg!(all(target_arch = "x86_64", target_endian = "little")) => {}
             Err(e) => panic!("encoding {args:?}: {}", chain(&e)),
         }
     }
@@ -245,7 +261,14 @@ fn write_notes(notes: &[UsdtNote], layout: Layout, align: usize) -> Vec<u8> {
     out
 }
 
-fn write_note(out: &mut Vec<u8>, layout: Layout, align: usize, owner: &[u8], kind: u32, desc: &[u8]) {
+fn write_note(
+    out: &mut Vec<u8>,
+    layout: Layout,
+    align: usize,
+    owner: &[u8],
+    kind: u32,
+    desc: &[u8],
+) {
     put_u32(out, layout, owner.len() as u32 + 1);
     put_u32(out, layout, desc.len() as u32);
     put_u32(out, layout, kind);
@@ -274,14 +297,30 @@ fn put_word(out: &mut Vec<u8>, layout: Layout, v: u64) {
 
 /// Probe sites as gcc's `<sys/sdt.h>` describes them: (provider, name, arguments).
 const PROBES: &[(&str, &str, &str)] = &[
-    ("corebpf", "tick", "-4@%eax 8@-8(%rbp) 4@$5 -8@8(%rdi,%rcx,4)"),
-    ("corebpf", "args", "-4@%edi 8@-1204(%rbp) 1@%sil 2@(%rsp) -8@$-9 8@-96(%rbp,%rax,8)"),
+    (
+        "corebpf",
+        "tick",
+        "-4@%eax 8@-8(%rbp) 4@$5 -8@8(%rdi,%rcx,4)",
+    ),
+    (
+        "corebpf",
+        "args",
+        "-4@%edi 8@-1204(%rbp) 1@%sil 2@(%rsp) -8@$-9 8@-96(%rbp,%rax,8)",
+    ),
     ("libc", "setjmp", "8@%rdi -4@%esi 8@%rax"),
     ("python", "function__entry", "8@%r14 8@%r15 -4@%r12d"),
     ("app", "noargs", ""),
     ("app", "colon", ":"),
-    ("app", "regs", "1@%al 2@%bx 4@%r8d 8@%r9 -1@%r10b -2@%r11w 4@%eip 8@%rip 8@%r13 8@%spl"),
-    ("app", "sib", "8@(%rax,%rbx) -4@16(%rsi,%rdx,2) 2@-32(%rsp,%r8,8) 1@0(%rbp,%r9,1)"),
+    (
+        "app",
+        "regs",
+        "1@%al 2@%bx 4@%r8d 8@%r9 -1@%r10b -2@%r11w 4@%eip 8@%rip 8@%r13 8@%spl",
+    ),
+    (
+        "app",
+        "sib",
+        "8@(%rax,%rbx) -4@16(%rsi,%rdx,2) 2@-32(%rsp,%r8,8) 1@0(%rbp,%r9,1)",
+    ),
     (
         "app",
         "twelve",
