@@ -615,7 +615,25 @@ impl Btf {
                 return Err(BtfError::Invalid(format!("more than {MAX_TYPES} types")));
             }
             offsets.push(off as u32);
-            off += TYPE_HEADER + fixed as usize + per as usize * (info & 0xffff) as usize;
+            let vlen = (info & 0xffff) as usize;
+            off += TYPE_HEADER + fixed as usize + per as usize * vlen;
+            if off > tend {
+                // Name the type whose records overrun, not only the blob.
+                return Err(BtfError::BadType {
+                    id: start_id + offsets.len() as u32 - 1,
+                    reason: format!(
+                        "this {}{} runs {} bytes past the end of the {}-byte type section",
+                        Kind::from_raw(raw_kind as u32).map_or("type", Kind::name),
+                        if per == 0 {
+                            String::new()
+                        } else {
+                            format!(" with {vlen} records of {per} bytes")
+                        },
+                        off - tend,
+                        tend - tstart
+                    ),
+                });
+            }
         }
         if off != tend {
             return Err(BtfError::Truncated("type data"));
