@@ -228,16 +228,67 @@ pub fn parse(data: &[u8]) -> Result<Elf<'_>, ObjectError> {
     let e = LE;
     let hdr = elf::FileHeader64::<LE>::parse(data)
         .map_err(|err| elf_err(format!("ELF header: {err}")))?;
+    // The checks `object` makes, first with the numbers in the message.
+    let (shoff, shentsize, shnum) = (
+        hdr.e_shoff(e),
+        u64::from(hdr.e_shentsize(e)),
+        u64::from(hdr.e_shnum(e)),
+    );
+    if shnum != 0 {
+        if shentsize != 64 {
+            return Err(elf_err(format!(
+                "section header size {shentsize}, not 64 (e_shentsize)"
+            )));
+        }
+        if !shoff
+            .checked_add(shnum * shentsize)
+            .is_some_and(|end| end <= data.len() as u64)
+        {
+            return Err(elf_err(format!(
+                "section table ({shnum} entries of {shentsize} bytes at offset {shoff}) \
+                 lies past the end of the {}-byte file",
+                data.len()
+            )));
+        }
+        let shstrndx = u64::from(hdr.e_shstrndx(e));
+        if shstrndx != u64::from(elf::SHN_XINDEX) && shstrndx >= shnum {
+            return Err(elf_err(format!(
+                "section name table index {shstrndx} (e_shstrndx) is not one of the \
+                 {shnum} sections"
+            )));
+        }
+    }
     let table = hdr
         .sections(e, data)
         .map_err(|err| elf_err(format!("section table: {err}")))?;
+    let names_size = table
+        .section(object::SectionIndex(usize::from(hdr.e_shstrndx(e))))
+        .map_or(0, |s| s.sh_size(e));
 
     let mut sections = Vec::with_capacity(table.len());
     for (idx, sh) in table.enumerate() {
-        let name = table
-            .section_name(e, sh)
-            .map_err(|err| elf_err(format!("name of section {}: {err}", idx.0)))?;
+        let name = table.section_name(e, sh).map_err(|err| {
+            elf_err(format!(
+                "name of section {}: offset {} in the {names_size}-byte section name \
+                 table: {err}",
+                idx.0,
+                sh.sh_name(e)
+            ))
+        })?;
         let name = String::from_utf8_lossy(name).into_owned();
+        let (offset, size) = (sh.sh_offset(e), sh.sh_size(e));
+        if sh.sh_type(e) != elf::SHT_NOBITS
+            && !offset
+                .checked_add(size)
+                .is_some_and(|end| end <= data.len() as u64)
+        {
+            return Err(elf_err(format!(
+                "section '{name}' (index {}): its {size} bytes at offset {offset} lie \
+                 past the end of the {}-byte file",
+                idx.0,
+                data.len()
+            )));
+        }
         let bytes = sh
             .data(e, data)
             .map_err(|err| elf_err(format!("section '{name}' (index {}): {err}", idx.0)))?;
