@@ -617,6 +617,10 @@ impl<'e, 'a> Parser<'e, 'a> {
         };
         let elf = self.elf;
         let result = Btf::parse(self.section(idx).data.to_vec()).and_then(|mut btf| {
+            // The checks a target BTF gets: the kernel would refuse such BTF at load
+            // (and the loader then go on without it), and this layer's own readers
+            // (map definitions, CO-RE, globals) would act on dangling ids and names.
+            crate::btf::validate::validate(&btf)?;
             let mut sizes: HashMap<&str, u64> = HashMap::new();
             for s in elf.sections.iter().rev() {
                 sizes.insert(&s.name, s.size);
@@ -773,11 +777,30 @@ impl<'e, 'a> Parser<'e, 'a> {
                         sec.data.len()
                     )));
                 }
+                let (start, len) = ((s.value / 8) as usize, (s.size / 8) as usize);
+                // An ld_imm64 takes two slots; one whose second slot lies past the
+                // function's end would make the linker and the loader read the next
+                // function's (or nothing) as its upper 32 bits.
+                let mut i = start;
+                while i < start + len {
+                    if insns[i].is_ld_imm64() {
+                        if i + 1 >= start + len {
+                            return Err(bad(format!(
+                                "instruction {} is the first half of an ld_imm64 whose \
+                                 second half lies past the function's {len} instructions",
+                                i - start
+                            )));
+                        }
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
+                }
                 mine.push(Func {
                     name: s.name.clone(),
                     code,
-                    start: (s.value / 8) as usize,
-                    len: (s.size / 8) as usize,
+                    start,
+                    len,
                 });
             }
             crate::util::sort_by_key(&mut mine, |f| f.start);
