@@ -601,16 +601,32 @@ fn global_flags(kind: GlobalKind, btf: Option<&Btf>, dsec: u32) -> u32 {
     flags
 }
 
+/// The largest global-data section accepted, 512 MiB: the kernel refuses array map
+/// values larger than `KMALLOC_MAX_SIZE` (`1 << (MAX_PAGE_ORDER + PAGE_SHIFT)`: 4 MiB with
+/// 4 KiB pages, 512 MiB with arm64's 64 KiB pages and its default order of 13).
+pub const MAX_GLOBAL_DATA: u32 = 512 << 20;
+
 /// The global data map of an allocated, non-empty `.data*`/`.rodata*`/`.bss*` section.
 pub fn global_data_map(
     sec: &Section<'_>,
     kind: GlobalKind,
     btf: Option<&Btf>,
 ) -> Result<MapSpec, ObjectError> {
-    let value_size = u32::try_from(sec.size).map_err(|_| ObjectError::BadSection {
-        section: sec.name.clone(),
-        reason: format!("{} bytes is too large for a map value", sec.size),
-    })?;
+    // `.data` and `.rodata` bring their bytes, so the file bounds them; `.bss` is only a
+    // size in its header, and every later allocation of the value (an initial value set
+    // with `Loader::global`, the map's mapping) would follow it.
+    let value_size = u32::try_from(sec.size)
+        .ok()
+        .filter(|&size| size <= MAX_GLOBAL_DATA)
+        .ok_or_else(|| ObjectError::BadSection {
+            section: sec.name.clone(),
+            reason: format!(
+                "{} bytes of global data is more than a map value can hold \
+                 (this loader's limit is {MAX_GLOBAL_DATA} bytes; kernels refuse array \
+                 values over KMALLOC_MAX_SIZE, 4 MiB on x86-64)",
+                sec.size
+            ),
+        })?;
     let dsec = btf
         .and_then(|b| b.find_by_name_kind(&sec.name, Kind::Datasec))
         .unwrap_or(0);
