@@ -157,11 +157,15 @@ pub fn resolve(
                 reloc_err(
                     sec_name,
                     r.offset,
-                    format!(
-                        "symbol index {} is out of range ({} symbols)",
-                        r.symbol,
-                        ctx.elf.symbols.len()
-                    ),
+                    if r.symbol == 0 {
+                        "symbol index 0 is the null symbol, which names nothing".to_string()
+                    } else {
+                        format!(
+                            "symbol index {} is out of range ({} symbols)",
+                            r.symbol,
+                            ctx.elf.symbols.len()
+                        )
+                    },
                 )
             })?;
         let Some(func) = containing(&mine, idx) else {
