@@ -4,6 +4,7 @@
 //! package, so the tasks keep working while the main crate does not compile.
 //! The binary uses the standard library only.
 
+mod bad_inputs;
 mod bench;
 mod cmd;
 mod elf;
@@ -129,6 +130,12 @@ COMMANDS:
         TARGET_DIR/fuzzing/artifacts/NAME/; replay one with
         `corebpf-fuzz run NAME FILE`). Not part of `test`.
 
+    bad-inputs [--check]
+        Regenerate tests/bad-inputs/ (the hostile-input corpus that
+        tests/bad_inputs.rs feeds to the library) by byte-patching committed
+        objects of bpf-progs/; --check instead fails if the committed files
+        differ from what it would write. Not part of `test`.
+
     help
         Print this message.
 
@@ -165,6 +172,7 @@ fn main() -> ExitCode {
         "vmtest" => return vmtest::main(rest),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
+        "bad-inputs" => bad_inputs::run(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
