@@ -27,7 +27,7 @@ mod maps;
 mod struct_ops;
 pub use self::core::{CoreLoadError, TargetBtf};
 pub(crate) use attach_target::func_in_program;
-pub use log_buf::VerifierLog;
+pub use log_buf::{VerifierFailure, VerifierLog};
 pub(crate) use struct_ops::StructOpsValue;
 
 /// Default bpffs directory for maps with `pinning = LIBBPF_PIN_BY_NAME`.
@@ -121,8 +121,13 @@ pub enum LoadError {
     /// guarded by `bpf_ksym_exists()`).
     #[error(transparent)]
     MissingKfunc(Box<MissingKfunc>),
-    /// The verifier rejected a program.
-    #[error("program '{program}' was rejected by the verifier; its log ends:\n{log}")]
+    /// The verifier rejected a program. The message names the instruction it stopped
+    /// at, that instruction's source line and the reason when the log shows them
+    /// ([`VerifierLog::failure`]).
+    #[error(
+        "program '{program}' was rejected by the verifier{}; its log ends:\n{log}",
+        log.failure().map(|f| format!(" {f}")).unwrap_or_default()
+    )]
     Verifier {
         /// Program name.
         program: String,
