@@ -92,7 +92,9 @@ fn state_line(line: &str) -> bool {
         Some(w) => {
             w.strip_suffix(':')
                 .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
-                && words.next().is_none_or(|w| w.starts_with('R') || w.starts_with("fp"))
+                && words
+                    .next()
+                    .map_or(true, |w| w.starts_with('R') || w.starts_with("fp"))
         }
         None => false,
     }
