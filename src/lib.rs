@@ -150,6 +150,7 @@ pub use ringbuf::{
     RingBufError, RingBuffer, RingBufferBuilder, UserRingBuffer, UserRingBufferError,
 };
 pub use sys::bpf::{BtfInfo, LinkInfo, MapInfo, ProgInfo};
+pub use sys::caps::Capability;
 pub use sys::SysError;
 
 /// Any error corebpf returns, for callers who don't need to tell the layers apart.

@@ -6,50 +6,14 @@
 //! types that read kernel memory (tracing), `CAP_NET_ADMIN` for the networking types
 //! that can change traffic. `CAP_SYS_ADMIN` stands in for all three. A security policy
 //! (an LSM's `bpf_prog` hook, lockdown) answers `EPERM` the same way.
+//!
+//! Which types need what is the sys layer's table (`sys::caps`), which also names the
+//! capability this process lacks on the `BPF_PROG_LOAD` error itself; this module
+//! puts the whole requirement in words for [`LoadError::NotPermitted`].
+//!
+//! [`LoadError::NotPermitted`]: super::LoadError::NotPermitted
 
-use crate::sys::bpf::prog_type as pt;
-
-/// Types that need `CAP_PERFMON` (the kernel's `is_perfmon_prog_type`).
-fn needs_perfmon(prog_type: u32) -> bool {
-    matches!(
-        prog_type,
-        pt::KPROBE
-            | pt::TRACEPOINT
-            | pt::PERF_EVENT
-            | pt::RAW_TRACEPOINT
-            | pt::RAW_TRACEPOINT_WRITABLE
-            | pt::TRACING
-            | pt::LSM
-            | pt::STRUCT_OPS
-            | pt::EXT
-    )
-}
-
-/// Types that need `CAP_NET_ADMIN` (the kernel's `is_net_admin_prog_type`).
-fn needs_net_admin(prog_type: u32) -> bool {
-    matches!(
-        prog_type,
-        pt::SCHED_CLS
-            | pt::SCHED_ACT
-            | pt::XDP
-            | pt::LWT_IN
-            | pt::LWT_OUT
-            | pt::LWT_XMIT
-            | pt::LWT_SEG6LOCAL
-            | pt::SK_SKB
-            | pt::SK_MSG
-            | pt::LIRC_MODE2
-            | pt::FLOW_DISSECTOR
-            | pt::CGROUP_DEVICE
-            | pt::CGROUP_SOCK
-            | pt::CGROUP_SOCK_ADDR
-            | pt::CGROUP_SOCKOPT
-            | pt::CGROUP_SYSCTL
-            | pt::SOCK_OPS
-            | pt::EXT
-            | pt::NETFILTER
-    )
-}
+use crate::sys::caps::{needs_net_admin, needs_perfmon};
 
 /// The capabilities loading a program of `prog_type` needs, in words.
 pub(crate) fn needed_to_load(prog_type: u32) -> &'static str {

@@ -142,10 +142,14 @@ pub enum LoadError {
     /// type needs is missing, or a security policy (an LSM, lockdown) refuses it; on
     /// kernels that charge programs to `RLIMIT_MEMLOCK` (before 5.11), too low a limit
     /// answers the same.
+    ///
+    /// When this process lacks one of those capabilities, the source
+    /// ([`SysError::missing_capability`]) names it, and the message does not suggest a
+    /// policy.
     #[error(
         "program '{program}' (section '{section}'): the kernel refused to load it without \
-         running the verifier; loading it needs {capabilities} (or CAP_SYS_ADMIN), and a \
-         security policy (an LSM, lockdown) may refuse it even so{}",
+         running the verifier; loading it needs {capabilities} (or CAP_SYS_ADMIN){}{}",
+        if .source.missing_capability().is_some() { "" } else { ", and a security policy (an LSM, lockdown) may refuse it even so" },
         if *.charged_to_memlock { "; this kernel also refuses programs past RLIMIT_MEMLOCK" } else { "" }
     )]
     NotPermitted {

@@ -41,6 +41,11 @@ pub fn is_cgroup2_dir(fd: BorrowedFd<'_>) -> bool {
 }
 
 /// Mounts a filesystem of type `fstype` at `target` (used by the CLI and test setup).
+///
+/// Mounting needs `CAP_SYS_ADMIN`; on `EPERM`, [`Capability::is_effective`] tells a
+/// caller whether this process lacks it (else a policy refused).
+///
+/// [`Capability::is_effective`]: super::Capability::is_effective
 pub fn mount_fs(fstype: &str, target: &Path) -> nix::Result<()> {
     nix::mount::mount(
         Some(fstype),

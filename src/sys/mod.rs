@@ -21,6 +21,7 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod bpf;
+pub mod caps;
 pub mod fs;
 pub mod mmap;
 pub mod netlink;
@@ -29,6 +30,7 @@ pub mod perf;
 pub mod reactor;
 pub mod socket;
 
+pub use caps::Capability;
 pub use fs::is_bpffs;
 
 #[cfg(test)]
@@ -52,8 +54,15 @@ pub(crate) use test_override::with_syscall_override;
 /// `call` names the operation the way `strace` would show it: the `bpf(2)` command
 /// (`"BPF_MAP_CREATE"`), `"perf_event_open"`, the ioctl (`"PERF_EVENT_IOC_SET_BPF"`),
 /// `"mmap"`, `"epoll_wait"`, ….
+///
+/// When the kernel refused the call for want of a capability (`EPERM`, or `EACCES`
+/// from `perf_event_open`) and this process indeed lacks one the call needs, the
+/// error says which ([`missing_capability`](Self::missing_capability)), e.g.
+/// `BPF_MAP_CREATE failed (needs CAP_BPF, which this process lacks)`. When the process
+/// holds every capability the call needs, the refusal is a policy's (an LSM, a
+/// sysctl, lockdown) or the object's own, and nothing is claimed.
 #[derive(Debug, thiserror::Error)]
-#[error("{call} failed")]
+#[error("{call} failed{}", needs(.missing))]
 #[non_exhaustive]
 pub struct SysError {
     /// The system call or `bpf(2)` command that failed.
@@ -61,35 +70,78 @@ pub struct SysError {
     /// The underlying error; an OS error (`errno`) unless the arguments were rejected
     /// before the kernel was asked.
     pub source: io::Error,
+    /// The capability the call needed and this process lacked when it failed.
+    missing: Option<Capability>,
+}
+
+/// ` (needs CAP_X, which this process lacks)` for a `SysError`'s `Display`.
+fn needs(missing: &Option<Capability>) -> String {
+    match missing {
+        Some(cap) => format!(" (needs {cap}, which this process lacks)"),
+        None => String::new(),
+    }
 }
 
 impl SysError {
     /// An error for `call` with the given `errno`.
     pub fn new(call: &'static str, errno: i32) -> Self {
-        SysError {
-            call,
-            source: io::Error::from_raw_os_error(errno),
-        }
+        Self::from_io(call, io::Error::from_raw_os_error(errno))
     }
 
     /// Wraps an `io::Error` for `call`.
     pub(crate) fn from_io(call: &'static str, source: io::Error) -> Self {
-        SysError { call, source }
+        SysError {
+            call,
+            source,
+            missing: None,
+        }
+    }
+
+    /// Wraps the `io::Error` of a call that needs `needed` (checked as `check`):
+    /// when it is one of `refusals` (`EPERM`, …) and this process lacks one of
+    /// `needed`, the error names it.
+    pub(crate) fn refused(
+        call: &'static str,
+        source: io::Error,
+        refusals: &[i32],
+        needed: &[Capability],
+        check: caps::Check,
+    ) -> Self {
+        let refused = source
+            .raw_os_error()
+            .is_some_and(|errno| refusals.contains(&errno));
+        let missing = if refused {
+            caps::lacking(needed, check)
+        } else {
+            None
+        };
+        SysError {
+            call,
+            source,
+            missing,
+        }
     }
 
     /// An error for arguments rejected before the kernel was asked (too-short buffers,
     /// counts that do not fit the kernel's fields, …). Its [`errno`](Self::errno) is 0.
     pub(crate) fn invalid(call: &'static str, msg: impl Into<String>) -> Self {
-        SysError {
+        Self::from_io(
             call,
-            source: io::Error::new(io::ErrorKind::InvalidInput, msg.into()),
-        }
+            io::Error::new(io::ErrorKind::InvalidInput, msg.into()),
+        )
     }
 
     /// The `errno` the kernel returned, or 0 when the call was rejected before it
     /// reached the kernel.
     pub fn errno(&self) -> i32 {
         self.source.raw_os_error().unwrap_or(0)
+    }
+
+    /// The capability the call needed and this process lacked when the kernel refused
+    /// it; `None` for other failures, and for refusals while the process held every
+    /// capability the call needs (a security policy's, or the object's own).
+    pub fn missing_capability(&self) -> Option<Capability> {
+        self.missing
     }
 }
 
@@ -690,6 +742,146 @@ mod tests {
             "BPF_MAP_LOOKUP_ELEM failed: short buffer"
         );
         assert!(std::error::Error::source(&e).is_some());
+    }
+
+    /// An `EPERM` for `call` while this process (as the test pretends) holds `held`.
+    fn refused_holding<T: fmt::Debug>(
+        held: &[Capability],
+        errno_: i32,
+        call: impl FnOnce() -> SysResult<T>,
+    ) -> SysError {
+        caps::with_capabilities(held, true, || {
+            with_syscall_override(|_| errno(errno_), call).unwrap_err()
+        })
+    }
+
+    #[test]
+    fn a_refusal_names_the_capability_the_process_lacks() {
+        use Capability::*;
+        let map = bpf::MapCreateAttr {
+            map_type: bpf::map_type::HASH,
+            ..Default::default()
+        };
+        let e = refused_holding(&[Perfmon, NetAdmin], libc::EPERM, || bpf::map_create(&map));
+        assert_eq!(e.missing_capability(), Some(Bpf));
+        // Its own words; the errno stays the source, not repeated.
+        assert_eq!(
+            e.to_string(),
+            "BPF_MAP_CREATE failed (needs CAP_BPF, which this process lacks)"
+        );
+        assert_eq!(
+            crate::util::Chain(&e).to_string(),
+            "BPF_MAP_CREATE failed (needs CAP_BPF, which this process lacks): \
+             Operation not permitted (os error 1)"
+        );
+        // A device map needs CAP_NET_ADMIN as well.
+        let devmap = bpf::MapCreateAttr {
+            map_type: bpf::map_type::DEVMAP,
+            ..map
+        };
+        let e = refused_holding(&[Bpf], libc::EPERM, || bpf::map_create(&devmap));
+        assert_eq!(e.missing_capability(), Some(NetAdmin));
+
+        // Listing and opening by id: CAP_SYS_ADMIN, which nothing else stands in for.
+        let e = refused_holding(&[Bpf, Perfmon, NetAdmin], libc::EPERM, || {
+            bpf::prog_get_next_id(0)
+        });
+        assert_eq!(e.missing_capability(), Some(SysAdmin));
+        assert!(e.to_string().contains("needs CAP_SYS_ADMIN"), "{e}");
+        let e = refused_holding(&[Bpf], libc::EPERM, || bpf::map_get_fd_by_id(7, 0));
+        assert_eq!(e.missing_capability(), Some(SysAdmin));
+
+        // Loading: what the program type needs, the first one missing.
+        let insns = [];
+        let load = |prog_type| {
+            move || bpf::prog_load(&mut bpf::ProgLoadAttr::new(prog_type, &insns, c"GPL"))
+        };
+        let tp = load(bpf::prog_type::TRACEPOINT);
+        let e = refused_holding(&[Bpf, NetAdmin], libc::EPERM, tp);
+        assert_eq!(e.missing_capability(), Some(Perfmon));
+        let e = refused_holding(&[Bpf, Perfmon], libc::EPERM, load(bpf::prog_type::XDP));
+        assert_eq!(e.missing_capability(), Some(NetAdmin));
+        let e = refused_holding(&[Perfmon, NetAdmin], libc::EPERM, load(bpf::prog_type::XDP));
+        assert_eq!(e.missing_capability(), Some(Bpf));
+        let socket = load(bpf::prog_type::SOCKET_FILTER);
+        assert_eq!(
+            refused_holding(&[Bpf], libc::EPERM, socket).missing_capability(),
+            None
+        );
+
+        // perf_event_open: CAP_PERFMON, refused with EACCES by the probe PMUs.
+        let attr = perf::PerfEventAttr::new(perf::perf_type::TRACEPOINT, 1);
+        let open = || perf::perf_event_open(&attr, -1, 0, None, 0);
+        let e = refused_holding(&[Bpf], libc::EACCES, open);
+        assert_eq!(e.missing_capability(), Some(Perfmon));
+        assert_eq!(
+            e.to_string(),
+            "perf_event_open failed (needs CAP_PERFMON, which this process lacks)"
+        );
+
+        // Before 5.8 there is no CAP_BPF: the need is CAP_SYS_ADMIN.
+        let e = caps::with_capabilities(&[Bpf, Perfmon], false, || {
+            with_syscall_override(|_| errno(libc::EPERM), tp).unwrap_err()
+        });
+        assert_eq!(e.missing_capability(), Some(SysAdmin));
+
+        // Netlink: CAP_NET_ADMIN, and CAP_SYS_ADMIN does not stand in.
+        let refusal = |errno_| netlink::NetlinkError::Refused {
+            request: "RTM_SETLINK IFLA_XDP",
+            message: None,
+            bad_attr_offset: None,
+            source: io::Error::from_raw_os_error(errno_),
+        };
+        caps::with_capabilities(&[SysAdmin, Bpf], true, || {
+            let e = refusal(libc::EPERM);
+            assert_eq!(e.missing_capability(), Some(NetAdmin));
+            assert_eq!(
+                e.to_string(),
+                "RTM_SETLINK IFLA_XDP refused by the kernel \
+                 (needs CAP_NET_ADMIN, which this process lacks)"
+            );
+            assert_eq!(refusal(libc::EINVAL).missing_capability(), None);
+        });
+        caps::with_capabilities(&[NetAdmin], true, || {
+            let e = refusal(libc::EPERM);
+            assert_eq!(e.missing_capability(), None);
+            assert_eq!(e.to_string(), "RTM_SETLINK IFLA_XDP refused by the kernel");
+        });
+    }
+
+    /// A process that holds what a call needs was refused by a policy (or by the
+    /// object: a frozen map refuses updates with EPERM): nothing is claimed.
+    #[test]
+    fn a_refusal_with_the_capability_held_claims_nothing() {
+        use Capability::*;
+        let map = bpf::MapCreateAttr::default();
+        // CAP_SYS_ADMIN stands in for CAP_BPF.
+        for held in [&[Bpf][..], &[SysAdmin]] {
+            let e = refused_holding(held, libc::EPERM, || bpf::map_create(&map));
+            assert_eq!(e.missing_capability(), None, "{held:?}");
+            assert_eq!(e.to_string(), "BPF_MAP_CREATE failed");
+        }
+        // Other errnos are not refusals.
+        let e = refused_holding(&[], libc::EINVAL, || bpf::map_create(&map));
+        assert_eq!(e.missing_capability(), None);
+        // Commands that check no capability claim none, whatever the process holds.
+        let fd = std::fs::File::open("/dev/null").unwrap();
+        let e = refused_holding(&[], libc::EPERM, || {
+            bpf::map_freeze(std::os::fd::AsFd::as_fd(&fd))
+        });
+        assert_eq!(e.missing_capability(), None);
+        assert_eq!(e.to_string(), "BPF_MAP_FREEZE failed");
+        // The real process: as root with every capability, an injected EPERM is a
+        // policy's.
+        let all = [Bpf, Perfmon, NetAdmin, SysAdmin];
+        if all.iter().all(|c| c.is_effective()) {
+            let e = with_syscall_override(|_| errno(libc::EPERM), || bpf::map_create(&map))
+                .unwrap_err();
+            assert_eq!(e.missing_capability(), None);
+            let e = with_syscall_override(|_| errno(libc::EPERM), || bpf::prog_get_next_id(0))
+                .unwrap_err();
+            assert_eq!(e.missing_capability(), None);
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `perf_event_open(2)` and the perf event ioctls.
 
+use super::caps::{Capability, Check};
 use super::{owned_fd, syscall, SysError, SysResult, Syscall};
 use std::ffi::CStr;
 use std::fmt;
@@ -302,7 +303,12 @@ pub fn perf_event_open(
     // SAFETY: the attribute is a live, writable struct of exactly `size` bytes, and
     // holds no pointers the kernel dereferences unless the caller set `config1`/`config2`
     // to addresses for a kprobe/uprobe PMU, which the kernel only reads (as strings).
-    let ret = unsafe { syscall(call) }.map_err(|e| SysError::from_io(CALL, e))?;
+    let ret = unsafe { syscall(call) }.map_err(|e| {
+        // The kprobe and uprobe PMUs answer EACCES without CAP_PERFMON, the
+        // `perf_event_paranoid` checks EACCES or EPERM.
+        let refusals = [libc::EPERM, libc::EACCES];
+        SysError::refused(CALL, e, &refusals, &[Capability::Perfmon], Check::Bpf)
+    })?;
     owned_fd(CALL, ret)
 }
 

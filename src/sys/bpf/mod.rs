@@ -37,6 +37,7 @@ pub use self::{
     attach::*, btf::*, consts::*, info::*, iter::*, link::*, link_info::*, map::*, pin::*, prog::*,
 };
 
+use super::caps::{self, Capability, Check};
 use super::{owned_fd, syscall, SysError, SysResult, Syscall};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
@@ -196,8 +197,36 @@ impl BpfCmd {
 /// Every pointer stored in `attr` must be valid for the kernel's accesses, as described
 /// on [`syscall`].
 unsafe fn bpf(cmd: BpfCmd, attr: &mut [u8]) -> SysResult<i64> {
+    // The map or program type, for the commands whose capabilities depend on it: the
+    // first field of both attribute structs.
+    let kind = attr
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_ne_bytes);
     // SAFETY: forwarded from this function's contract.
-    unsafe { syscall(Syscall::Bpf { cmd, attr }) }.map_err(|e| SysError::from_io(cmd.name(), e))
+    unsafe { syscall(Syscall::Bpf { cmd, attr }) }.map_err(|e| {
+        let needed = needed_capabilities(cmd, kind);
+        SysError::refused(cmd.name(), e, &[libc::EPERM], &needed, Check::Bpf)
+    })
+}
+
+/// The capabilities the kernel checks before `cmd` (`kind`: the map type of
+/// `BPF_MAP_CREATE`, the program type of `BPF_PROG_LOAD`), in the order it checks
+/// them. Empty for the commands whose `EPERM` is not about capabilities (a frozen or
+/// read-only map refuses updates with `EPERM` too), so that nothing is claimed there.
+fn needed_capabilities(cmd: BpfCmd, kind: u32) -> Vec<Capability> {
+    use BpfCmd::*;
+    match cmd {
+        MapCreate => caps::to_create_map(kind),
+        BtfLoad => vec![Capability::Bpf],
+        ProgLoad => caps::to_load_program(kind),
+        ProgGetNextId | MapGetNextId | BtfGetNextId | LinkGetNextId | ProgGetFdById
+        | MapGetFdById | BtfGetFdById | LinkGetFdById | EnableStats | TaskFdQuery => {
+            vec![Capability::SysAdmin]
+        }
+        ProgQuery => vec![Capability::NetAdmin],
+        _ => Vec::new(),
+    }
 }
 
 /// Calls a command that creates a descriptor.

@@ -42,13 +42,20 @@ pub use socket::NetlinkSocket;
 
 use std::io;
 
+use super::caps::{self, Capability, Check};
+
 /// A failed netlink request: the kernel refused it (with its explanation when it gave
 /// one), the socket failed, or the reply did not parse.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NetlinkError {
-    /// The kernel answered the request with an error.
-    #[error("{request} refused by the kernel{}", explanation(.message, .bad_attr_offset))]
+    /// The kernel answered the request with an error. An `EPERM` while this process
+    /// lacks `CAP_NET_ADMIN` (which rtnetlink checks before anything else) says so.
+    #[error(
+        "{request} refused by the kernel{}{}",
+        explanation(.message, .bad_attr_offset),
+        needs_net_admin(.source)
+    )]
     Refused {
         /// The request, as the kernel names it (`"RTM_SETLINK"`) with what it set
         /// (`"RTM_SETLINK IFLA_XDP"`).
@@ -108,6 +115,17 @@ impl NetlinkError {
         }
     }
 
+    /// The capability a refusal needed and this process lacks: `CAP_NET_ADMIN` when
+    /// the kernel answered `EPERM` and this process does not hold it (judged when
+    /// asked: a process that dropped it since is judged as it is now). `None`
+    /// otherwise: an `EPERM` to a process that holds it is a policy's.
+    pub fn missing_capability(&self) -> Option<Capability> {
+        match self {
+            NetlinkError::Refused { source, .. } => missing_net_admin(source),
+            _ => None,
+        }
+    }
+
     fn malformed(request: &'static str, e: wire::DecodeError) -> Self {
         NetlinkError::Malformed {
             request,
@@ -123,6 +141,22 @@ fn explanation(message: &Option<String>, offset: &Option<u32>) -> String {
         (Some(m), None) => format!(": \"{m}\""),
         (None, Some(o)) => format!(" (attribute at offset {o})"),
         (None, None) => String::new(),
+    }
+}
+
+/// `CAP_NET_ADMIN` when `source` is `EPERM` and this process lacks it.
+fn missing_net_admin(source: &io::Error) -> Option<Capability> {
+    if source.raw_os_error() != Some(libc::EPERM) {
+        return None;
+    }
+    caps::lacking(&[Capability::NetAdmin], Check::Namespaced)
+}
+
+/// ` (needs CAP_NET_ADMIN, which this process lacks)` for a refusal's `Display`.
+fn needs_net_admin(source: &io::Error) -> String {
+    match missing_net_admin(source) {
+        Some(cap) => format!(" (needs {cap}, which this process lacks)"),
+        None => String::new(),
     }
 }
 
