@@ -100,6 +100,9 @@
 pub mod btf;
 pub mod features;
 pub mod fs;
+#[cfg(feature = "fuzz-internals")]
+#[doc(hidden)]
+pub mod fuzz_internals;
 mod gzip;
 pub mod inspect;
 // Crate-private: instruction encoding; the instruction type is re-exported below.
@@ -122,9 +125,6 @@ pub mod tokio;
 // so far used only by its kernel tests; test builds still report what nothing uses.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod sys;
-#[cfg(feature = "fuzz-internals")]
-#[doc(hidden)]
-pub mod fuzz_internals;
 mod util;
 
 pub use insn::Insn;
