@@ -12,6 +12,7 @@ pub mod ext;
 pub mod fixup;
 pub mod format;
 pub mod kernel;
+pub mod minimize;
 pub mod sanitize;
 pub mod validate;
 pub mod value;
