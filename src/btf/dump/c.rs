@@ -860,17 +860,20 @@ impl<'a> Dumper<'a> {
         let end = t
             .members()
             .map(|m| {
+                // A crafted size may not fit in bits: saturate (no padding follows).
                 let bits = if m.bitfield_size != 0 {
                     i64::from(m.bitfield_size)
                 } else {
-                    self.btf.resolve_size(m.type_id).unwrap_or(0) as i64 * 8
+                    i64::try_from(self.btf.resolve_size(m.type_id).unwrap_or(0))
+                        .unwrap_or(i64::MAX)
+                        .saturating_mul(8)
                 };
-                i64::from(m.bit_offset) + bits
+                i64::from(m.bit_offset).saturating_add(bits)
             })
             .max()
             .unwrap_or(0);
-        let unit = align.max(1) * 8;
-        let natural = (end + unit - 1) / unit * unit;
+        let unit = align.clamp(1, 1 << 32) * 8;
+        let natural = end.saturating_add(unit - 1) / unit * unit;
         if size <= natural {
             return;
         }
