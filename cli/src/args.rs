@@ -57,6 +57,9 @@ pub enum Command {
     /// Inspect BTF: the kernel's, a file's, or a BTF object the kernel holds
     #[command(subcommand)]
     Btf(BtfCommand),
+    /// Generate files from BTF and objects: a minimal BTF for objects' CO-RE relocations
+    #[command(subcommand)]
+    Gen(crate::gen::GenCommand),
     /// What the running kernel supports: program, map and link types, helpers per
     /// program type, BTF kinds, and the loader's own features
     ///
@@ -334,6 +337,28 @@ mod tests {
         assert!(f.json && !f.full);
         assert!(p("feature --bogus").is_err());
         assert!(p("feature x").is_err());
+    }
+
+    #[test]
+    fn parses_gen_min_core_btf() {
+        use crate::gen::GenCommand;
+        for name in ["min_core_btf", "min-core-btf"] {
+            let cli = p(&format!("gen {name} vmlinux out.btf a.o b.o")).unwrap();
+            let Command::Gen(GenCommand::MinCoreBtf(g)) = cli.command else {
+                panic!("not gen {name}");
+            };
+            assert_eq!(g.target, PathBuf::from("vmlinux"));
+            assert_eq!(g.out, PathBuf::from("out.btf"));
+            assert_eq!(g.objects, [PathBuf::from("a.o"), PathBuf::from("b.o")]);
+        }
+        for bad in [
+            "gen",
+            "gen min_core_btf",
+            "gen min_core_btf v out",
+            "gen frob",
+        ] {
+            assert!(p(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod args;
 mod btf;
 mod events;
 mod feature;
+mod gen;
 mod hist;
 mod link;
 mod map;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Command::Relocate(a) => relocate(&a),
         Command::Btf(BtfCommand::Dump(a)) => btf::dump(&a),
         Command::Feature(a) => feature::feature(&a),
+        Command::Gen(c) => gen::gen(&c),
         Command::TracePipe(a) => trace_pipe::trace_pipe(&a),
         Command::Link(c) => link::link(&c),
         Command::Map(c) => map::map(&c),
