@@ -60,7 +60,8 @@
 //! - [`btf`]: zero-copy reading of local and kernel BTF, the sanitizer, the C dump;
 //! - [`object`]: the ELF file as a kernel-free [`ObjectSpec`] (programs by `SEC()` name,
 //!   maps, globals, BTF, relocation records);
-//! - [`reloc`]: CO-RE, map, call and extern relocations as pure functions.
+//! - [`reloc`]: CO-RE, map, call and extern relocations as pure functions;
+//! - [`btf::minimize`]: minimal BTF for objects' CO-RE relocations (BTFgen), above [`reloc`].
 //!
 //! Talking to the kernel, always through `sys` (the one home of `unsafe` FFI, every
 //! system call through one chokepoint):
