@@ -80,6 +80,7 @@
 //!   disassembled as bpftool prints them;
 //! - [`loaded_btf`]: the BTF objects the kernel holds, opened by id and read back;
 //! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs;
+//! - [`skel`]: skeletons, typed Rust modules generated from an object's BTF;
 //! - [`inspect`]: what the kernel holds (links, maps, programs) described as bpftool
 //!   does, maps dumped through their BTF, and histogram maps printed as BCC does;
 //! - `tokio` (the `tokio` feature, off by default): ring buffers and perf buffers
@@ -120,6 +121,7 @@ mod poll;
 pub mod program;
 pub mod reloc;
 pub mod ringbuf;
+pub mod skel;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 // Crate-private: the kernel boundary. Some of its bindings (commands, uapi tables) are
