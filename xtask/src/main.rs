@@ -13,6 +13,7 @@ mod fuzz;
 mod kernels;
 mod progs;
 mod setup;
+mod skel;
 mod test;
 mod vmtest;
 
@@ -136,6 +137,14 @@ COMMANDS:
         objects of bpf-progs/; --check instead fails if the committed files
         differ from what it would write. Not part of `test`.
 
+    skel [--check]
+        Regenerate the committed skeletons of examples/skel/ (hello,
+        hello_buffer_config, perf_events, and the layouts fixture) from their
+        objects with corebpf's generator (`corebpf::skel::generate`, run
+        through the skel_gen example); --check instead fails, naming them, if
+        a committed skeleton differs from what it would write. Not part of
+        `test` (tests/skel.rs compiles and drives the committed ones).
+
     help
         Print this message.
 
@@ -173,6 +182,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "bad-inputs" => bad_inputs::run(rest),
+        "skel" => skel::run(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
