@@ -5,7 +5,8 @@
 //! SanitizerCoverage pass, which stable rustc runs when asked with `-Cpasses=sancov-module`
 //! and its `-Cllvm-args`. libfuzzer-sys compiles libFuzzer and links it as `main`. The
 //! code under test is safe Rust (the parsers and pure layers; `unsafe` lives in `src/sys`,
-//! which no target reaches), so AddressSanitizer would add nothing that bounds checks,
+//! whose only part a target reaches is the netlink reply decoding, safe code that makes
+//! no system call there: the target answers requests through a replaying transport), so AddressSanitizer would add nothing that bounds checks,
 //! debug assertions and overflow checks — all on in the `fuzz` profile — do not already
 //! catch. Runaway allocations are caught by the targets' bounded allocator, hangs by
 //! libFuzzer's `-timeout`, memory growth by `-rss_limit_mb`.
@@ -38,7 +39,7 @@ const RUSTFLAGS: &[&str] = &[
 
 /// Inputs each target runs under `--smoke`: a fixed count from libFuzzer's seed 1, on
 /// the seeds alone (a fresh corpus each time). A CI check bounded by work, not by
-/// the clock: about 15 s for all seven targets here, where 60 s per target found new
+/// the clock: about 15 s for the seven targets of the time here, where 60 s per target found new
 /// inputs on each run and so failed CI at random. Not bit-for-bit repeatable (hash
 /// maps in the code under test seed themselves, which steers coverage feedback), but
 /// close: two runs here reached coverage within 2% of each other.

@@ -22,7 +22,8 @@ pub fn run(data: &[u8]) -> Outcome {
     let mut btf = Btf::parse(data.to_vec()).map_err(|e| chain(&e))?;
     // Stand-ins for the ELF facts: every section exists with a size, every global has a
     // symbol; derived from the names so the fixups take varied paths.
-    let section_size = |name: &str| (!name.len().is_multiple_of(3)).then_some(name.len() as u64 * 64);
+    let section_size =
+        |name: &str| (!name.len().is_multiple_of(3)).then_some(name.len() as u64 * 64);
     let global_symbol = |name: &str| {
         (!name.is_empty()).then_some(VarSymbol {
             value: name.len() as u64 * 8,

@@ -52,7 +52,12 @@ pub fn run(data: &[u8]) -> Outcome {
 /// The objects' BTF (with externs, DATASECs, FUNCs, tags, ENUM64s) under a few feature
 /// sets: a 4.18 kernel, a 5.4, a 5.15, a 6.1.
 pub fn seeds(repo: &Path) -> Vec<Seed> {
-    let sets = [("none", 0u8), ("5.4", 0b0000_0111), ("5.15", 0b0000_1111), ("all", 0x7f)];
+    let sets = [
+        ("none", 0u8),
+        ("5.4", 0b0000_0111),
+        ("5.15", 0b0000_1111),
+        ("all", 0x7f),
+    ];
     let mut out = Vec::new();
     for btf in seeds::sections(repo, ".BTF", ".BTF") {
         for (tag, bits) in sets {

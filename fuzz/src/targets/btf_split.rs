@@ -31,7 +31,11 @@ pub fn run(data: &[u8]) -> Outcome {
     check_index(&base);
     let split = Btf::parse_split(split.to_vec(), base.clone())
         .map_err(|e| format!("split: {}", chain(&e)))?;
-    assert_eq!(split.start_id(), base.len(), "split ids continue the base's");
+    assert_eq!(
+        split.start_id(),
+        base.len(),
+        "split ids continue the base's"
+    );
     check_index(&split);
     Ok(())
 }
