@@ -9,6 +9,7 @@ pub mod cold;
 pub mod load;
 pub mod map_dump;
 pub mod mapio;
+pub mod min_btf;
 pub mod perfbuf;
 pub mod prog_list;
 pub mod reloc;
@@ -24,7 +25,7 @@ use crate::machine::Machine;
 use crate::measure::{self, Metric, Plan, Result, Samples};
 
 /// The number of the last case: cases are 1 to `LAST_CASE`.
-pub const LAST_CASE: u32 = 12;
+pub const LAST_CASE: u32 = 13;
 
 /// Command-line options of a benchmark run.
 #[derive(Clone, Debug)]
@@ -289,6 +290,7 @@ pub fn run_all(o: &Options) -> Result<()> {
             10 => btf_dump::run(o),
             11 => prog_list::run(o),
             12 => map_dump::run(o),
+            13 => min_btf::run(o),
             _ => unreachable!("validated in Options::parse"),
         }
         .map_err(|e| format!("case {case}: {e}"))?;
