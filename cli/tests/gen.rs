@@ -190,3 +190,52 @@ fn errors_name_the_bad_input_and_write_nothing() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// `gen skeleton` prints what `cargo xtask skel` committed for hello (same generator,
+/// same options), and names what is wrong with a bad object or name.
+#[test]
+fn skeleton_of_hello_is_the_committed_one() {
+    let root = prog("hello.bpf.o")
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .to_path_buf();
+    let printed = ok(corebpf()
+        .args(["gen", "skeleton"])
+        .arg(prog("hello.bpf.o"))
+        .args(["--object-path", "../../bpf-progs/hello.bpf.o"])
+        .output()
+        .unwrap());
+    let committed = std::fs::read_to_string(root.join("examples/skel/hello.skel.rs")).unwrap();
+    assert!(
+        printed == committed,
+        "gen skeleton differs from examples/skel/hello.skel.rs"
+    );
+    // The default name comes from the file name; without --object-path the bytes are
+    // embedded.
+    let embedded = ok(corebpf()
+        .args(["gen", "skeleton"])
+        .arg(prog("hello.bpf.o"))
+        .output()
+        .unwrap());
+    assert!(embedded.contains("pub mod hello {"), "{}", &embedded[..300]);
+    assert!(!embedded.contains("include_bytes!"));
+
+    let out = corebpf()
+        .args(["gen", "skeleton", "/nonexistent/x.bpf.o"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/x.bpf.o"), "{err}");
+    let out = corebpf()
+        .args(["gen", "skeleton", "--name", "9lives"])
+        .arg(prog("hello.bpf.o"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("'9lives'"), "{err}");
+}
