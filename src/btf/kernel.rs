@@ -227,10 +227,29 @@ fn sniff(head: &[u8]) -> Option<Format> {
 ///
 /// For an ELF file only the headers and the `.BTF` section are read, not the whole file
 /// (a `vmlinux` with debug info is hundreds of megabytes).
+///
+/// The running kernel's own `/sys/kernel/btf/vmlinux` (by any path that names that file)
+/// is mapped rather than read where the kernel allows it, and not validated again: the
+/// kernel checked it when it booted.
 pub fn load_btf_file(path: &Path) -> Result<Btf, BtfError> {
+    if is_sysfs_vmlinux(path) {
+        let f = File::open(path).map_err(|e| io_err(path, e))?;
+        if let Ok(m) = crate::sys::mmap::SysfsMap::map(&f) {
+            return Btf::parse_mapped(Arc::new(m));
+        }
+    }
     let btf = Btf::parse(read_btf_bytes(path)?)?;
     super::validate::validate(&btf)?;
     Ok(btf)
+}
+
+/// True when `path` is the file `/sys/kernel/btf/vmlinux` (same device and inode).
+fn is_sysfs_vmlinux(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let (Ok(a), Ok(b)) = (std::fs::metadata(path), std::fs::metadata(SYSFS_VMLINUX)) else {
+        return false;
+    };
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
 }
 
 /// Reads split BTF (a kernel module's: its ids and strings continue `base`'s) from a
