@@ -31,6 +31,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             0
         })?
         .build()?;
+    println!("listening for {seconds} s");
+    std::io::Write::flush(&mut std::io::stdout())?;
     ring.poll_for(Duration::from_secs(seconds))?;
 
     println!("{} events sent", skel.bss()?.total_events()?);

@@ -229,3 +229,64 @@ fn xdp_drop_drops_until_its_link_is_dropped() {
     });
     assert_eq!(arrived.as_deref(), Some("after"), "traffic after the exit");
 }
+
+#[test]
+fn skel_hello_prints_execs_through_the_generated_struct() {
+    setup();
+    let mut child = Command::new(example("skel_hello"))
+        .arg("8")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting the skel_hello example");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("listening for"));
+    assert!(listening, "the example never started listening");
+    let pids: Vec<u32> = (0..3).map(|_| exec_true(None)).collect();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(child.wait().unwrap().success());
+    let out = rest.join("\n");
+    for pid in &pids {
+        let line = format!("pid {pid:>7} uid     0 ");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&line) && l.ends_with(" /bin/true")),
+            "no line for pid {pid} in:\n{out}"
+        );
+    }
+    let sent = number_in(&out, "", " events sent").expect("a count of events sent");
+    let printed = out.lines().filter(|l| l.starts_with("pid ")).count() as u64;
+    assert_eq!(sent, printed, "{out}");
+}
+
+#[test]
+fn skel_config_sets_rodata_and_data_before_load() {
+    setup();
+    let out = run("skel_config", &["from test"]);
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("pid ")).collect();
+    // Only the configured child's exec, with the configured message.
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].ends_with(" /bin/true: from test"), "{out}");
+    assert_eq!(number_in(&out, "", " events sent"), Some(1), "{out}");
+    // A message that does not fit is refused before anything is loaded.
+    let status = Command::new(example("skel_config"))
+        .arg("far too long a message")
+        .output()
+        .unwrap()
+        .status;
+    assert!(!status.success());
+}
+
+#[test]
+fn skel_perf_prints_every_sample_typed() {
+    setup();
+    let out = run("skel_perf", &["200"]);
+    let printed = out
+        .lines()
+        .filter(|l| l.starts_with("cpu ") && l.ends_with(" cbpf-burst"))
+        .count() as u64;
+    assert_eq!(printed, 200, "{out}");
+    assert_eq!(number_in(&out, "", " samples, 0 lost"), Some(200), "{out}");
+}

@@ -152,9 +152,14 @@ fn verifier_rejection_carries_the_verifiers_words() {
     );
     // The failing instruction (the load through the pointer the lookup returned) and
     // its source line: `*count += 1;` (with `@ bad_deref.bpf.c:35` from 6.3 on).
-    let f = log.failure().expect("the log shows where the verifier stopped");
+    let f = log
+        .failure()
+        .expect("the log shows where the verifier stopped");
     assert!(f.instruction.contains("*(u64 *)(r0 +0)"), "{f:?}");
-    assert!(f.source.is_some_and(|s| s.starts_with("*count += 1;")), "{f:?}");
+    assert!(
+        f.source.is_some_and(|s| s.starts_with("*count += 1;")),
+        "{f:?}"
+    );
     assert_eq!(f.reason, "R0 invalid mem access 'map_value_or_null'");
     let first_line = shown.lines().next().unwrap();
     assert!(
