@@ -42,7 +42,7 @@ USAGE:
 
     --rounds N        measured rounds per case (default 21)
     --warmup N        warm-up rounds per case (default 3)
-    --cases LIST      which cases to run (default: all, 1-13)
+    --cases LIST      which cases to run (default: all, 1-14)
     --quick           5 rounds, 1 warm-up: a smoke test, not a measurement
     --out FILE        write the Markdown report there (default: stdout only)
     --command TEXT    the command line to print as the way to reproduce

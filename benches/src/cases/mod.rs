@@ -15,6 +15,7 @@ pub mod prog_list;
 pub mod reloc;
 pub mod ringbuf;
 pub mod rss;
+pub mod skel;
 pub mod uprobes;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ use crate::machine::Machine;
 use crate::measure::{self, Metric, Plan, Result, Samples};
 
 /// The number of the last case: cases are 1 to `LAST_CASE`.
-pub const LAST_CASE: u32 = 13;
+pub const LAST_CASE: u32 = 14;
 
 /// Command-line options of a benchmark run.
 #[derive(Clone, Debug)]
@@ -291,6 +292,7 @@ pub fn run_all(o: &Options) -> Result<()> {
             11 => prog_list::run(o),
             12 => map_dump::run(o),
             13 => min_btf::run(o),
+            14 => skel::run(o),
             _ => unreachable!("validated in Options::parse"),
         }
         .map_err(|e| format!("case {case}: {e}"))?;
