@@ -75,25 +75,27 @@
 //!   program's kind to how it attaches ([`program::AttachPlan`]);
 //! - [`map`], [`link`], [`ringbuf`], [`perf_buffer`]: typed maps, links that detach on
 //!   drop, the ring buffer (and the user ring buffer), the perf buffer;
-//! - [`inspect`]: what the kernel holds — programs (and maps, links) loaded by any
-//!   process, listed and read back by id or pin, their translated instructions
-//!   disassembled as bpftool prints them;
 //! - [`loaded_btf`]: the BTF objects the kernel holds, opened by id and read back;
 //! - [`fs`]: checks and mounts the bpffs and tracefs a tool needs;
 //! - [`skel`]: skeletons, typed Rust modules generated from an object's BTF;
-//! - [`inspect`]: what the kernel holds (links, maps, programs) described as bpftool
-//!   does, maps dumped through their BTF, and histogram maps printed as BCC does;
+//! - [`inspect`]: what the kernel holds — programs, maps and links loaded by any
+//!   process, listed and read back by id or pin as bpftool describes them (with the
+//!   processes holding them), translated instructions disassembled, maps dumped through
+//!   their BTF, and histogram maps printed as BCC does;
 //! - `tokio` (the `tokio` feature, off by default): ring buffers and perf buffers
 //!   awaited in a tokio runtime.
 //!
 //! Types of `sys` that public signatures name are re-exported at the root
-//! ([`SysError`], [`ProgInfo`], [`MapInfo`], [`LinkInfo`], [`BtfInfo`], [`Insn`]).
+//! ([`SysError`], [`Capability`], [`ProgInfo`], [`MapInfo`], [`LinkInfo`], [`BtfInfo`],
+//! [`Insn`]). A refused call's [`SysError`] names the capability this process lacks
+//! when that is why ([`SysError::missing_capability`]).
 //!
 //! Errors are one enum per layer. Each message describes its own layer (which map,
 //! which program, which call) and the cause is reached through
 //! [`std::error::Error::source`], never printed again: print the chain (anyhow's `{:#}`,
 //! or the sources joined with `: `) to see every cause once, e.g.
-//! `creating map 'counts': BPF_MAP_CREATE failed: Operation not permitted (os error 1)`.
+//! `creating map 'counts': BPF_MAP_CREATE failed (needs CAP_BPF, which this process
+//! lacks): Operation not permitted (os error 1)`.
 //!
 //! See `DESIGN.md` in the shared notes.
 
