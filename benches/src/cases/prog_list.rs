@@ -36,7 +36,7 @@ pub fn run(o: &Options) -> Result<CaseResult> {
     let samples = measure::run(&o.plan(Metric::Wall, 0), &mut c)?;
     drop(objects);
     let table = Table::from_samples(
-        &format!("{loaded} programs loaded by this process (and whatever else the host holds)"),
+        format!("{loaded} programs loaded by this process (and whatever else the host holds)"),
         "wall time per process",
         &samples,
         Metric::Wall,
