@@ -145,6 +145,20 @@ pod!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, usize, isize);
 // every bit pattern of its elements.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
 
+/// The bytes of a slice of [`Pod`] values, for the kernel to fill in place (a batch of
+/// map keys or values read straight into typed buffers).
+pub(crate) fn slice_bytes_mut<T: Pod>(items: &mut [T]) -> &mut [u8] {
+    // SAFETY: a `Pod` type has no padding and every bit pattern is valid, so the slice's
+    // memory is `size_of_val(items)` initialized bytes and any bytes written through the
+    // view leave valid values; the view borrows `items` mutably for its lifetime.
+    unsafe {
+        std::slice::from_raw_parts_mut(
+            items.as_mut_ptr().cast::<u8>(),
+            std::mem::size_of_val(items),
+        )
+    }
+}
+
 /// Implements [`Pod`] for types that already implement `bytemuck::Pod` (the `bytemuck`
 /// feature), so a type shared with code that uses bytemuck needs no second derive and no
 /// `unsafe`.
@@ -197,6 +211,16 @@ pub use bytemuck as __bytemuck;
 #[cfg(test)]
 mod tests {
     use super::{Pod, PodError};
+
+    #[test]
+    fn slices_view_as_their_bytes() {
+        let mut v = [0u32; 2];
+        let bytes = super::slice_bytes_mut(&mut v);
+        assert_eq!(bytes.len(), 8);
+        bytes[4..].copy_from_slice(&7u32.to_ne_bytes());
+        assert_eq!(v, [0, 7]);
+        assert!(super::slice_bytes_mut::<u64>(&mut []).is_empty());
+    }
 
     #[test]
     fn round_trips() {

@@ -57,6 +57,35 @@ fn grow(v: &mut Vec<u8>, len: usize) {
     }
 }
 
+/// A buffer the kernel fills with whole keys or values, in place: bytes, or typed
+/// elements whose size divides every length asked for (a key of a typed view, a
+/// per-CPU value without padding).
+pub(crate) trait ElemBuf {
+    /// Makes the buffer at least `len` bytes long, keeping what it holds.
+    fn grow_bytes(&mut self, len: usize);
+    /// The whole buffer as bytes.
+    fn bytes_mut(&mut self) -> &mut [u8];
+    /// Keeps the first `len` bytes.
+    fn truncate_bytes(&mut self, len: usize);
+}
+
+impl<T: Pod> ElemBuf for Vec<T> {
+    fn grow_bytes(&mut self, len: usize) {
+        let n = len.div_ceil(std::mem::size_of::<T>().max(1));
+        if self.len() < n {
+            self.resize(n, T::zeroed());
+        }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        crate::pod::slice_bytes_mut(self)
+    }
+
+    fn truncate_bytes(&mut self, len: usize) {
+        self.truncate(len.div_ceil(std::mem::size_of::<T>().max(1)));
+    }
+}
+
 impl Map {
     fn batch_refused(&self, op: Op) -> bool {
         self.no_batch.load(Ordering::Relaxed) & op as u8 != 0
@@ -135,28 +164,39 @@ impl Map {
         self.read_per_element(op, keys, values)
     }
 
+    /// Reads every entry with the kernel's batch command, straight into `keys` and
+    /// `values` (bytes, or typed elements that tile the keys and values exactly).
     fn read_batch_kernel(
         &self,
         op: Op,
         batch: u32,
-        keys: &mut Vec<u8>,
-        values: &mut Vec<u8>,
+        keys: &mut impl ElemBuf,
+        values: &mut impl ElemBuf,
     ) -> Result<usize, Attempt> {
         let access = self.access();
         let (ks, vs) = (access.key_size(), access.value_buf_size());
         let mut batch = batch.max(1) as usize;
         // Room for the whole map up front; more only if entries were added meanwhile.
         let expect = self.def.max_entries as usize + batch;
-        grow(keys, expect * ks);
-        grow(values, expect * vs);
+        keys.grow_bytes(expect * ks);
+        values.grow_bytes(expect * vs);
         // The kernel's opaque batch cursor: a bucket index for hash maps, a key else.
-        let mut cursor = vec![0u8; access.batch_cursor_size()];
-        let mut out_cursor = vec![0u8; access.batch_cursor_size()];
+        // Keys of up to 64 bytes (all but the rarest maps) need no allocation.
+        let cursor_len = access.batch_cursor_size();
+        let (mut small_in, mut small_out) = ([0u8; 64], [0u8; 64]);
+        let (mut big_in, mut big_out) = (Vec::new(), Vec::new());
+        let (cursor, out_cursor): (&mut [u8], &mut [u8]) = if cursor_len <= 64 {
+            (&mut small_in[..cursor_len], &mut small_out[..cursor_len])
+        } else {
+            big_in.resize(cursor_len, 0);
+            big_out.resize(cursor_len, 0);
+            (&mut big_in, &mut big_out)
+        };
         let mut filled = 0usize;
         let mut first = true;
         loop {
-            grow(keys, (filled + batch) * ks);
-            grow(values, (filled + batch) * vs);
+            keys.grow_bytes((filled + batch) * ks);
+            values.grow_bytes((filled + batch) * vs);
             let mut count = batch as u32;
             let call = match op {
                 Op::Lookup => sys::bpf::map_lookup_batch,
@@ -164,10 +204,10 @@ impl Map {
             };
             let r = call(
                 &access,
-                (!first).then_some(cursor.as_slice()),
-                &mut out_cursor,
-                &mut keys[filled * ks..(filled + batch) * ks],
-                &mut values[filled * vs..(filled + batch) * vs],
+                (!first).then_some(&*cursor),
+                out_cursor,
+                &mut keys.bytes_mut()[filled * ks..(filled + batch) * ks],
+                &mut values.bytes_mut()[filled * vs..(filled + batch) * vs],
                 &mut count,
                 0,
                 0,
@@ -187,11 +227,11 @@ impl Map {
             };
             filled += (count as usize).min(batch);
             if !more {
-                keys.truncate(filled * ks);
-                values.truncate(filled * vs);
+                keys.truncate_bytes(filled * ks);
+                values.truncate_bytes(filled * vs);
                 return Ok(filled);
             }
-            cursor.copy_from_slice(&out_cursor);
+            cursor.copy_from_slice(out_cursor);
             first = false;
         }
     }
@@ -387,6 +427,55 @@ pub(crate) fn read_all_into<K: Pod, V: MapValue>(
                 }
                 None => out.push((k, V::decode(map, v)?)),
             }
+        }
+        Ok(n)
+    });
+    map.put_scratch(scratch);
+    result
+}
+
+/// Every entry of the per-CPU map `map` (deleting them when `delete`) into flat
+/// buffers: `keys[i]`'s value on CPU `c` is `values[i * cpus + c]`. When `V` needs no
+/// padding to its 8-byte slot (`u64`, `[u32; 2]`, …) the kernel writes keys and values
+/// straight into the two vectors, as a C caller's arrays; else through the map's raw
+/// buffers, slot by slot. Their capacity is reused: no allocation once they are large
+/// enough.
+pub(crate) fn read_all_flat<K: Pod, V: Pod>(
+    map: &Map,
+    delete: bool,
+    keys: &mut Vec<K>,
+    values: &mut Vec<V>,
+) -> Result<usize, MapError> {
+    let op = if delete {
+        Op::LookupAndDelete
+    } else {
+        Op::Lookup
+    };
+    let batch = typed_batch(map);
+    let size = std::mem::size_of::<V>();
+    let stride = size.next_multiple_of(8);
+    let in_place = size > 0
+        && size == stride
+        && std::mem::size_of::<K>() == map.def.key_size as usize
+        && map.value_buf_size() % size == 0;
+    if in_place && !map.batch_refused(op) {
+        match map.read_batch_kernel(op, batch, keys, values) {
+            Ok(n) => return Ok(n),
+            Err(Attempt::Unsupported(e)) => map.refuse_batch(op, &e),
+            Err(Attempt::Failed(e)) => return Err(e),
+        }
+    }
+    let mut scratch = map.take_scratch();
+    let read = map.read_batch(op, batch, &mut scratch.keys, &mut scratch.values);
+    let result = read.and_then(|n| {
+        let ks = map.def.key_size as usize;
+        keys.clear();
+        values.clear();
+        for k in scratch.keys.chunks_exact(ks.max(1)).take(n) {
+            keys.push(decode::<K>(map, "key", k)?);
+        }
+        for slot in scratch.values.chunks_exact(stride.max(1)) {
+            values.push(decode::<V>(map, "value", &slot[..size])?);
         }
         Ok(n)
     });

@@ -29,6 +29,11 @@ impl<'a> KeyCursor<'a> {
         }
     }
 
+    /// The map walked.
+    pub(crate) fn map(&self) -> &'a Map {
+        self.map
+    }
+
     /// The next key, borrowed until the following call; `None` at the end.
     pub(crate) fn advance(&mut self) -> Option<Result<&[u8], MapError>> {
         if self.done {

@@ -63,7 +63,10 @@ pub use iter::{Entries, Keys, TypedKeys};
 pub use ksyms::{KernelSymbol, KernelSymbols, KsymsError};
 pub use lpm_trie::LpmTrie;
 pub use of_maps::MapOfMaps;
-pub use percpu::{possible_cpus, LruPerCpuHashMap, PerCpuArray, PerCpuHashMap, PerCpuValues};
+pub use percpu::{
+    possible_cpus, LruPerCpuHashMap, PerCpuArray, PerCpuCursor, PerCpuEntries, PerCpuEntriesIter,
+    PerCpuHashMap, PerCpuValues,
+};
 pub use pin::PinMismatch;
 pub use prog_array::ProgArray;
 pub use queue::{BloomFilter, Queue, Stack};

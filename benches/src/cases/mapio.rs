@@ -4,7 +4,9 @@
 use std::hint::black_box;
 use std::os::fd::AsRawFd;
 
-use corebpf::map::{HashMap, Map, MapDef, MapFlags, MapType, PerCpuHashMap, PerCpuValues};
+use corebpf::map::{
+    HashMap, Map, MapDef, MapFlags, MapType, PerCpuEntries, PerCpuHashMap, PerCpuValues,
+};
 use corebpf::{Loader, ObjectSpec};
 
 use super::{prog_bytes, CaseResult, Options, Table, Target};
@@ -220,12 +222,13 @@ fn percpu_read(o: &Options) -> Result<(Table, Table, Vec<String>)> {
     let mut lkeys = vec![0u32; PERCPU_ENTRIES as usize];
     let mut lvalues = vec![0u8; PERCPU_ENTRIES as usize * value_len];
     let mut lvalue = vec![0u8; value_len];
-    let mut entries = Vec::new();
+    let mut entries = PerCpuEntries::new();
     let mut systems = vec![
         System::new("corebpf per-element", |sw| {
             let (n, sum) = sw.measure(|| -> Result<(u64, u64)> {
                 let (mut n, mut sum) = (0, 0u64);
-                for entry in typed.iter() {
+                let mut cursor = typed.cursor();
+                while let Some(entry) = cursor.next_entry() {
                     let (_, v) = entry.map_err(|e| e.to_string())?;
                     sum += v.iter().sum::<u64>();
                     n += 1;
@@ -254,9 +257,10 @@ fn percpu_read(o: &Options) -> Result<(Table, Table, Vec<String>)> {
         System::new("corebpf batch", |sw| {
             let (n, sum) = sw.measure(|| -> Result<(u64, u64)> {
                 let n = typed
-                    .lookup_batch_into(&mut entries)
+                    .lookup_batch_flat(&mut entries)
                     .map_err(|e| e.to_string())?;
-                let sum = entries.iter().map(|(_, v)| v.iter().sum::<u64>()).sum();
+                // Every value, as libbpf's side sums its flat value array.
+                let sum = entries.values().iter().sum();
                 Ok((n as u64, sum))
             })?;
             check("corebpf batch", n, sum)
@@ -305,10 +309,11 @@ fn percpu_read(o: &Options) -> Result<(Table, Table, Vec<String>)> {
              {PERCPU_ENTRIES} entries, a value per possible CPU: {cpus}), read by every system; \
              the sum of all values is checked."
         ),
-        "corebpf per-CPU per-element: `PerCpuHashMap::<u32, u64>::iter()` (get_next_key + \
-         lookup, each value decoded into a `PerCpuValues`); batch: \
-         `PerCpuHashMap::lookup_batch_into(&mut entries)` (a `Vec<(u32, PerCpuValues<u64>)>` \
-         kept across passes, 4,096 entries per syscall, the map's own raw buffers reused)."
+        "corebpf per-CPU per-element: `PerCpuHashMap::<u32, u64>::cursor()` (get_next_key + \
+         lookup into one reused buffer, each entry's values lent as a `&[u64]`); batch: \
+         `PerCpuHashMap::lookup_batch_flat(&mut entries)` (a `PerCpuEntries<u32, u64>`: flat \
+         key and value vectors kept across passes and filled by the kernel in place, 4,096 \
+         entries per syscall), all values summed as libbpf's flat array is."
             .into(),
         format!(
             "libbpf per-CPU per-element: `bpf_map_get_next_key` + `bpf_map_lookup_elem` into \
