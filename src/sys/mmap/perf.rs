@@ -125,23 +125,6 @@ impl PerfMapping {
         self.region.read(self.data_offset + off, a) && self.region.read(self.data_offset, b)
     }
 
-    /// The 8-byte record header at data-area offset `off` (below the data size), or
-    /// zeros when it cannot be read. Headers are 8-byte aligned and the data size is a
-    /// multiple of 8, so a header never wraps around the ring's end unless the positions
-    /// are corrupt: the common case is one bounds check and one load, without a copy.
-    fn header(&self, off: usize) -> [u8; HEADER] {
-        let mut header = [0u8; HEADER];
-        match self.region.slice(self.data_offset + off, HEADER) {
-            Some(bytes) if off + HEADER <= self.data_size => header.copy_from_slice(bytes),
-            _ => {
-                if !self.copy_wrapped(off, &mut header) {
-                    header = [0; HEADER];
-                }
-            }
-        }
-        header
-    }
-
     /// Hands every record between the tail and the head to `f`, in order, then moves
     /// the tail past them once (as libbpf's `perf_event_read_simple` does). A record's
     /// body is borrowed from the ring, or, when it wraps around the ring's end, copied
@@ -154,36 +137,58 @@ impl PerfMapping {
         scratch: &mut Vec<u8>,
         mut f: impl FnMut(PerfRecord<'_>) -> ControlFlow<()>,
     ) -> Option<usize> {
-        let size = self.data_size as u64;
+        let size = self.data_size;
         let mask = size - 1;
+        // Resolve the data area once, instead of bounds-checking every access per
+        // record: every offset below is masked into it.
+        let data = self.region.range(self.data_offset, size)?;
         let head = self.data_head();
-        let mut tail = self.data_tail();
-        if head < tail || head - tail > size {
+        // Only this process writes the tail.
+        let mut tail = self.region.load_u64(DATA_TAIL, Ordering::Relaxed)?;
+        if head < tail || head - tail > size as u64 {
             return None;
         }
         let mut records = 0;
         let mut sound = true;
         while tail < head {
-            let off = (tail & mask) as usize;
-            let header = self.header(off);
+            let off = (tail & mask as u64) as usize;
+            if tail + PREFETCH_AHEAD as u64 <= head {
+                // Written data two pages on: start its page walk and cache fill now (the
+                // hardware prefetcher stops at page boundaries). Only what the kernel has
+                // published, so no line it is about to write gets shared.
+                super::ringbuf::prefetch(data.wrapping_add((off + PREFETCH_AHEAD) & mask));
+            }
+            let mut header = [0u8; HEADER];
+            if off + HEADER <= size {
+                // SAFETY: `off + 8 <= size`, so the header lies within the data area,
+                // mapped readable while `self` lives; the kernel wrote it before
+                // publishing the head (acquired above) and does not touch it before the
+                // tail moves past it. An unaligned read of plain bytes.
+                header = unsafe { data.add(off).cast::<[u8; HEADER]>().read_unaligned() };
+            } else if !self.copy_wrapped(off, &mut header) {
+                sound = false;
+                break;
+            }
             let len = u64::from(u16::from_ne_bytes([header[6], header[7]]));
             if len < HEADER as u64 || len > head - tail {
                 sound = false;
                 break;
             }
-            let body_off = (off + HEADER) & mask as usize;
+            let body_off = (off + HEADER) & mask;
             let body_len = len as usize - HEADER;
-            let body = if body_off + body_len <= self.data_size {
-                // Between the tail and the head: written, and not reused before the tail
-                // moves, after the loop, when no body is borrowed any more.
-                self.region.slice(self.data_offset + body_off, body_len)
+            let body = if body_off + body_len <= size {
+                // SAFETY: `body_off + body_len <= size`: within the data area, mapped
+                // while `self` lives. The bytes lie between the tail and the head (len <=
+                // head - tail): written, and not reused before the tail moves, after the
+                // loop, when no body is borrowed any more (the slice does not escape `f`).
+                unsafe { std::slice::from_raw_parts(data.add(body_off), body_len) }
             } else {
                 scratch.resize(body_len, 0);
-                self.copy_wrapped(body_off, scratch).then_some(&scratch[..])
-            };
-            let Some(body) = body else {
-                sound = false;
-                break;
+                if !self.copy_wrapped(body_off, scratch) {
+                    sound = false;
+                    break;
+                }
+                &scratch[..]
             };
             records += 1;
             let flow = f(PerfRecord {
@@ -200,3 +205,7 @@ impl PerfMapping {
         sound.then_some(records)
     }
 }
+
+/// How far ahead of the record being read [`PerfMapping::consume`] prefetches: two
+/// pages, as for the BPF ring buffer.
+const PREFETCH_AHEAD: usize = 8192;
