@@ -405,7 +405,7 @@ const PREFETCH_AHEAD: usize = 8192;
 
 /// Hints the CPU to start loading the cache line at `p` (no effect on memory; never faults).
 #[inline(always)]
-fn prefetch(p: *const u8) {
+pub(super) fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch hint reads nothing architecturally and cannot fault, whatever
     // the address.
