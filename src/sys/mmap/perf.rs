@@ -148,8 +148,13 @@ impl PerfMapping {
         if head < tail || head - tail > size as u64 {
             return None;
         }
+        let start = tail;
         let mut records = 0;
         let mut sound = true;
+        // The last header read and its record's size (a bare header to begin with).
+        let mut last_header = [0u8; HEADER];
+        last_header[6..].copy_from_slice(&(HEADER as u16).to_ne_bytes());
+        let mut last_len = HEADER as u64;
         while tail < head {
             let off = (tail & mask as u64) as usize;
             if tail + PREFETCH_AHEAD as u64 <= head {
@@ -169,8 +174,21 @@ impl PerfMapping {
                 sound = false;
                 break;
             }
-            let len = u64::from(u16::from_ne_bytes([header[6], header[7]]));
-            if len < HEADER as u64 || len > head - tail {
+            // A header like the last one has its size: the next record's position then
+            // follows from a predicted branch rather than from this load, so the CPU
+            // reads ahead instead of waiting for each header in turn.
+            let len = if header == last_header {
+                last_len
+            } else {
+                let len = u64::from(u16::from_ne_bytes([header[6], header[7]]));
+                if len < HEADER as u64 {
+                    sound = false;
+                    break;
+                }
+                (last_header, last_len) = (header, len);
+                len
+            };
+            if len > head - tail {
                 sound = false;
                 break;
             }
@@ -201,7 +219,11 @@ impl PerfMapping {
                 break;
             }
         }
-        self.set_data_tail(tail);
+        if tail != start {
+            // The kernel reads the tail when it writes: leave its line alone when
+            // nothing was read.
+            self.set_data_tail(tail);
+        }
         sound.then_some(records)
     }
 }
