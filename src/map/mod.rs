@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | hash, lru_hash | [`HashMap`], [`LruHashMap`] | `hash.rs` |
 //! | array | [`Array`] | `array.rs` |
-//! | percpu_hash, lru_percpu_hash, percpu_array | [`PerCpuHashMap`], [`LruPerCpuHashMap`], [`PerCpuArray`] with [`PerCpuValues`] | `percpu.rs` |
+//! | percpu_hash, lru_percpu_hash, percpu_array | [`PerCpuHashMap`], [`LruPerCpuHashMap`], [`PerCpuArray`] with [`PerCpuValues`], or without an allocation per entry [`PerCpuCursor`] and [`PerCpuEntries`] | `percpu.rs` |
 //! | lpm_trie | [`LpmTrie`] with [`lpm_trie::Key`] | `lpm_trie.rs` |
 //! | queue, stack, bloom_filter | [`Queue`], [`Stack`], [`BloomFilter`] | `queue.rs` |
 //! | prog_array | [`ProgArray`] | `prog_array.rs` |
