@@ -17,6 +17,12 @@ const OBJECT: &str = "ringbuf_bench.bpf.o";
 const ENTRIES: u32 = 100_000;
 /// Entries per BPF_MAP_LOOKUP_BATCH call, the same for every system.
 const BATCH: u32 = 4096;
+/// The least a sample lasts. A batch pass over the 100,000 entries takes about 15 ms,
+/// a per-element one 45 ms: with 20 ms, a warm-up pass a little slower than its peer's
+/// gave one system 1 iteration per sample and the other 2, so that only one of them
+/// paid each sample's first-pass cost in full. At 100 ms every system repeats its pass
+/// a few times and that rounding no longer decides a ratio.
+const MIN_SAMPLE_MS: u64 = 100;
 /// Entries of the per-CPU map.
 const PERCPU_ENTRIES: u32 = 20_000;
 
@@ -121,7 +127,7 @@ pub fn run(o: &Options) -> Result<CaseResult> {
             check("aya per-element", n, sum)
         }),
     ];
-    let samples = measure::run(&o.plan(Metric::Wall, 20), &mut systems)?;
+    let samples = measure::run(&o.plan(Metric::Wall, MIN_SAMPLE_MS), &mut systems)?;
     let wall = Table::from_samples(
         "Read all 100,000 entries (u32 → u64), time per element",
         "wall time per element",
@@ -274,7 +280,7 @@ fn percpu_read(o: &Options) -> Result<(Table, Table, Vec<String>)> {
             check("libbpf batch", n, sum)
         }),
     ];
-    let samples = measure::run(&o.plan(Metric::Wall, 20), &mut systems)?;
+    let samples = measure::run(&o.plan(Metric::Wall, MIN_SAMPLE_MS), &mut systems)?;
     let target = || {
         Some(Target {
             text: "≤ 1.0× libbpf's time".into(),
