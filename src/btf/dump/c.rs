@@ -200,6 +200,12 @@ struct Dumper<'a> {
     /// Lines of inline definitions of anonymous structs and unions (one per member and
     /// one per composite) left before [`Dumper::emit_anon_stub`] stands in for them.
     inline_budget: usize,
+    /// Steps of [`Dumper::order`] and [`Dumper::emit_type`] left. Prototypes, arrays and
+    /// modifiers are walked anew at every reference (as libbpf does), so a crafted BTF
+    /// whose prototypes take prototypes that take prototypes branches at every level and
+    /// depth alone does not bound the walk; real BTF (vmlinux: a few steps per type)
+    /// stays far below.
+    walk_budget: usize,
     out: String,
 }
 
@@ -273,6 +279,7 @@ impl<'a> Dumper<'a> {
             decl_stack: Vec::new(),
             // Real BTF inlines each anonymous type about once: far below this.
             inline_budget: n.saturating_mul(4).saturating_add(4096),
+            walk_budget: n.saturating_mul(64).saturating_add(1 << 16),
             out: String::with_capacity(n * 24),
         };
         d.mark_referenced();
@@ -411,6 +418,20 @@ impl<'a> Dumper<'a> {
     // Ordering
     // ---------------------------------------------------------------------------------
 
+    /// Takes one step of the walk budget; false once it is spent (then what is left is
+    /// ordered as weak and not emitted: the output of such a BTF is incomplete, not
+    /// endless).
+    fn step(&mut self) -> bool {
+        if self.walk_budget == 0 {
+            return false;
+        }
+        self.walk_budget -= 1;
+        if self.walk_budget == 0 {
+            log::debug!("BTF dump: the type walk took too many steps; leaving the rest out");
+        }
+        true
+    }
+
     /// Queues what `id` needs, then `id` if it is a definition. Returns whether the link
     /// to `id` is strong (its definition must come first) rather than weak (a forward
     /// declaration will do), as libbpf's `btf_dump_order_type`: a chain through a
@@ -418,6 +439,9 @@ impl<'a> Dumper<'a> {
     fn order(&mut self, id: u32, through_ptr: bool, depth: usize) -> bool {
         if depth > MAX_DEPTH {
             log::debug!("BTF dump: type [{id}] nests too deep; ordering it as weak");
+            return false;
+        }
+        if !self.step() {
             return false;
         }
         let Some(t) = self.ty(id) else { return false };
@@ -503,7 +527,7 @@ impl<'a> Dumper<'a> {
     /// Emits `id` as a top-level definition (`cont_id` 0), or, when `id` is used inside
     /// the definition of `cont_id`, the forward declarations that use needs.
     fn emit_type(&mut self, id: u32, cont_id: u32, depth: usize) {
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH || !self.step() {
             return;
         }
         let Some(t) = self.ty(id) else { return };
