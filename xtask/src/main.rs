@@ -96,11 +96,11 @@ COMMANDS:
         prints a line `SKIP: <reason>` counts as skipped. Prints `kernel R: N
         passed, M failed, K skipped` per kernel with its boot and test times,
         failures and skips, then `vmtest: N passed, M failed, K skipped`. A
-        guest that does not start the tests in time is retried once, then
-        reported as INFRASTRUCTURE FAILURE, as is one that stops or dies after
-        starting them (not retried: it would likely do so again). Exit status:
-        1 if a test failed, else 3 after an infrastructure failure (2: bad
-        usage). The script, outputs and consoles are kept in
+        guest that does not start the tests in time, or whose kernel panics,
+        is retried once, then reported as INFRASTRUCTURE FAILURE, as is one
+        that times out after starting them (not retried: it would likely do so
+        again). Exit status: 1 if a test failed, else 3 after an
+        infrastructure failure (2: bad usage). The script, outputs and consoles are kept in
         target/vmtest/KERNEL/.
 
     bench [--rounds N] [--warmup N] [--cases 1,2,..] [--quick] [--out FILE]
