@@ -151,7 +151,7 @@ pub(super) fn parse(
             }
             let which = starts
                 .iter()
-                .position(|&(s, e)| rel.offset >= s && rel.offset + 8 <= e)
+                .position(|&(s, e)| rel.offset >= s && rel.offset.saturating_add(8) <= e)
                 .ok_or_else(|| {
                     bad(
                         sec,
