@@ -130,7 +130,7 @@ fn tempdir_on_bpffs() -> std::path::PathBuf {
 /// This test binary as a child that blocks reading stdin, then makes `n` reads of
 /// /dev/zero, says `done` and blocks on stdin again until it closes.
 fn reader_child(n: usize) -> Child {
-    Command::new(std::env::current_exe().unwrap())
+    let child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "reader_child_body",
@@ -142,7 +142,36 @@ fn reader_child(n: usize) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawning the reader child")
+        .expect("spawning the reader child");
+    wait_in_gate_read(child.id());
+    child
+}
+
+/// Waits until a thread of process `pid` is blocked in read(2) on its stdin (the gate),
+/// so that a program attached afterwards sees only the reads after the gate opens (the
+/// gate read's entry came before the attach): one CI run counted the gate read when
+/// the attach beat the child to it. Bounded by a minute, a watchdog.
+fn wait_in_gate_read(pid: u32) {
+    // `/proc/PID/task/TID/syscall`: the number and arguments of the call a blocked
+    // thread is in; read(2) is 0 on x86_64, its first argument the descriptor.
+    let in_gate = || {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|t| {
+                std::fs::read_to_string(t.path().join("syscall"))
+                    .is_ok_and(|s| s.starts_with(&format!("{} 0x0 ", libc::SYS_read)))
+            })
+    };
+    let start = std::time::Instant::now();
+    while !in_gate() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the reader child never blocked on its gate"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// The body of [`reader_child`]; does nothing in an ordinary run.
