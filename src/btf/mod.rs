@@ -5,6 +5,7 @@
 //! the string section, and a by-name index is built lazily on the first lookup.
 //! Nothing here touches the kernel.
 
+use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
 use std::sync::{Arc, OnceLock};
 
 pub mod dump;
@@ -305,6 +306,8 @@ pub struct Btf {
     names: OnceLock<NameIndex>,
     /// By-name index of the FUNCs.
     func_names: OnceLock<NameIndex>,
+    /// FUNC lookups so far: the first one scans instead of building `func_names`.
+    func_lookups: AtomicU32,
 }
 
 impl std::fmt::Debug for Btf {
@@ -369,6 +372,23 @@ impl NameIndex {
 }
 
 /// Merges two ascending id sequences.
+/// Ids from a name index, or from a scan of the types.
+enum NameHits<I> {
+    Indexed(I),
+    Scanned(std::vec::IntoIter<u32>),
+}
+
+impl<I: Iterator<Item = u32>> Iterator for NameHits<I> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        match self {
+            NameHits::Indexed(i) => i.next(),
+            NameHits::Scanned(v) => v.next(),
+        }
+    }
+}
+
 struct MergeAsc<A: Iterator<Item = u32>, B: Iterator<Item = u32>> {
     a: std::iter::Peekable<A>,
     b: std::iter::Peekable<B>,
@@ -650,6 +670,7 @@ impl Btf {
             named_funcs,
             names: OnceLock::new(),
             func_names: OnceLock::new(),
+            func_lookups: AtomicU32::new(0),
         })
     }
 
@@ -698,6 +719,7 @@ impl Btf {
         }
         self.names = OnceLock::new();
         self.func_names = OnceLock::new();
+        self.func_lookups = AtomicU32::new(0);
         match &mut self.data {
             Data::Owned(v) => v,
             Data::Shared(_) | Data::Mapped(_) => unreachable!("converted above"),
@@ -848,8 +870,51 @@ impl Btf {
         self.name_index(true);
     }
 
-    /// This blob's own ids named `name` in one of its two indexes, in id order.
+    /// This blob's own ids named `name` among its FUNCs (`funcs`) or its other types, in
+    /// id order. The first FUNC lookup of a blob without the FUNC index scans the types
+    /// instead of building it: a loader resolving one attach target (an iterator, one
+    /// fentry) needs no index of vmlinux's 56k FUNC names; the second lookup builds it.
     fn own_ids_by_name<'a>(&'a self, name: &'a str, funcs: bool) -> impl Iterator<Item = u32> + 'a {
+        let scan = funcs
+            && self.func_names.get().is_none()
+            && self.func_lookups.fetch_add(1, AtomicOrdering::Relaxed) == 0;
+        if scan {
+            NameHits::Scanned(self.scan_funcs(name).into_iter())
+        } else {
+            NameHits::Indexed(self.indexed_ids(name, funcs))
+        }
+    }
+
+    /// This blob's FUNCs named `name`, in id order, by one pass over the types.
+    fn scan_funcs(&self, name: &str) -> Vec<u32> {
+        let b = self.data.bytes();
+        let want = name.as_bytes();
+        let sstart = self.hdr.hdr_len as usize + self.hdr.str_off as usize;
+        let strs = &b[sstart..sstart + self.hdr.str_len as usize];
+        let mut out = Vec::new();
+        for (i, &off) in self.offsets.iter().enumerate() {
+            let off = off as usize;
+            // Offsets were checked against the type section at parse.
+            let h = &b[off..off + 8];
+            if h[7] & 0x1f != Kind::Func as u8 {
+                continue;
+            }
+            let name_off = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+            let hit = match name_off.checked_sub(self.start_str) {
+                Some(rel) => strs
+                    .get(rel as usize..)
+                    .is_some_and(|s| s.starts_with(want) && s.get(want.len()) == Some(&0)),
+                None => self.str_bytes_at(name_off).is_ok_and(|n| n == want),
+            };
+            if hit && !want.is_empty() {
+                out.push(self.start_id + i as u32);
+            }
+        }
+        out
+    }
+
+    /// This blob's own ids named `name` in one of its two indexes, in id order.
+    fn indexed_ids<'a>(&'a self, name: &'a str, funcs: bool) -> impl Iterator<Item = u32> + 'a {
         let idx = self.name_index(funcs);
         let h = name_hash(name.as_bytes());
         Probe {
@@ -1425,6 +1490,24 @@ mod tests {
             vec![1]
         );
         assert_eq!(btf.ids_by_name("").count(), 0);
+    }
+
+    #[test]
+    fn the_first_func_lookup_scans_and_agrees_with_the_index() {
+        let mut b = Builder::new();
+        b.raw("", 13, 0, false, 0, &[]); // 1: func_proto void (void)
+        b.raw("g", 12, 0, false, 1, &[]); // 2: FUNC g
+        b.raw("go", 12, 0, false, 1, &[]); // 3: FUNC go (g is its prefix)
+        b.raw("g", 4, 0, false, 0, &[]); // 4: struct g {}
+        b.raw("g", 12, 1, false, 1, &[]); // 5: FUNC g again
+        let btf = Btf::parse(b.build()).unwrap();
+        let scanned: Vec<u32> = btf.ids_by_name_kind("g", Kind::Func).collect();
+        assert!(btf.func_names.get().is_none(), "the first lookup built no index");
+        let indexed: Vec<u32> = btf.ids_by_name_kind("g", Kind::Func).collect();
+        assert!(btf.func_names.get().is_some(), "the second one did");
+        assert_eq!(scanned, vec![2, 5]);
+        assert_eq!(indexed, scanned);
+        assert_eq!(btf.find_by_name_kind("go", Kind::Func), Some(3));
     }
 
     #[test]
