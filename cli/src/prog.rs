@@ -80,15 +80,16 @@ pub fn prog(a: &ProgArgs) -> Result<()> {
         out.flush()?;
         return Ok(());
     }
-    let progs = match &a.command {
-        ProgCommand::List => inspect::programs()
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .context("listing the kernel's programs")?,
-        ProgCommand::Show { id } => vec![ProgramInfo::from_id(*id)?],
-        ProgCommand::Pinned { path } => vec![ProgramInfo::from_pin(path)?],
+    let (progs, holders) = match &a.command {
+        ProgCommand::List => {
+            inspect::prog::list_with_holders().context("listing the kernel's programs")?
+        }
+        ProgCommand::Show { id } => (vec![ProgramInfo::from_id(*id)?], inspect::prog::holders()),
+        ProgCommand::Pinned { path } => {
+            (vec![ProgramInfo::from_pin(path)?], inspect::prog::holders())
+        }
         ProgCommand::Dump(_) => unreachable!("handled above"),
     };
-    let holders = inspect::prog::holders();
     let single = !matches!(a.command, ProgCommand::List);
     if a.json {
         write_json(&mut out, &progs, &holders, single)?;

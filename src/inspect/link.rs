@@ -97,16 +97,22 @@ impl LinkEntry {
 /// Every link the kernel holds, by increasing id, with the processes holding each.
 /// Links closed while listing are left out.
 pub fn list_links() -> Result<Vec<LinkEntry>, LinkInspectError> {
-    let mut pids = link_pids();
+    let (listed, held) = super::procfs::held_alongside(&super::procfs::LINK, list_without_pids);
+    let mut pids = super::procfs::by_id(held);
+    let mut out = listed?;
+    for entry in &mut out {
+        entry.pids = pids.remove(&entry.info.id).unwrap_or_default();
+    }
+    Ok(out)
+}
+
+fn list_without_pids() -> Result<Vec<LinkEntry>, LinkInspectError> {
     let mut out = Vec::new();
     let mut id = 0;
     while let Some(next) = sysbpf::link_get_next_id(id).map_err(LinkInspectError::List)? {
         id = next;
         match describe(id) {
-            Ok(mut entry) => {
-                entry.pids = pids.remove(&id).unwrap_or_default();
-                out.push(entry);
-            }
+            Ok(entry) => out.push(entry),
             Err(LinkInspectError::Read {
                 source: LinkError::Open { source, .. },
                 ..

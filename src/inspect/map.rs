@@ -119,15 +119,22 @@ pub fn open(r: &MapRef) -> Result<Map, InspectMapError> {
 
 /// The info and holders of every map (maps freed while listing are skipped).
 pub fn list() -> Result<Vec<MapSummary>, InspectMapError> {
-    let holders = holders();
-    let mut out = Vec::new();
-    for id in ids()? {
-        let Ok(map) = Map::from_id(id) else { continue };
-        if let Ok(info) = map.info() {
-            out.push(summary_with(info, &holders));
-        }
-    }
-    Ok(out)
+    let (infos, held) =
+        super::procfs::held_alongside(&super::procfs::MAP, || -> Result<_, InspectMapError> {
+            let mut infos = Vec::new();
+            for id in ids()? {
+                let Ok(map) = Map::from_id(id) else { continue };
+                if let Ok(info) = map.info() {
+                    infos.push(info);
+                }
+            }
+            Ok(infos)
+        });
+    let holders: Vec<_> = held.into_iter().map(|h| (h.pid, h.comm, h.id)).collect();
+    Ok(infos?
+        .into_iter()
+        .map(|info| summary_with(info, &holders))
+        .collect())
 }
 
 /// The info and holders of one open map.

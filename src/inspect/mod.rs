@@ -6,6 +6,7 @@ pub mod disasm;
 pub mod hist;
 pub mod link;
 pub mod map;
+mod pid_iter;
 mod procfs;
 pub mod prog;
 pub mod xlated;

@@ -132,7 +132,13 @@ impl ProgramInfo {
 
     /// The tag (hash of the instructions) as 16 hex digits, as bpftool prints it.
     pub fn tag(&self) -> String {
-        self.info.tag.iter().map(|b| format!("{b:02x}")).collect()
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(2 * self.info.tag.len());
+        for b in self.info.tag {
+            s.push(HEX[usize::from(b >> 4)] as char);
+            s.push(HEX[usize::from(b & 15)] as char);
+        }
+        s
     }
 
     /// Whether the license is GPL-compatible.
@@ -220,6 +226,30 @@ pub fn programs() -> impl Iterator<Item = Result<ProgramInfo, ProgramInspectErro
             }
         }
     })
+}
+
+/// Every program the kernel holds ([`programs`]) and the processes holding each
+/// ([`holders`]), the `/proc` walk running on a second thread meanwhile: what
+/// `corebpf prog list` prints. The first error ends the listing.
+///
+/// # Examples
+///
+/// ```no_run
+/// let (progs, holders) = corebpf::inspect::prog::list_with_holders()?;
+/// for p in &progs {
+///     let pids = holders.get(&p.id()).map_or(0, Vec::len);
+///     println!("{} {} held by {pids} processes", p.id(), p.name());
+/// }
+/// # Ok::<(), corebpf::inspect::ProgramInspectError>(())
+/// ```
+#[allow(clippy::type_complexity)]
+pub fn list_with_holders(
+) -> Result<(Vec<ProgramInfo>, HashMap<u32, Vec<Holder>>), ProgramInspectError> {
+    let (progs, held) = super::procfs::held_alongside(&super::procfs::PROG, || {
+        programs().collect::<Result<Vec<_>, _>>()
+    });
+    let holders = super::procfs::by_id(held).into_iter().collect();
+    Ok((progs?, holders))
 }
 
 /// The processes holding a descriptor of each program, by program id, from `/proc`
