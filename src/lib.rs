@@ -80,7 +80,7 @@
 //! - [`skel`]: skeletons, typed Rust modules generated from an object's BTF;
 //! - [`inspect`]: what the kernel holds — programs, maps and links loaded by any
 //!   process, listed and read back by id or pin as bpftool describes them (with the
-//!   processes holding them), translated instructions disassembled, maps dumped through
+//!   processes holding them, from `/proc` or an embedded BPF iterator), translated instructions disassembled, maps dumped through
 //!   their BTF, and histogram maps printed as BCC does;
 //! - `tokio` (the `tokio` feature, off by default): ring buffers and perf buffers
 //!   awaited in a tokio runtime.
