@@ -1502,7 +1502,10 @@ mod tests {
         b.raw("g", 12, 1, false, 1, &[]); // 5: FUNC g again
         let btf = Btf::parse(b.build()).unwrap();
         let scanned: Vec<u32> = btf.ids_by_name_kind("g", Kind::Func).collect();
-        assert!(btf.func_names.get().is_none(), "the first lookup built no index");
+        assert!(
+            btf.func_names.get().is_none(),
+            "the first lookup built no index"
+        );
         let indexed: Vec<u32> = btf.ids_by_name_kind("g", Kind::Func).collect();
         assert!(btf.func_names.get().is_some(), "the second one did");
         assert_eq!(scanned, vec![2, 5]);
