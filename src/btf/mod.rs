@@ -901,9 +901,12 @@ impl Btf {
             }
             let name_off = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
             let hit = match name_off.checked_sub(self.start_str) {
-                Some(rel) => strs
-                    .get(rel as usize..)
-                    .is_some_and(|s| s.starts_with(want) && s.get(want.len()) == Some(&0)),
+                // The first byte decides most names without a call to memcmp.
+                Some(rel) => strs.get(rel as usize..).is_some_and(|s| {
+                    s.first() == want.first()
+                        && s.get(want.len()) == Some(&0)
+                        && s.starts_with(want)
+                }),
                 None => self.str_bytes_at(name_off).is_ok_and(|n| n == want),
             };
             if hit && !want.is_empty() {
