@@ -440,7 +440,7 @@ impl SysfsMap {
             addr: ptr::null_mut(),
             len,
             prot: libc::PROT_READ,
-            flags: libc::MAP_PRIVATE,
+            flags: libc::MAP_PRIVATE | libc::MAP_POPULATE,
             fd: Some(file.as_fd()),
             offset: 0,
         };
