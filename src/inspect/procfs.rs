@@ -176,26 +176,25 @@ fn held_by(pid: u32, kind: &Kind, targets: &[String; 2], out: &mut Vec<Held>) {
     }
 }
 
-/// Runs `work` while another thread walks `/proc` for the descriptors of `kind` (a
-/// walk that needs nothing from `work`); returns both, the descriptors as [`held`]
-/// gives them. This process's own descriptors are read first, before `work` opens
-/// and closes some of its own. With a second CPU the shorter of the two is then
-/// free; where no thread can be started they run one after the other.
-pub(super) fn held_alongside<T>(kind: &Kind, work: impl FnOnce() -> T) -> (T, Vec<Held>) {
+/// Runs `work` on another thread while this one finds the descriptors of `kind` held by
+/// other processes (from `/proc` or the BPF iterator, which need nothing from `work`);
+/// returns both, the descriptors as [`held`] gives them. This process's own
+/// descriptors are read first, before `work` opens and closes some of its own. The
+/// longer task (the holders, on a busy system) stays on the running thread: a new
+/// thread may wait a millisecond or more for a CPU. Where no thread can be started
+/// the two run one after the other.
+pub(super) fn held_alongside<T: Send>(kind: &Kind, work: impl Fn() -> T + Sync) -> (T, Vec<Held>) {
     let mut held = held_in(kind, Procs::ThisOne);
-    let others = || held_by_others(kind);
-    let scan = std::sync::Mutex::new(Some(others));
-    let take = || scan.lock().ok().and_then(|mut f| f.take());
     let (done, others) = std::thread::scope(|s| {
         let spawned = std::thread::Builder::new()
-            .name("corebpf-procfs".into())
-            .spawn_scoped(s, || take().map(|f| f()));
-        let done = work();
-        let others = match spawned.map(|h| h.join()) {
-            Ok(Ok(Some(others))) => others,
+            .name("corebpf-list".into())
+            .spawn_scoped(s, &work);
+        let others = held_by_others(kind);
+        let done = match spawned.map(|h| h.join()) {
+            Ok(Ok(done)) => done,
             Ok(Err(panic)) => std::panic::resume_unwind(panic),
-            // Not started: walk here.
-            _ => take().map(|f| f()).unwrap_or_default(),
+            // Not started: work here.
+            Err(_) => work(),
         };
         (done, others)
     });
