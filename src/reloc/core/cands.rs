@@ -160,10 +160,16 @@ fn search_in(
 /// True if the name at the start of `tail` is `ess` or `ess` plus a `___flavor` suffix
 /// (that is, its essential name is `ess`).
 fn is_flavor_of(tail: &[u8], ess: &[u8]) -> bool {
-    if tail.len() <= ess.len() || !tail.starts_with(ess) {
+    if tail.len() <= ess.len() {
         return false;
     }
-    match tail[ess.len()] {
+    // The byte after the essential name decides most names of another length before
+    // any comparison of the names themselves.
+    let next = tail[ess.len()];
+    if (next != 0 && next != b'_') || !tail.starts_with(ess) {
+        return false;
+    }
+    match next {
         0 => true,
         b'_' => tail
             .iter()
@@ -211,7 +217,7 @@ fn scan_target(
 
 /// Calls `f(id, kind, name_off)` for each type of `btf` (and its base) from `from_id`,
 /// reading the records' headers directly: this is the hot loop of candidate search.
-pub(super) fn each_type(btf: &Btf, from_id: u32, f: &mut dyn FnMut(u32, Kind, u32)) {
+pub(super) fn each_type(btf: &Btf, from_id: u32, f: &mut impl FnMut(u32, Kind, u32)) {
     if from_id < btf.start_id() {
         if let Some(base) = btf.base() {
             each_type(base, from_id, f);
