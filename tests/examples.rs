@@ -58,16 +58,17 @@ fn number_in(out: &str, prefix: &str, suffix: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok())
 }
 
-#[test]
-fn hello_prints_each_exec_decoded() {
-    setup();
+/// Runs an exec-reporting example (`hello`, `skel_hello`) for 8 s, makes three execs
+/// of /bin/true once it listens, and returns what it printed after that, having
+/// checked that each exec has a line starting with `line(pid)`.
+fn execs_reported(name: &str, line: impl Fn(u32) -> String) -> String {
     // The example listens for a fixed time: long enough for three execs even in an
     // emulated guest on a busy machine (2 s was not, under QEMU's TCG).
-    let mut child = Command::new(example("hello"))
+    let mut child = Command::new(example(name))
         .arg("8")
         .stdout(Stdio::piped())
         .spawn()
-        .expect("starting the hello example");
+        .unwrap_or_else(|e| panic!("starting the {name} example: {e}"));
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     // Attached once it says it listens; then our execs are reported.
     let listening = lines
@@ -80,13 +81,20 @@ fn hello_prints_each_exec_decoded() {
     assert!(child.wait().unwrap().success());
     let out = rest.join("\n");
     for pid in &pids {
-        let line = format!("pid {pid:<7} uid 0 ");
+        let start = line(*pid);
         assert!(
             out.lines()
-                .any(|l| l.starts_with(&line) && l.ends_with(" /bin/true")),
+                .any(|l| l.starts_with(&start) && l.ends_with(" /bin/true")),
             "no line for pid {pid} in:\n{out}"
         );
     }
+    out
+}
+
+#[test]
+fn hello_prints_each_exec_decoded() {
+    setup();
+    let out = execs_reported("hello", |pid| format!("pid {pid:<7} uid 0 "));
     let n = number_in(&out, "", " execs").expect("a final count");
     let printed = out.lines().filter(|l| l.starts_with("pid ")).count() as u64;
     assert_eq!(n, printed, "the count is the number of records printed");
@@ -233,29 +241,7 @@ fn xdp_drop_drops_until_its_link_is_dropped() {
 #[test]
 fn skel_hello_prints_execs_through_the_generated_struct() {
     setup();
-    let mut child = Command::new(example("skel_hello"))
-        .arg("8")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("starting the skel_hello example");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let listening = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .any(|l| l.starts_with("listening for"));
-    assert!(listening, "the example never started listening");
-    let pids: Vec<u32> = (0..3).map(|_| exec_true(None)).collect();
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(child.wait().unwrap().success());
-    let out = rest.join("\n");
-    for pid in &pids {
-        let line = format!("pid {pid:>7} uid     0 ");
-        assert!(
-            out.lines()
-                .any(|l| l.starts_with(&line) && l.ends_with(" /bin/true")),
-            "no line for pid {pid} in:\n{out}"
-        );
-    }
+    let out = execs_reported("skel_hello", |pid| format!("pid {pid:>7} uid     0 "));
     let sent = number_in(&out, "", " events sent").expect("a count of events sent");
     let printed = out.lines().filter(|l| l.starts_with("pid ")).count() as u64;
     assert_eq!(sent, printed, "{out}");
