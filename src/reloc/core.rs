@@ -37,7 +37,11 @@ mod tests;
 #[cfg(test)]
 mod tests_arrload;
 #[cfg(test)]
+mod tests_kernel;
+#[cfg(test)]
 mod tests_synthetic;
+#[cfg(test)]
+mod tests_types;
 
 use calc::{calc_relo, CalcFail, RelRes};
 use cands::{search_candidates, Candidate, TargetIndex};
