@@ -10,7 +10,7 @@
 
 use std::io::Read;
 
-use super::procfs::{Held, Kind};
+use super::procfs::{Held, Kind, LINK};
 use crate::program::Iter;
 use crate::{Loader, ObjectSpec};
 
@@ -19,9 +19,6 @@ static OBJECT: &[u8] = include_bytes!("../../bpf-progs/pid_iter.bpf.o");
 
 /// Bytes of one record: `struct holder` in the program.
 const RECORD: usize = 32;
-
-/// The record kind of a link (`HOLDER_LINK` in the program).
-const LINK_KIND: u32 = 3;
 
 /// One record of the iterator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +85,7 @@ fn walk() -> Result<Vec<Record>, String> {
     let me = std::process::id();
     let seen_self = records
         .iter()
-        .any(|r| r.kind == LINK_KIND && r.id == link_id && r.pid == me);
+        .any(|r| r.kind == LINK.iter_kind && r.id == link_id && r.pid == me);
     if !seen_self {
         return Err("the walk did not show this process under its own pid".into());
     }

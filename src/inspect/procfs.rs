@@ -69,11 +69,15 @@ pub(super) const LINK: Kind = Kind {
 /// Every descriptor of BPF objects of `kind` in every process, with its object's id,
 /// in `/proc` order.
 pub(super) fn held(kind: &Kind) -> Vec<Held> {
-    let mut held = held_in(kind, Procs::ThisOne);
-    held.extend(held_by_others(kind));
-    // In /proc (pid) order; the sort is stable, so descriptors keep theirs.
-    held.sort_by_key(|h| h.pid);
-    held
+    in_pid_order(held_in(kind, Procs::ThisOne), held_by_others(kind))
+}
+
+/// This process's descriptors and the others', together in /proc (pid) order; the
+/// sort is stable, so each process's descriptors keep theirs.
+fn in_pid_order(mut own: Vec<Held>, others: Vec<Held>) -> Vec<Held> {
+    own.extend(others);
+    own.sort_by_key(|h| h.pid);
+    own
 }
 
 /// Open files in the whole system above which the BPF iterator finds the holders
@@ -184,7 +188,7 @@ fn held_by(pid: u32, kind: &Kind, targets: &[String; 2], out: &mut Vec<Held>) {
 /// thread may wait a millisecond or more for a CPU. Where no thread can be started
 /// the two run one after the other.
 pub(super) fn held_alongside<T: Send>(kind: &Kind, work: impl Fn() -> T + Sync) -> (T, Vec<Held>) {
-    let mut held = held_in(kind, Procs::ThisOne);
+    let own = held_in(kind, Procs::ThisOne);
     let (done, others) = std::thread::scope(|s| {
         let spawned = std::thread::Builder::new()
             .name("corebpf-list".into())
@@ -198,10 +202,7 @@ pub(super) fn held_alongside<T: Send>(kind: &Kind, work: impl Fn() -> T + Sync) 
         };
         (done, others)
     });
-    held.extend(others);
-    // Back in /proc (pid) order; the sort is stable, so descriptors keep theirs.
-    held.sort_by_key(|h| h.pid);
-    (done, held)
+    (done, in_pid_order(own, others))
 }
 
 /// The processes holding objects, by object id, each process once per id, in the
