@@ -35,6 +35,7 @@ impl<'a> KeyCursor<'a> {
     }
 
     /// The next key, borrowed until the following call; `None` at the end.
+    #[inline]
     pub(crate) fn advance(&mut self) -> Option<Result<&[u8], MapError>> {
         if self.done {
             return None;

@@ -638,12 +638,14 @@ impl Map {
     }
 
     /// Checked element access for `sys` calls.
+    #[inline]
     pub(crate) fn access(&self) -> sys::bpf::MapAccess<'_> {
         self.fd.access()
     }
 
     /// Bytes of one value as user space reads or writes it: `value_size`, or for
     /// per-CPU maps one 8-byte-aligned slot per possible CPU.
+    #[inline]
     pub fn value_buf_size(&self) -> usize {
         self.fd.access().value_buf_size()
     }
@@ -653,6 +655,7 @@ impl Map {
         sys::bpf::map_info(self.fd()).map_err(self.sys_err())
     }
 
+    #[inline]
     pub(crate) fn check(
         &self,
         what: &'static str,
@@ -662,12 +665,18 @@ impl Map {
         if got == expected as usize {
             Ok(())
         } else {
-            Err(MapError::WrongSize {
-                map: self.name.clone(),
-                what,
-                got,
-                expected,
-            })
+            Err(self.wrong_size(what, got, expected))
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wrong_size(&self, what: &'static str, got: usize, expected: u32) -> MapError {
+        MapError::WrongSize {
+            map: self.name.clone(),
+            what,
+            got,
+            expected,
         }
     }
 
@@ -681,6 +690,7 @@ impl Map {
     }
 
     /// Looks `key` up into `value` (of [`Map::value_buf_size`] bytes); false when absent.
+    #[inline]
     pub(crate) fn lookup_into(
         &self,
         key: &[u8],

@@ -603,16 +603,13 @@ impl<'a, K: Pod, V: Pod> PerCpuCursor<'a, K, V> {
                 Ok(k) => k,
                 Err(e) => return Some(Err(e)),
             };
-            let found = if self.raw.is_empty() {
-                map.lookup_into(
-                    key,
-                    crate::pod::slice_bytes_mut(&mut self.values),
-                    MapFlags::ANY,
-                )
+            // One call site, so that the lookup is inlined here as the key walk is.
+            let out = if self.raw.is_empty() {
+                crate::pod::slice_bytes_mut(&mut self.values)
             } else {
-                map.lookup_into(key, &mut self.raw, MapFlags::ANY)
+                &mut self.raw[..]
             };
-            match found {
+            match map.lookup_into(key, out, MapFlags::ANY) {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(e) => return Some(Err(e)),

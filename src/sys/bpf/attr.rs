@@ -10,6 +10,7 @@
 /// bit pattern the kernel writes is a valid value.
 pub(super) unsafe trait AttrBytes: Sized {
     /// The struct as a mutable byte slice of `size_of::<Self>()` bytes.
+    #[inline]
     fn bytes_mut(&mut self) -> &mut [u8] {
         let len = size_of::<Self>();
         // SAFETY: per the trait contract all `len` bytes are initialized and any bytes

@@ -130,6 +130,7 @@ impl MapFd {
     }
 
     /// Checked element access to this map.
+    #[inline]
     pub fn access(&self) -> MapAccess<'_> {
         MapAccess {
             fd: self.fd.as_fd(),
@@ -215,49 +216,53 @@ impl<'fd> MapAccess<'fd> {
     }
 
     /// Key size in bytes (0 for queues, stacks and bloom filters).
+    #[inline]
     pub fn key_size(&self) -> usize {
         self.key_size
     }
 
     /// Value size in bytes, as declared.
+    #[inline]
     pub fn value_size(&self) -> usize {
         self.value_size
     }
 
     /// Bytes the kernel reads or writes for one value from user space: `value_size`,
     /// or for per-CPU maps `round_up(value_size, 8) * possible_cpus()`.
+    #[inline]
     pub fn value_buf_size(&self) -> usize {
         self.value_buf_size
     }
 
     /// The key pointer for the kernel: null for key-less maps, else `key` after
     /// checking its length.
+    #[inline]
     fn key_ptr(&self, call: &'static str, key: &[u8]) -> SysResult<u64> {
         if self.key_size == 0 {
             return Ok(0);
         }
         if key.len() < self.key_size {
-            return Err(SysError::invalid(
+            return Err(short_buffer(
                 call,
-                format!(
-                    "key buffer is {} bytes, map key size is {}",
-                    key.len(),
-                    self.key_size
-                ),
+                "key",
+                key.len(),
+                "map key size is",
+                self.key_size,
             ));
         }
         Ok(ptr_u64(key.as_ptr()))
     }
 
     /// Checks a value buffer's length.
+    #[inline]
     fn check_value(&self, call: &'static str, len: usize) -> SysResult<()> {
         if len < self.value_buf_size {
-            return Err(SysError::invalid(
+            return Err(short_buffer(
                 call,
-                format!(
-                    "value buffer is {len} bytes, map needs {}",
-                    self.value_buf_size
-                ),
+                "value",
+                len,
+                "map needs",
+                self.value_buf_size,
             ));
         }
         Ok(())
@@ -309,6 +314,24 @@ impl<'fd> MapAccess<'fd> {
 }
 
 /// Maps `ENOENT` to `Ok(false)`, success to `Ok(true)`.
+/// The error for a buffer shorter than the map needs (kept out of line: element
+/// access is inlined into its callers).
+#[cold]
+#[inline(never)]
+fn short_buffer(
+    call: &'static str,
+    what: &str,
+    got: usize,
+    need_what: &str,
+    need: usize,
+) -> SysError {
+    SysError::invalid(
+        call,
+        format!("{what} buffer is {got} bytes, {need_what} {need}"),
+    )
+}
+
+#[inline]
 fn found(r: SysResult<i64>) -> SysResult<bool> {
     match r {
         Ok(_) => Ok(true),
@@ -319,6 +342,7 @@ fn found(r: SysResult<i64>) -> SysResult<bool> {
 
 /// `BPF_MAP_LOOKUP_ELEM`: copies the value of `key` into `value`; `Ok(false)` if there
 /// is no such element.
+#[inline]
 pub fn map_lookup_elem(
     map: &MapAccess<'_>,
     key: &[u8],
@@ -330,6 +354,7 @@ pub fn map_lookup_elem(
 
 /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`: pops the value of `key` (for queues and stacks the
 /// key is ignored and may be empty); `Ok(false)` if there is no such element.
+#[inline]
 pub fn map_lookup_and_delete_elem(
     map: &MapAccess<'_>,
     key: &[u8],
@@ -339,6 +364,7 @@ pub fn map_lookup_and_delete_elem(
     elem_with_value_out(BpfCmd::MapLookupAndDeleteElem, map, key, value, flags)
 }
 
+#[inline(always)]
 fn elem_with_value_out(
     cmd: BpfCmd,
     map: &MapAccess<'_>,
@@ -364,6 +390,7 @@ fn elem_with_value_out(
 
 /// `BPF_MAP_UPDATE_ELEM` with [`update_flags`](super::update_flags) (for queues and stacks the key is
 /// ignored and may be empty: this pushes `value`).
+#[inline]
 pub fn map_update_elem(map: &MapAccess<'_>, key: &[u8], value: &[u8], flags: u64) -> SysResult<()> {
     const CMD: BpfCmd = BpfCmd::MapUpdateElem;
     let key = map.key_ptr(CMD.name(), key)?;
@@ -380,6 +407,7 @@ pub fn map_update_elem(map: &MapAccess<'_>, key: &[u8], value: &[u8], flags: u64
 }
 
 /// `BPF_MAP_DELETE_ELEM`; `Ok(false)` if there was no such element.
+#[inline]
 pub fn map_delete_elem(map: &MapAccess<'_>, key: &[u8]) -> SysResult<bool> {
     const CMD: BpfCmd = BpfCmd::MapDeleteElem;
     let key = map.key_ptr(CMD.name(), key)?;
@@ -394,6 +422,7 @@ pub fn map_delete_elem(map: &MapAccess<'_>, key: &[u8]) -> SysResult<bool> {
 
 /// `BPF_MAP_GET_NEXT_KEY`: writes the key after `key` (the first key when `None`) into
 /// `next`; `Ok(false)` at the end.
+#[inline]
 pub fn map_get_next_key(
     map: &MapAccess<'_>,
     key: Option<&[u8]>,
@@ -405,13 +434,12 @@ pub fn map_get_next_key(
         None => 0,
     };
     if next.len() < map.key_size {
-        return Err(SysError::invalid(
+        return Err(short_buffer(
             CMD.name(),
-            format!(
-                "next-key buffer is {} bytes, map key size is {}",
-                next.len(),
-                map.key_size
-            ),
+            "next-key",
+            next.len(),
+            "map key size is",
+            map.key_size,
         ));
     }
     let mut raw = MapElemRaw {

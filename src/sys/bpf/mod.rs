@@ -196,18 +196,35 @@ impl BpfCmd {
 ///
 /// Every pointer stored in `attr` must be valid for the kernel's accesses, as described
 /// on [`syscall`].
+// Inlined down to the system call, as `syscall` is (see there): map element access is
+// one call per element.
+#[inline(always)]
 unsafe fn bpf(cmd: BpfCmd, attr: &mut [u8]) -> SysResult<i64> {
+    // SAFETY: forwarded from this function's contract.
+    match unsafe {
+        syscall(Syscall::Bpf {
+            cmd,
+            attr: &mut *attr,
+        })
+    } {
+        Ok(ret) => Ok(ret),
+        Err(e) => Err(refused(cmd, attr, e)),
+    }
+}
+
+/// The error of a failed `bpf(2)` call, naming the capabilities the command needs
+/// when the kernel said `EPERM`.
+#[cold]
+#[inline(never)]
+fn refused(cmd: BpfCmd, attr: &[u8], e: std::io::Error) -> SysError {
     // The map or program type, for the commands whose capabilities depend on it: the
-    // first field of both attribute structs.
+    // first field of both attribute structs, which the kernel does not write.
     let kind = attr
         .get(..4)
         .and_then(|b| b.try_into().ok())
         .map_or(0, u32::from_ne_bytes);
-    // SAFETY: forwarded from this function's contract.
-    unsafe { syscall(Syscall::Bpf { cmd, attr }) }.map_err(|e| {
-        let needed = needed_capabilities(cmd, kind);
-        SysError::refused(cmd.name(), e, &[libc::EPERM], &needed, Check::Bpf)
-    })
+    let needed = needed_capabilities(cmd, kind);
+    SysError::refused(cmd.name(), e, &[libc::EPERM], &needed, Check::Bpf)
 }
 
 /// The capabilities the kernel checks before `cmd` (`kind`: the map type of
@@ -242,11 +259,13 @@ unsafe fn bpf_fd(cmd: BpfCmd, attr: &mut [u8]) -> SysResult<OwnedFd> {
 }
 
 /// A pointer as the kernel's `__aligned_u64`.
+#[inline]
 fn ptr_u64<T>(p: *const T) -> u64 {
     p as usize as u64
 }
 
 /// A descriptor as the kernel's `__u32` fd field.
+#[inline]
 fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
     // A live descriptor is never negative.
     fd.as_raw_fd() as u32
