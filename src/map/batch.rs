@@ -176,10 +176,15 @@ impl Map {
         let access = self.access();
         let (ks, vs) = (access.key_size(), access.value_buf_size());
         let mut batch = batch.max(1) as usize;
-        // Room for the whole map up front; more only if entries were added meanwhile.
-        let expect = self.def.max_entries as usize + batch;
-        keys.grow_bytes(expect * ks);
-        values.grow_bytes(expect * vs);
+        // Room for the whole map up front. Each call asks for no more than the map can
+        // still hold, so that a buffer read into before is already long enough and a
+        // pass zeroes nothing; more room only if a bucket did not fit or entries were
+        // added meanwhile.
+        let max = self.def.max_entries as usize;
+        keys.grow_bytes(max * ks);
+        values.grow_bytes(max * vs);
+        // The least room a call gets once a hash bucket did not fit in less.
+        let mut floor = 1;
         // The kernel's opaque batch cursor: a bucket index for hash maps, a key else.
         // Keys of up to 64 bytes (all but the rarest maps) need no allocation.
         let cursor_len = access.batch_cursor_size();
@@ -195,9 +200,11 @@ impl Map {
         let mut filled = 0usize;
         let mut first = true;
         loop {
-            keys.grow_bytes((filled + batch) * ks);
-            values.grow_bytes((filled + batch) * vs);
-            let mut count = batch as u32;
+            let left = max.saturating_sub(filled);
+            let room = if left > 0 { batch.min(left) } else { batch }.max(floor);
+            keys.grow_bytes((filled + room) * ks);
+            values.grow_bytes((filled + room) * vs);
+            let mut count = room as u32;
             let call = match op {
                 Op::Lookup => sys::bpf::map_lookup_batch,
                 _ => sys::bpf::map_lookup_and_delete_batch,
@@ -206,8 +213,8 @@ impl Map {
                 &access,
                 (!first).then_some(&*cursor),
                 out_cursor,
-                &mut keys.bytes_mut()[filled * ks..(filled + batch) * ks],
-                &mut values.bytes_mut()[filled * vs..(filled + batch) * vs],
+                &mut keys.bytes_mut()[filled * ks..(filled + room) * ks],
+                &mut values.bytes_mut()[filled * vs..(filled + room) * vs],
                 &mut count,
                 0,
                 0,
@@ -217,7 +224,8 @@ impl Map {
                 // A hash bucket holds more elements than the batch (the kernel read
                 // nothing): make room.
                 Err(e) if e.errno() == libc::ENOSPC => {
-                    batch *= 2;
+                    floor = room * 2;
+                    batch = batch.max(floor);
                     continue;
                 }
                 Err(e) if first && filled == 0 && unsupported(&e) => {
@@ -225,7 +233,7 @@ impl Map {
                 }
                 Err(e) => return Err(Attempt::Failed(self.batch_err(op, filled, e))),
             };
-            filled += (count as usize).min(batch);
+            filled += (count as usize).min(room);
             if !more {
                 keys.truncate_bytes(filled * ks);
                 values.truncate_bytes(filled * vs);
@@ -706,6 +714,55 @@ mod tests {
         let (keys, values) = r.unwrap();
         assert_eq!((keys.len(), values.len()), (64 * 4, 64 * 8));
         assert_eq!(counts[..2], [1, 2], "the batch doubled after ENOSPC");
+    }
+
+    /// No call asks for more entries than the map can still hold, so that buffers
+    /// that held the map before need no growing (and no zeroing) on the next pass.
+    #[test]
+    fn calls_ask_for_no_more_than_the_map_holds() {
+        let m = hash(64);
+        let map: HashMap<u32, u64> = (&m).try_into().unwrap();
+        for k in 0..64 {
+            map.insert(&k, &u64::from(k), MapFlags::ANY).unwrap();
+        }
+        let mut counts = Vec::new();
+        let (mut keys, mut values) = (Vec::new(), Vec::new());
+        with_syscall_override(
+            |c| {
+                if let Syscall::Bpf {
+                    cmd: BpfCmd::MapLookupBatch,
+                    attr,
+                } = c
+                {
+                    counts.push(u32::from_ne_bytes(attr[32..36].try_into().unwrap()));
+                }
+                None
+            },
+            || {
+                for _ in 0..2 {
+                    assert_eq!(m.lookup_batch_into(40, &mut keys, &mut values).unwrap(), 64);
+                    assert_eq!((keys.len(), values.len()), (64 * 4, 64 * 8));
+                    let mut got: Vec<(u32, u64)> = keys
+                        .chunks(4)
+                        .zip(values.chunks(8))
+                        .map(|(k, v)| {
+                            (
+                                u32::from_ne_bytes(k.try_into().unwrap()),
+                                u64::from_ne_bytes(v.try_into().unwrap()),
+                            )
+                        })
+                        .collect();
+                    got.sort();
+                    assert_eq!(got, (0..64).map(|k| (k, u64::from(k))).collect::<Vec<_>>());
+                }
+            },
+        );
+        // The second call of a pass asks for what the first left (at least 24: the
+        // first read 40 or, when the next bucket did not fit, fewer), not another 40.
+        assert_eq!(counts.len(), 4, "{counts:?}");
+        assert_eq!((counts[0], counts[2]), (40, 40), "{counts:?}");
+        assert_eq!(counts[1], counts[3], "{counts:?}");
+        assert!((24..40).contains(&counts[1]), "{counts:?}");
     }
 
     #[test]
