@@ -178,10 +178,12 @@ impl<'a> PerfBufferBuilder<'a> {
             // A failure drops `buffer`, which clears the slots set so far.
             let ring = CpuRing::open(map, cpu, self.pages).map_err(sys_err(Some(cpu)))?;
             buffer.rings.push(ring);
-            let ring = &buffer.rings[buffer.rings.len() - 1];
+            // The token is the ring's index, for `poll` to take only the ready rings.
+            let index = buffer.rings.len() - 1;
+            let ring = &buffer.rings[index];
             buffer
                 .epoll
-                .add(ring.event.as_fd(), EpollFlags::EPOLLIN, u64::from(cpu))
+                .add(ring.event.as_fd(), EpollFlags::EPOLLIN, index as u64)
                 .map_err(sys_err(Some(cpu)))?;
         }
         log::debug!(
@@ -284,7 +286,7 @@ impl PerfBuffer<'_> {
         if !self.wait_ready(timeout)? {
             return Ok(0);
         }
-        self.consume()
+        Ok(self.consume_rings(true)?.0)
     }
 
     /// Polls until `deadline`, consuming records as they come, and returns how many
@@ -308,8 +310,18 @@ impl PerfBuffer<'_> {
     /// Consumes every ring; the number of samples and of all records read (samples,
     /// lost counts and anything else the kernel wrote).
     pub(crate) fn consume_records(&mut self) -> Result<(usize, usize), PerfBufferError> {
+        self.consume_rings(false)
+    }
+
+    /// Consumes the rings the last wait found ready (`ready_only`, when it found any,
+    /// as `perf_buffer__poll` does), else every ring; counts as
+    /// [`consume_records`](Self::consume_records).
+    fn consume_rings(&mut self, ready_only: bool) -> Result<(usize, usize), PerfBufferError> {
         let (mut samples, mut records) = (0, 0);
-        for ring in &mut self.rings {
+        for i in self.epoll.pass_order(ready_only, self.rings.len()) {
+            let Some(ring) = self.rings.get_mut(i) else {
+                continue;
+            };
             let cpu = ring.cpu;
             let (sample, lost) = (&mut self.sample, &mut self.lost);
             let read = ring.mapping.consume(&mut self.scratch, |record| {
@@ -403,7 +415,7 @@ impl Consumer for PerfBuffer<'_> {
 
     fn pass(&mut self) -> Result<Pass, PerfBufferError> {
         Ok(Pass {
-            records: self.consume()?,
+            records: self.consume_rings(true)?.0,
             stopped: None,
         })
     }

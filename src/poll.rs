@@ -13,6 +13,8 @@ use crate::sys::{self, SysError};
 pub(crate) struct EpollSet {
     epoll: Epoll,
     events: Vec<EpollEvent>,
+    /// How many of `events` the last wait filled.
+    ready: usize,
 }
 
 impl EpollSet {
@@ -23,6 +25,7 @@ impl EpollSet {
         Ok(EpollSet {
             epoll,
             events: Vec::new(),
+            ready: 0,
         })
     }
 
@@ -44,12 +47,55 @@ impl EpollSet {
     /// for registered descriptors to be ready; how many are (0 on timeout or when a
     /// signal interrupted the wait).
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<usize, SysError> {
-        sys::epoll_wait(&self.epoll, &mut self.events, timeout.map(round_up_to_ms))
+        self.ready = 0;
+        self.ready = sys::epoll_wait(&self.epoll, &mut self.events, timeout.map(round_up_to_ms))?;
+        Ok(self.ready)
+    }
+
+    /// The token of the `k`-th descriptor the last wait found ready.
+    fn token(&self, k: usize) -> usize {
+        self.events[..self.ready]
+            .get(k)
+            .map_or(usize::MAX, |e| e.data() as usize)
+    }
+
+    /// The rings a pass takes, as indices into `0..rings`: those the last wait found
+    /// ready when `ready_only` and it found any (what libbpf's poll does: on a machine
+    /// of many CPUs most rings are idle), else every one.
+    pub(crate) fn pass_order(&self, ready_only: bool, rings: usize) -> PassOrder<'_> {
+        let ready = if ready_only { self.ready } else { 0 };
+        PassOrder {
+            set: self,
+            next: 0,
+            count: if ready > 0 { ready } else { rings },
+            ready: ready > 0,
+        }
     }
 
     /// The epoll descriptor.
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.epoll.0.as_fd()
+    }
+}
+
+/// The ring indices of one pass ([`EpollSet::pass_order`]).
+pub(crate) struct PassOrder<'a> {
+    set: &'a EpollSet,
+    next: usize,
+    count: usize,
+    ready: bool,
+}
+
+impl Iterator for PassOrder<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.next == self.count {
+            return None;
+        }
+        let k = self.next;
+        self.next += 1;
+        Some(if self.ready { self.set.token(k) } else { k })
     }
 }
 
@@ -82,7 +128,8 @@ pub(crate) trait Consumer {
     /// Waits up to `timeout` for data; whether any ring has some.
     fn wait_ready(&mut self, timeout: Option<Duration>) -> Result<bool, Self::Error>;
 
-    /// Takes what is committed in the rings (those found ready, or all).
+    /// Takes what is committed in the rings the last wait found ready, or in all of
+    /// them when it found none (a deadline already past).
     fn pass(&mut self) -> Result<Pass, Self::Error>;
 }
 
@@ -112,6 +159,26 @@ pub(crate) fn poll_until<C: Consumer>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pass after a wait takes the descriptors found ready, in the order reported;
+    /// after a timeout, or when asked for all, it takes every one.
+    #[test]
+    fn a_pass_takes_the_ready_rings() {
+        let pipes: Vec<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> =
+            (0..3).map(|_| nix::unistd::pipe().unwrap()).collect();
+        let mut set = EpollSet::new().unwrap();
+        for (i, (read, _)) in pipes.iter().enumerate() {
+            set.add(read.as_fd(), EpollFlags::EPOLLIN, i as u64)
+                .unwrap();
+        }
+        assert_eq!(set.wait(Some(Duration::ZERO)).unwrap(), 0);
+        let all: Vec<usize> = set.pass_order(true, 3).collect();
+        assert_eq!(all, [0, 1, 2], "nothing ready: every ring");
+        nix::unistd::write(&pipes[2].1, b"x").unwrap();
+        assert_eq!(set.wait(Some(Duration::ZERO)).unwrap(), 1);
+        assert_eq!(set.pass_order(true, 3).collect::<Vec<_>>(), [2]);
+        assert_eq!(set.pass_order(false, 3).collect::<Vec<_>>(), [0, 1, 2]);
+    }
 
     #[test]
     fn timeouts_round_up_to_whole_milliseconds() {

@@ -214,12 +214,13 @@ fn ring_size(map: &Map) -> Result<usize, u32> {
 
 impl RingBuffer<'_> {
     /// Waits up to `timeout` for data (forever when `None`), then consumes what is
-    /// available in every ring. Returns the number of records handed to callbacks.
+    /// available in the rings found ready (`ring_buffer__poll`). Returns the number of
+    /// records handed to callbacks.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<usize, RingBufError> {
         if self.wait(timeout)? == 0 {
             return Ok(0);
         }
-        self.consume()
+        stopped_or_count(self.consume_rings(true)?)
     }
 
     /// Polls until `deadline`, consuming records as they come, and returns how many
@@ -241,17 +242,17 @@ impl RingBuffer<'_> {
 
     /// Consumes every committed record in every ring without waiting.
     pub fn consume(&mut self) -> Result<usize, RingBufError> {
-        let pass = self.consume_all()?;
-        match pass.stopped {
-            Some(code) => Err(RingBufError::Stopped(code)),
-            None => Ok(pass.records),
-        }
+        stopped_or_count(self.consume_rings(false)?)
     }
 
-    /// One pass over every ring, stopping at the first callback that asks to.
-    fn consume_all(&mut self) -> Result<Pass, RingBufError> {
+    /// One pass over the rings the last wait found ready (`ready_only`, when it found
+    /// any) or over every ring, stopping at the first callback that asks to.
+    fn consume_rings(&mut self, ready_only: bool) -> Result<Pass, RingBufError> {
         let mut records = 0;
-        for ring in &mut self.rings {
+        for i in self.epoll.pass_order(ready_only, self.rings.len()) {
+            let Some(ring) = self.rings.get_mut(i) else {
+                continue;
+            };
             let pass = ring.consume()?;
             records += pass.records;
             if pass.stopped.is_some() {
@@ -354,7 +355,15 @@ impl Consumer for RingBuffer<'_> {
     }
 
     fn pass(&mut self) -> Result<Pass, RingBufError> {
-        self.consume_all()
+        self.consume_rings(true)
+    }
+}
+
+/// A pass's record count, or the code a callback stopped it with.
+fn stopped_or_count(pass: Pass) -> Result<usize, RingBufError> {
+    match pass.stopped {
+        Some(code) => Err(RingBufError::Stopped(code)),
+        None => Ok(pass.records),
     }
 }
 
