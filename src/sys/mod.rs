@@ -6,7 +6,10 @@
 //! the crate can inject results (`EPERM`, `E2BIG`, `ENOSPC`, …) with
 //! `with_syscall_override` (test builds only) instead of needing a kernel. Waiting for
 //! readiness is `nix::sys::epoll`'s (safe, and not injectable); [`epoll_wait`] only
-//! adds this crate's error and interruption conventions.
+//! adds this crate's error and interruption conventions. The chokepoint issues `bpf(2)`
+//! itself (inline assembly on x86-64 and arm64, the C library's `syscall` elsewhere) and
+//! is inlined into its callers: map element access is a call per element, and each
+//! frame between a caller's loop and the kernel costs a mispredicted return.
 //!
 //! Conventions:
 //! - every descriptor returned is an [`OwnedFd`]; descriptors taken as arguments are

@@ -76,8 +76,19 @@ pub fn notes(id: u32) -> &'static [&'static str] {
              were allocated once for the whole case, so every corebpf sample still paid about \
              300 page faults (about 10 ns per element). With both systems' buffers allocated \
              once, repeated runs give 0.99–1.01 (interquartile ranges about ±5%): a tie. \
-             Nothing is left to take away in user space: a pass is 25 `bpf()` calls into \
-             the same arrays, and libbpf's loop and corebpf's make the same calls.",
+             Since then each call also asks for no more than the map can still hold, so a \
+             pass into buffers that held the map before zeroes nothing (it re-zeroed 4,096 \
+             entries per pass). What is left is the kernel's: a pass is the same `bpf()` \
+             calls with the same arguments into the same kind of arrays, 99% of the time \
+             inside them, so these rows are ties and their medians land within the \
+             interquartile spread on either side of 1.",
+            "Per element: corebpf's single lookups were 4–5% slower than libbpf's (about 22 ns \
+             per call) with the same work, for want of inlining: the kernel's own calls leave \
+             the CPU's return predictor holding none of the caller's frames, so every frame \
+             between a loop and the `syscall` instruction returns mispredicted (four extra \
+             frames measured 1.054× a bare loop). `sys::syscall` now issues `bpf(2)` itself, \
+             inlined with the element functions above it, so a cursor step's two calls sit \
+             in one function: per-element reads went from 1.043–1.051 to 0.96–0.98.",
         ],
         6 => &[
             "Peak RSS is dominated by what every process maps (libc, ld.so, the binary's \
