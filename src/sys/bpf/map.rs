@@ -313,7 +313,6 @@ impl<'fd> MapAccess<'fd> {
     }
 }
 
-/// Maps `ENOENT` to `Ok(false)`, success to `Ok(true)`.
 /// The error for a buffer shorter than the map needs (kept out of line: element
 /// access is inlined into its callers).
 #[cold]
@@ -331,6 +330,7 @@ fn short_buffer(
     )
 }
 
+/// Maps `ENOENT` to `Ok(false)`, success to `Ok(true)`.
 #[inline]
 fn found(r: SysResult<i64>) -> SysResult<bool> {
     match r {
