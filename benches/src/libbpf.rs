@@ -224,18 +224,20 @@ pub fn map_lookup_elem_buf(fd: c_int, key: &u32, value: &mut [u8]) -> bool {
 }
 
 /// Reads every entry with `bpf_map_lookup_batch()`, `batch` per call, into `keys` and
-/// `values` (sized for the whole map); returns the number of entries read.
+/// `values` (sized for the whole map, `per_entry` u64s per value: a per-CPU map's slot
+/// per CPU); returns the number of entries read.
 pub fn map_lookup_batch_all(
     fd: c_int,
     batch: u32,
     keys: &mut [u32],
     values: &mut [u64],
+    per_entry: usize,
 ) -> Result<usize> {
     // SAFETY: a u64 slice viewed as bytes: same memory, any bit pattern is a u8.
     let bytes = unsafe {
         std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u8>(), values.len() * 8)
     };
-    map_lookup_batch_buf(fd, batch, keys, bytes, 8)
+    map_lookup_batch_buf(fd, batch, keys, bytes, 8 * per_entry)
 }
 
 /// [`map_lookup_batch_all`] for values of `value_len` bytes each (a per-CPU map's

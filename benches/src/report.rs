@@ -40,9 +40,11 @@ fn fmt_ratio(s: &Summary) -> String {
     format!("{:.3}", s.median)
 }
 
-/// Whether a ratio met its target, and by how much it missed.
+/// Whether a ratio met its target (by its median), and by how much it missed; a bound
+/// inside the ratio's interquartile range is also called a tie, since the rounds
+/// themselves fall on both sides of it.
 fn verdict(s: &Summary, bound: f64) -> String {
-    if s.median <= bound {
+    let base = if s.median <= bound {
         format!("**met** ({:.0}% of the bound)", s.median / bound * 100.0)
     } else {
         format!(
@@ -50,6 +52,11 @@ fn verdict(s: &Summary, bound: f64) -> String {
             (s.median / bound - 1.0) * 100.0,
             s.median
         )
+    };
+    if s.p25 <= bound && bound <= s.p75 {
+        format!("{base}, a tie (the bound is inside p25 – p75)")
+    } else {
+        base
     }
 }
 
@@ -270,4 +277,39 @@ pub fn render(o: &Options, m: &Machine, results: &[CaseResult], took: Duration) 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(p25: f64, median: f64, p75: f64) -> Summary {
+        Summary {
+            median,
+            p25,
+            p75,
+            min: p25,
+            max: p75,
+        }
+    }
+
+    #[test]
+    fn verdicts_name_ties() {
+        assert_eq!(
+            verdict(&summary(0.8, 0.9, 0.95), 1.0),
+            "**met** (90% of the bound)"
+        );
+        assert_eq!(
+            verdict(&summary(0.99, 1.002, 1.01), 1.0),
+            "**missed** by 0% (1.002 > 1), a tie (the bound is inside p25 – p75)"
+        );
+        assert_eq!(
+            verdict(&summary(0.97, 0.99, 1.02), 1.0),
+            "**met** (99% of the bound), a tie (the bound is inside p25 – p75)"
+        );
+        assert_eq!(
+            verdict(&summary(1.1, 1.2, 1.3), 1.0),
+            "**missed** by 20% (1.200 > 1)"
+        );
+    }
 }
