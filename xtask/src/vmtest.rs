@@ -19,18 +19,23 @@
 //! does not write `started` in time, or stops without writing `done`, is an
 //! infrastructure failure; only the first kind gets one more try.
 
+mod build;
 mod json;
 mod libtest;
+mod process;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use build::{build, target_dir, TestBinary};
+use process::{copy_output, kill_tree};
 
 use crate::{cmd, kernels, setup, Result};
 
@@ -369,144 +374,6 @@ fn kernels(options: &Options) -> Result<Vec<Kernel>> {
         }
     }
     Ok(kernels)
-}
-
-/// A test binary cargo built.
-#[derive(Debug)]
-struct TestBinary {
-    executable: PathBuf,
-    /// Its package's directory: cargo runs tests there, and so do we.
-    package_dir: PathBuf,
-    /// Its source file relative to the workspace, e.g. `tests/foundation.rs`.
-    name: String,
-}
-
-fn build(root: &Path) -> Result<Vec<TestBinary>> {
-    let mut cargo = cmd::cargo();
-    cargo
-        .args([
-            "test",
-            "--workspace",
-            "--all-targets",
-            "--features",
-            OPTIONAL_FEATURES,
-            "--profile",
-            TEST_PROFILE,
-            "--no-run",
-            "--message-format=json-render-diagnostics",
-        ])
-        .current_dir(root);
-    println!("==> {}", cmd::display(&cargo));
-    let _ = io::stdout().flush();
-    let output = cargo
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| cmd::spawn_error(&cargo, e))?;
-    if !output.status.success() {
-        return Err(format!(
-            "`{}` failed ({}): the tests do not build",
-            cmd::display(&cargo),
-            output.status
-        ));
-    }
-    // tests/examples.rs runs the examples from target/<profile>/examples/, where
-    // `cargo build` puts them (a `--no-run` build leaves only hashed copies).
-    let mut examples = cmd::cargo();
-    examples
-        .args([
-            "build",
-            "--workspace",
-            "--examples",
-            "--features",
-            OPTIONAL_FEATURES,
-            "--profile",
-            TEST_PROFILE,
-        ])
-        .current_dir(root);
-    println!("==> {}", cmd::display(&examples));
-    let _ = io::stdout().flush();
-    cmd::run(examples.stdin(Stdio::null()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let mut binaries = test_binaries(&stdout, root)?;
-    // By package, unit tests before integration tests, as cargo test runs them.
-    binaries.sort_by(|a, b| {
-        let key = |t: &TestBinary| {
-            (
-                t.package_dir.clone(),
-                t.name.contains("tests/"),
-                t.name.clone(),
-            )
-        };
-        key(a).cmp(&key(b))
-    });
-    Ok(binaries)
-}
-
-/// The test executables in cargo's JSON messages: `compiler-artifact`s
-/// built with the test profile that have an `executable`.
-fn test_binaries(messages: &str, root: &Path) -> Result<Vec<TestBinary>> {
-    let mut binaries: Vec<TestBinary> = Vec::new();
-    for line in messages.lines().filter(|line| line.starts_with('{')) {
-        let message = json::parse(line).map_err(|e| format!("reading cargo's output: {e}"))?;
-        if message.get("reason").and_then(json::Value::as_str) != Some("compiler-artifact") {
-            continue;
-        }
-        let is_test = message
-            .get("profile")
-            .and_then(|p| p.get("test"))
-            .and_then(json::Value::as_bool);
-        let executable = message.get("executable").and_then(json::Value::as_str);
-        let (Some(true), Some(executable)) = (is_test, executable) else {
-            continue;
-        };
-        // An example's test harness holds no tests (tests/examples.rs runs the
-        // examples themselves); under TCG each still costs seconds to start.
-        let kinds = message.get("target").and_then(|t| t.get("kind"));
-        if matches!(kinds, Some(json::Value::Array(k)) if k.iter().any(|k| k.as_str() == Some("example")))
-        {
-            continue;
-        }
-        let manifest = message.get("manifest_path").and_then(json::Value::as_str);
-        let package_dir = manifest
-            .and_then(|m| Path::new(m).parent())
-            .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
-        let src = message
-            .get("target")
-            .and_then(|t| t.get("src_path"))
-            .and_then(json::Value::as_str)
-            .unwrap_or(executable);
-        let name = Path::new(src)
-            .strip_prefix(root)
-            .map_or_else(|_| src.to_string(), |p| p.display().to_string());
-        if !binaries
-            .iter()
-            .any(|b| b.executable == Path::new(executable))
-        {
-            binaries.push(TestBinary {
-                executable: PathBuf::from(executable),
-                package_dir,
-                name,
-            });
-        }
-    }
-    Ok(binaries)
-}
-
-/// cargo's target directory (`cargo metadata`), which may be elsewhere
-/// than `<workspace>/target`.
-fn target_dir(root: &Path) -> Result<PathBuf> {
-    let mut metadata = cmd::cargo();
-    metadata
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .current_dir(root);
-    let text = cmd::stdout_of(&mut metadata)?;
-    let value = json::parse(&text).map_err(|e| format!("reading `cargo metadata`: {e}"))?;
-    value
-        .get("target_directory")
-        .and_then(json::Value::as_str)
-        .map(PathBuf::from)
-        .ok_or_else(|| "`cargo metadata` gave no target_directory".into())
 }
 
 /// The outcome on one kernel.
@@ -1233,129 +1100,6 @@ fn sh_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
-/// Copies the child's stdout and stderr, as they come, into `console`; the
-/// receiver gets a message once both have ended and all is written.
-fn copy_output(child: &mut Child, console: fs::File) -> mpsc::Receiver<()> {
-    let (chunks, written) = mpsc::channel::<Vec<u8>>();
-    let mut readers: Vec<Box<dyn Read + Send>> = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        readers.push(Box::new(out));
-    }
-    if let Some(err) = child.stderr.take() {
-        readers.push(Box::new(err));
-    }
-    for mut reader in readers {
-        let chunks = chunks.clone();
-        thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        let _ = chunks.send(buf[..n].to_vec());
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => break,
-                }
-            }
-        });
-    }
-    drop(chunks);
-    let (done, finished) = mpsc::channel();
-    thread::spawn(move || {
-        let mut console = console;
-        // Ends when every reader has dropped its sender.
-        for chunk in written {
-            let _ = console.write_all(&chunk);
-        }
-        let _ = console.flush();
-        let _ = done.send(());
-    });
-    finished
-}
-
-/// Ends `child` and all its descendants: vng runs `sh -c virtme-run`,
-/// which runs QEMU. The leaves go first (QEMU), so that each parent reaps
-/// its child and exits on its own; whatever is left after a few rounds is
-/// killed outright.
-fn kill_tree(child: &mut Child) {
-    for _ in 0..4 {
-        let tree = process_tree(child.id());
-        let leaves: Vec<String> = tree
-            .iter()
-            .filter(|(pid, children)| **pid != child.id() && children.is_empty())
-            .map(|(pid, _)| pid.to_string())
-            .collect();
-        if leaves.is_empty() {
-            break;
-        }
-        signal(&leaves, "-KILL");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-    }
-    let rest: Vec<String> = process_tree(child.id())
-        .keys()
-        .filter(|pid| **pid != child.id())
-        .map(u32::to_string)
-        .collect();
-    signal(&rest, "-KILL");
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn signal(pids: &[String], signal: &str) {
-    if pids.is_empty() {
-        return;
-    }
-    let _ = Command::new("kill")
-        .arg(signal)
-        .arg("--")
-        .args(pids)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// `root` and its descendants, each with its children, from /proc.
-fn process_tree(root: u32) -> BTreeMap<u32, Vec<u32>> {
-    let mut children: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    if let Ok(entries) = fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            // "PID (COMM) STATE PPID ...": COMM may hold spaces and ')'.
-            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            let ppid = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|p| p.parse::<u32>().ok());
-            if let Some(ppid) = ppid {
-                children.entry(ppid).or_default().push(pid);
-            }
-        }
-    }
-    let mut tree = BTreeMap::new();
-    let mut pending = vec![root];
-    while let Some(pid) = pending.pop() {
-        let kids = children.remove(&pid).unwrap_or_default();
-        pending.extend(&kids);
-        tree.insert(pid, kids);
-    }
-    tree
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1436,19 +1180,6 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn finds_test_executables_in_cargo_messages() {
-        let messages = r#"{"reason":"compiler-artifact","manifest_path":"/w/Cargo.toml","target":{"kind":["lib"],"name":"corebpf","src_path":"/w/src/lib.rs","test":true},"profile":{"test":false},"executable":null}
-{"reason":"compiler-artifact","manifest_path":"/w/Cargo.toml","target":{"kind":["bin"],"name":"corebpf","src_path":"/w/src/bin/corebpf/main.rs","test":true},"profile":{"test":false},"executable":"/w/target/debug/corebpf"}
-{"reason":"compiler-artifact","manifest_path":"/w/Cargo.toml","target":{"kind":["test"],"name":"foundation","src_path":"/w/tests/foundation.rs","test":true},"profile":{"test":true},"executable":"/w/target/debug/deps/foundation-1"}
-{"reason":"compiler-artifact","manifest_path":"/w/xtask/Cargo.toml","target":{"kind":["bin"],"name":"xtask","src_path":"/w/xtask/src/main.rs","test":true},"profile":{"test":true},"executable":"/w/target/debug/deps/xtask-2"}
-{"reason":"build-finished","success":true}"#;
-        let binaries = test_binaries(messages, Path::new("/w")).unwrap();
-        let names: Vec<_> = binaries.iter().map(|b| b.name.as_str()).collect();
-        assert_eq!(names, ["tests/foundation.rs", "xtask/src/main.rs"]);
-        assert_eq!(binaries[1].package_dir, Path::new("/w/xtask"));
     }
 
     #[test]
